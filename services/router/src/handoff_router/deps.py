@@ -1,0 +1,87 @@
+"""FastAPI dependencies: who is calling, and the services an endpoint needs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from handoff_router.assignments.service import Assignments
+from handoff_router.settings import RouterSettings
+from handoff_router.tables import rep_tokens
+
+bearer = HTTPBearer(auto_error=False, description="A rep's token, or the admin token")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a rep (``rep_id``) or an admin."""
+
+    rep_id: str | None = None
+    is_admin: bool = False
+
+
+def token_digest(token: str) -> str:
+    """Rep tokens are stored as their SHA-256 only."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_assignments(request: Request) -> Assignments:
+    service: Assignments = request.app.state.assignments
+    return service
+
+
+def get_settings(request: Request) -> RouterSettings:
+    settings: RouterSettings = request.app.state.settings
+    return settings
+
+
+AssignmentsService = Annotated[Assignments, Depends(get_assignments)]
+Settings = Annotated[RouterSettings, Depends(get_settings)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_caller(
+    service: AssignmentsService,
+    settings: Settings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    """The caller named by the bearer token; 401 when there is none or it is unknown."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise _unauthorized("a bearer token is required")
+    token = credentials.credentials
+    admin = settings.admin_token.get_secret_value()
+    if admin and hmac.compare_digest(token.encode(), admin.encode()):
+        return Caller(is_admin=True)
+    async with service.sessions() as session:
+        rep_id = await session.scalar(select(rep_tokens.c.rep_id).where(rep_tokens.c.token_sha256 == token_digest(token)))
+    if rep_id is None:
+        raise _unauthorized("unknown or revoked token")
+    return Caller(rep_id=rep_id)
+
+
+async def current_rep(caller: Annotated[Caller, Depends(current_caller)]) -> str:
+    """The calling rep's id; 403 for an admin token, which decides nothing itself."""
+    if caller.rep_id is None:
+        raise HTTPException(status_code=403, detail="only a rep can do this, with their own token")
+    return caller.rep_id
+
+
+async def require_admin(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    """403 unless the admin token was given."""
+    if not caller.is_admin:
+        raise HTTPException(status_code=403, detail="the admin token is required")
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+CurrentRep = Annotated[str, Depends(current_rep)]
+Admin = Annotated[Caller, Depends(require_admin)]

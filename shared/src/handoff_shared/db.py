@@ -1,0 +1,87 @@
+"""Database plumbing: the async engine, sessions, and the tables every service keeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
+    """An asyncpg engine whose connections look in the service's own schema first."""
+    connect_args: dict[str, object] = {}
+    if schema is not None:
+        connect_args["server_settings"] = {"search_path": f"{schema},public", "application_name": schema}
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit (handlers read them after the unit of work)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commits when the block ends, rolls back when it raises."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+async def is_reachable(engine: AsyncEngine) -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:  # readiness: any failure means "not ready", and is reported as such
+        return False
+    return True
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The transactional outbox: events written with the state change that caused them."""
+    table = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("topic", String(255), nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("value", LargeBinary, nullable=True),
+        Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+    )
+    Index("outbox_unsent", table.c.id, postgresql_where=table.c.sent_at.is_(None))
+    Index("outbox_sent_at", table.c.sent_at, postgresql_where=table.c.sent_at.is_not(None))
+    return table
+
+
+def processed_events_table(metadata: MetaData) -> Table:
+    """Ids of the events a consumer has applied: a repeat is a no-op."""
+    return Table(
+        "processed_events",
+        metadata,
+        Column("event_id", Text, primary_key=True),
+        Column("event_type", String(100), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )

@@ -1,0 +1,219 @@
+"""Kafka plumbing: an idempotent producer, a batch consumer that commits offsets only after
+the handler's database transaction, and dead-lettering of undecodable input.
+
+aiokafka's defaults are wrong for us: auto-commit on, ``auto_offset_reset="latest"``, no
+idempotence. Every client here is built with all three set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import BaseModel
+
+from handoff_shared import cloudevents, observability
+from handoff_shared.cloudevents import CloudEvent, InvalidEvent
+from handoff_shared.outbox import OutboxMessage
+from handoff_shared.topics import DLQ_HEADERS
+
+log = structlog.get_logger(__name__)
+
+Client = TypeVar("Client", AIOKafkaProducer, AIOKafkaConsumer)
+BatchHandler = Callable[[Sequence[ConsumerRecord[bytes, bytes]]], Awaitable[None]]
+
+
+def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+    """An idempotent producer that waits for every in-sync replica."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+        request_timeout_ms=30_000,
+    )
+
+
+def make_consumer(
+    bootstrap: str, *, group_id: str, topics: Collection[str], client_id: str, max_records: int
+) -> AIOKafkaConsumer:
+    """A consumer that reads from the start of unseen partitions and never commits by itself."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=max_records,
+        fetch_max_wait_ms=100,
+        isolation_level="read_committed",
+    )
+
+
+async def start_client(
+    factory: Callable[[], Client], *, timeout: timedelta, stop: asyncio.Event | None = None
+) -> Client:
+    """Start a fresh client from ``factory``, retrying while the broker is away.
+
+    ``start()`` can hang while the broker is unreachable, so each try is bounded; a client
+    whose start failed is closed and a new one is built for the next try.
+    """
+    backoff = 0.2
+    while True:
+        client = factory()
+        try:
+            await asyncio.wait_for(client.start(), timeout=timeout.total_seconds())
+        except (TimeoutError, KafkaError, OSError) as exc:
+            log.warning("kafka.start_failed", client=type(client).__name__, error=repr(exc), retry_in=backoff)
+            await _close_quietly(client)
+            if stop is not None and stop.is_set():
+                raise
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+            continue
+        return client
+
+
+async def _close_quietly(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+    try:
+        await asyncio.wait_for(client.stop(), timeout=5)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        log.warning("kafka.close_failed", error=repr(exc))
+
+
+async def is_reachable(producer: AIOKafkaProducer | None, timeout: float = 2.0) -> bool:
+    """True when the broker answers a metadata request."""
+    if producer is None:
+        return False
+    try:
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=timeout)
+    except (TimeoutError, KafkaError, OSError):
+        return False
+    return True
+
+
+class BatchConsumer:
+    """Hands batches of records to a handler and commits their offsets only after it returns.
+
+    The handler owns one database transaction for the batch; if it raises, the batch is read
+    again after a growing delay. A crash between the handler's commit and the offset commit
+    re-delivers the batch, which idempotent handlers apply once.
+    """
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        handler: BatchHandler,
+        *,
+        max_records: int,
+        poll: timedelta,
+        service: str,
+    ) -> None:
+        self._consumer = consumer
+        self._handler = handler
+        self._max_records = max_records
+        self._poll_ms = int(poll.total_seconds() * 1000)
+        self._service = service
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the batch in hand is finished and committed first."""
+        backoff = 0.1
+        while not stop.is_set():
+            batches = await self._consumer.getmany(timeout_ms=self._poll_ms, max_records=self._max_records)
+            records = [record for partition in batches.values() for record in partition]
+            if not records:
+                continue
+            try:
+                with observability.BATCH_SECONDS.labels(self._service).time():
+                    await self._handler(records)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failed batch is retried, never skipped
+                log.exception("consumer.batch_failed", records=len(records), error=type(exc).__name__)
+                observability.BATCH_FAILURES.labels(self._service).inc()
+                for partition, partition_records in batches.items():
+                    self._consumer.seek(partition, partition_records[0].offset)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            await self.commit({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit offsets; after a rebalance the records are re-read, which is harmless."""
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError:
+            log.warning("consumer.commit_failed_after_rebalance", partitions=len(offsets))
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A record that decoded into a valid CloudEvent with valid data."""
+
+    record: ConsumerRecord[bytes, bytes]
+    event: CloudEvent
+    data: Any
+
+
+def dead_letter_topic(topic: str, mql_created: str, mql_created_dlq: str) -> str:
+    """The dead-letter topic of a consumed topic: ``<topic>.dlq`` (the contract's for MQLs)."""
+    return mql_created_dlq if topic == mql_created else f"{topic}.dlq"
+
+
+def dead_letter(
+    record: ConsumerRecord[bytes, bytes], error: InvalidEvent, *, stage: str, topic: str
+) -> OutboxMessage:
+    """The original bytes, unchanged, with the reason in headers (CONTRACT §1)."""
+    reason = {
+        DLQ_HEADERS.error_class: error.error_class,
+        DLQ_HEADERS.error_message: error.message[:4000],
+        DLQ_HEADERS.error_stage: stage,
+        DLQ_HEADERS.original_topic: record.topic,
+        DLQ_HEADERS.original_partition: str(record.partition),
+        DLQ_HEADERS.original_offset: str(record.offset),
+    }
+    headers = [(name, value) for name, value in (record.headers or ()) if name not in reason]
+    headers += [(name, value.encode()) for name, value in reason.items()]
+    return OutboxMessage(topic=topic, key=record.key, value=record.value, headers=tuple(headers))
+
+
+def decode_batch(
+    records: Sequence[ConsumerRecord[bytes, bytes]],
+    expected_types: Collection[str],
+    dead_letter_topic_of: Callable[[str], str],
+    *,
+    service: str,
+) -> tuple[list[Incoming], list[OutboxMessage]]:
+    """Split a batch into valid events and dead letters for what could not be read."""
+    valid: list[Incoming] = []
+    dead: list[OutboxMessage] = []
+    for record in records:
+        try:
+            event, data = cloudevents.decode_typed(record.value, list(record.headers or ()), expected_types)
+        except InvalidEvent as error:
+            log.warning(
+                "consumer.dead_letter",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error_class=error.error_class,
+            )
+            observability.DEAD_LETTERS.labels(service, record.topic, error.error_class).inc()
+            dead.append(dead_letter(record, error, stage="decode", topic=dead_letter_topic_of(record.topic)))
+            continue
+        observability.EVENTS_CONSUMED.labels(service, record.topic, event.type).inc()
+        valid.append(Incoming(record, event, data))
+    return valid, dead

@@ -1,0 +1,84 @@
+"""JSON logs (structlog) and Prometheus metrics shared by every service.
+
+Logs carry event names and ids as key-values. Secrets and a lead's personal data never
+reach them: keys that name either are replaced by ``[redacted]`` before rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+REDACTED_KEYS = frozenset(
+    {
+        "authorization",
+        "token",
+        "admin_token",
+        "secret",
+        "password",
+        "database_url",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "lead",
+        "data",
+    }
+)
+
+
+def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Replace the values of keys that may hold secrets or personal data."""
+    for key in event:
+        if key.lower() in REDACTED_KEYS or "secret" in key.lower() or "token" in key.lower():
+            event[key] = "[redacted]"
+    return event
+
+
+def configure_logging(level: str = "info", *, json: bool = True) -> None:
+    """Route structlog and the standard library's logging to one JSON line per event on stdout."""
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(processors=[*shared, renderer], foreign_pre_chain=shared)
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric, logging.INFO))
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+EVENTS_CONSUMED = Counter(
+    "handoff_events_consumed_total", "Valid events read from Kafka", ["service", "topic", "type"]
+)
+DEAD_LETTERS = Counter(
+    "handoff_dead_letters_total", "Records sent to a dead-letter topic", ["service", "topic", "error_class"]
+)
+BATCH_SECONDS = Histogram(
+    "handoff_consumer_batch_seconds",
+    "Time to handle one consumed batch, database commit included",
+    ["service"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+BATCH_FAILURES = Counter("handoff_consumer_batch_failures_total", "Batches that failed and were retried", ["service"])
+OUTBOX_PUBLISHED = Counter("handoff_outbox_published_total", "Outbox rows published to Kafka", ["service"])
+OUTBOX_FAILURES = Counter("handoff_outbox_failures_total", "Outbox publish attempts that failed", ["service"])
+OUTBOX_PENDING = Gauge("handoff_outbox_pending", "Outbox rows not yet published", ["service"])

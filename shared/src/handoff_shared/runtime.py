@@ -1,0 +1,141 @@
+"""The moving parts every service runs in its one event loop: database engine, idempotent
+producer, outbox relay and batch consumers, started in the background and stopped cleanly.
+
+The HTTP side answers ``/healthz`` at once; ``/readyz`` turns ready when the database and
+the broker both answer, so a service started while Kafka is away comes up by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from handoff_shared import db, kafka
+from handoff_shared.kafka import BatchConsumer, BatchHandler
+from handoff_shared.outbox import OutboxRelay
+from handoff_shared.settings import ServiceSettings
+from handoff_shared.stopping import wait_or_stop
+
+log = structlog.get_logger(__name__)
+
+
+class Runtime:
+    """Owns the engine, producer, relay and consumers of one service process."""
+
+    def __init__(self, settings: ServiceSettings, *, schema: str, outbox: Table) -> None:
+        self.settings = settings
+        self.engine: AsyncEngine = db.make_engine(
+            settings.database_url.get_secret_value(), pool_size=settings.database_pool_size, schema=schema
+        )
+        self.sessions: async_sessionmaker[AsyncSession] = db.make_sessions(self.engine)
+        self.stop_event = asyncio.Event()
+        self.producer: AIOKafkaProducer | None = None
+        self.relay = OutboxRelay(
+            self.sessions,
+            outbox,
+            None,
+            batch_max=settings.outbox_batch_max,
+            poll=settings.outbox_poll,
+            retention=settings.outbox_retention,
+            service=settings.service_name,
+        )
+        self._consumers: list[tuple[str, Collection[str], BatchHandler]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def consume(self, group_id: str, topics: Collection[str], handler: BatchHandler) -> None:
+        """Register a batch consumer; it starts with the runtime."""
+        self._consumers.append((group_id, topics, handler))
+
+    def spawn(self, name: str, work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        """Run background work until stop, restarting it (with a delay) if it fails."""
+        self._tasks.append(asyncio.create_task(self._supervise(name, work), name=name))
+
+    def dead_letter_topic(self, topic: str) -> str:
+        """Where undecodable records of ``topic`` go."""
+        return kafka.dead_letter_topic(
+            topic, self.settings.topic_mql_created, self.settings.topic_mql_created_dlq
+        )
+
+    async def start(self) -> None:
+        """Start the producer, the relay and every consumer in the background."""
+        self.spawn("outbox-relay", self._run_relay)
+        for group_id, topics, handler in self._consumers:
+            self.spawn(f"consumer:{group_id}", self._consumer_work(group_id, topics, handler))
+
+    async def stop(self, timeout: float = 20.0) -> None:
+        """Stop fetching, let each worker finish its batch and commit, then close everything."""
+        self.stop_event.set()
+        done, pending = await asyncio.wait(self._tasks, timeout=timeout) if self._tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        log.info("runtime.stopped", finished=len(done), cancelled=len(pending))
+        await self.engine.dispose()
+
+    async def readiness(self) -> Mapping[str, bool]:
+        """Whether the database and the broker answer."""
+        database, broker = await asyncio.gather(db.is_reachable(self.engine), kafka.is_reachable(self.producer))
+        return {"database": database, "kafka": broker}
+
+    async def _supervise(self, name: str, work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        backoff = 0.5
+        while not self.stop_event.is_set():
+            try:
+                await work(self.stop_event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a worker must not die with the process still up
+                log.exception("runtime.worker_failed", worker=name, error=type(exc).__name__, retry_in=backoff)
+                await wait_or_stop(self.stop_event, backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _run_relay(self, stop: asyncio.Event) -> None:
+        settings = self.settings
+        self.producer = await kafka.start_client(
+            lambda: kafka.make_producer(settings.kafka_bootstrap, client_id=f"{settings.service_name}-producer"),
+            timeout=settings.kafka_start_timeout,
+            stop=stop,
+        )
+        self.relay.attach(self.producer)
+        try:
+            await self.relay.run(stop)
+            await self.relay.drain()
+        finally:
+            await self.producer.stop()
+
+    def _consumer_work(
+        self, group_id: str, topics: Collection[str], handler: BatchHandler
+    ) -> Callable[[asyncio.Event], Awaitable[None]]:
+        settings = self.settings
+
+        async def work(stop: asyncio.Event) -> None:
+            consumer = await kafka.start_client(
+                lambda: kafka.make_consumer(
+                    settings.kafka_bootstrap,
+                    group_id=group_id,
+                    topics=topics,
+                    client_id=f"{settings.service_name}-{group_id}",
+                    max_records=settings.consumer_batch_max,
+                ),
+                timeout=settings.kafka_start_timeout,
+                stop=stop,
+            )
+            try:
+                await BatchConsumer(
+                    consumer,
+                    handler,
+                    max_records=settings.consumer_batch_max,
+                    poll=settings.consumer_poll,
+                    service=settings.service_name,
+                ).run(stop)
+            finally:
+                await consumer.stop()
+
+        return work
