@@ -151,11 +151,12 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*futures)
-            await session.execute(
-                update(table).where(table.c.id.in_([row.id for row in rows])).values(sent_at=func.now())
-            )
+            await self._mark_sent(session, [row.id for row in rows])
         observability.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
+
+    async def _mark_sent(self, session: AsyncSession, ids: list[int]) -> None:
+        await session.execute(update(self._table).where(self._table.c.id.in_(ids)).values(sent_at=func.now()))
 
     async def pending(self) -> int:
         """How many rows wait to be published."""

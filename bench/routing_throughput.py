@@ -1,0 +1,173 @@
+"""Routing throughput, end to end, beside the physical ceiling measured in the same run.
+
+    make up && uv run python bench/routing_throughput.py [--leads 20000]
+
+1. Ceiling: a bare aiokafka consume-produce relay (read a topic, write each record to
+   another, idempotent producer, manual commits), N records through it.
+2. Handoff: N ``mql.created`` events produced to ``lead.mql-created`` while the router
+   of ``make up`` runs; the clock stops when the N-th ``lead.assigned`` is read.
+It prints leads/s for both and their ratio. Figures vary with the machine's load: compare
+the ratio, and run it more than once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import yaml
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTITIONS = 4
+
+
+def stack_env() -> dict[str, str]:
+    lines = (ROOT / ".run" / "stack.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def mql(lead_id: str, country: str) -> bytes:
+    now = datetime.now(UTC).isoformat()
+    data = {"lead_id": lead_id, "email": "bench@example.com", "country": country, "source": "bench",
+            "campaign": "throughput", "score": 70, "company": {"name": "Bench", "domain": "bench.example.com",
+                                                                "employees": 500}, "mql_at": now}
+    return json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "bench", "type": "mql.created",
+                       "time": now, "subject": lead_id, "datacontenttype": "application/json",
+                       "data": data}).encode()
+
+
+async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+    consumer.assign(partitions)
+    for partition, offset in (await consumer.end_offsets(partitions)).items():
+        consumer.seek(partition, offset)
+    return consumer
+
+
+async def count_until(consumer: AIOKafkaConsumer, wanted: set[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while wanted and time.monotonic() < deadline:
+        for records in (await consumer.getmany(timeout_ms=200, max_records=5000)).values():
+            for record in records:
+                wanted.discard(record.key)
+    if wanted:
+        raise SystemExit(f"timed out with {len(wanted)} records missing")
+
+
+async def produce(producer: AIOKafkaProducer, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    futures = [await producer.send(topic, value, key=key) for key, value in records]
+    await asyncio.gather(*futures)
+
+
+async def relay_ceiling(bootstrap: str, n: int) -> float:
+    """Leads/s through a bare consume-produce relay: the most any Kafka pipeline does here."""
+    tag = uuid.uuid4().hex[:8]
+    source, sink = f"bench.relay-in.{tag}", f"bench.relay-out.{tag}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in (source, sink)])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    await producer.start()
+    out = await tail(bootstrap, sink)
+    records = [(f"lead-{i}-{tag}".encode(), mql(f"lead-{i}-{tag}", "DE")) for i in range(n)]
+    stop = asyncio.Event()
+
+    async def relay() -> None:
+        consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"bench-{tag}",
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        relay_producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
+                                          linger_ms=5)
+        await relay_producer.start()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=100, max_records=500)
+                futures = [await relay_producer.send(sink, r.value, key=r.key) for rs in batches.values() for r in rs]
+                await asyncio.gather(*futures)
+                if batches:
+                    await consumer.commit()
+        finally:
+            await consumer.stop()
+            await relay_producer.stop()
+
+    task = asyncio.create_task(relay())
+    await asyncio.sleep(2)  # let the relay join its group before the clock starts
+    started = time.perf_counter()
+    await produce(producer, source, records)
+    await count_until(out, {key for key, _ in records}, timeout=300)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await task
+    await out.stop()
+    await producer.stop()
+    await admin.delete_topics([source, sink])
+    await admin.close()
+    return n / elapsed
+
+
+async def router_rate(env: dict[str, str], n: int) -> float:
+    """Leads/s from ``mql.created`` produced to ``lead.assigned`` read, through the router."""
+    tag = uuid.uuid4().hex[:8]
+    reps = [f"bench-{tag}-{i}" for i in range(6)]
+    config = {
+        "sla": {"accept_within": "4h"},
+        "reps": [{"id": r, "email": f"{r}@example.com", "timezone": "UTC", "callback_url": f"http://127.0.0.1:9/{r}",
+                  "weight": 1 + i % 3} for i, r in enumerate(reps)],
+        "managers": [],
+        "teams": [{"id": f"bench-{tag}-emea", "strategy": "weighted_round_robin", "members": reps[:4]},
+                  {"id": f"bench-{tag}-rest", "strategy": "least_loaded", "members": reps[4:]}],
+        "rules": [{"id": "emea", "when": {"country": ["DE", "FR"]}, "team": f"bench-{tag}-emea"}],
+        "fallback_team": f"bench-{tag}-rest",
+    }
+    async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"], timeout=30,
+                                 headers={"Authorization": f"Bearer {env['HANDOFF_ADMIN_TOKEN']}"}) as client:
+        response = await client.put("/v1/routing-config", content=yaml.safe_dump(config),
+                                    headers={"Content-Type": "application/yaml"})
+        response.raise_for_status()
+    bootstrap = env["HANDOFF_KAFKA_BOOTSTRAP"]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    await producer.start()
+    out = await tail(bootstrap, "lead.assigned")
+    records = [(f"lead-{i}-{tag}".encode(), mql(f"lead-{i}-{tag}", "DE" if i % 3 else "US")) for i in range(n)]
+    started = time.perf_counter()
+    await produce(producer, "lead.mql-created", records)
+    await count_until(out, {key for key, _ in records}, timeout=600)
+    elapsed = time.perf_counter() - started
+    await out.stop()
+    await producer.stop()
+    return n / elapsed
+
+
+async def main(n: int, runs: int) -> None:
+    env = stack_env()
+    print(f"routing throughput, {n} leads per run, {runs} run(s), {PARTITIONS} partitions")
+    relay_rates, router_rates = [], []
+    for run in range(1, runs + 1):
+        relay = await relay_ceiling(env["HANDOFF_KAFKA_BOOTSTRAP"], n)
+        routed = await router_rate(env, n)
+        relay_rates.append(relay)
+        router_rates.append(routed)
+        print(f"run {run}: bare relay {relay:8.0f} msgs/s   router {routed:8.0f} leads/s   ratio {routed / relay:.2f}")
+    relay_median = sorted(relay_rates)[len(relay_rates) // 2]
+    router_median = sorted(router_rates)[len(router_rates) // 2]
+    print(f"median: bare relay {relay_median:.0f} msgs/s, router {router_median:.0f} leads/s, "
+          f"ratio {router_median / relay_median:.2f} (goal: >= 5000 leads/s and >= 0.5)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.leads, args.runs))

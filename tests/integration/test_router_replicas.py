@@ -1,0 +1,101 @@
+"""Two router processes consuming the same topic at once: no double assignment, still fair."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.integration.routing_configs import Territory
+from tests.stack import ROOT, Stack, TopicWatcher, eventually, mql_data, structured_event
+
+pytestmark = pytest.mark.integration
+SECOND_PORT = 8091
+
+
+@pytest.fixture
+async def second_router(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[subprocess.Popen[bytes], Path]]:
+    log = tmp_path / "router-2.log"
+    env = {
+        **os.environ,
+        "HANDOFF_KAFKA_BOOTSTRAP": stack.kafka,
+        "HANDOFF_DATABASE_URL": stack.database_url,
+        "HANDOFF_ADMIN_TOKEN": stack.admin_token,
+        "HANDOFF_HTTP_PORT": str(SECOND_PORT),
+        "HANDOFF_SERVICE_NAME": "router",
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "handoff_router"], cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{SECOND_PORT}") as client:
+
+            async def ready() -> bool:
+                try:
+                    return (await client.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    assert process.poll() is None, f"the second router exited: {log.read_text()[-2000:]}"
+                    return False
+
+            await eventually(ready, timeout=60, what="the second router to be ready")
+        yield process, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+async def group_members(stack: Stack, group: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_consumer_groups([group])
+        return len(description.members)
+    finally:
+        await admin.close()
+
+
+async def test_two_routers_never_double_assign_and_stay_fair(
+    stack: Stack, second_router: tuple[subprocess.Popen[bytes], Path], admin: httpx.AsyncClient,
+    producer: AIOKafkaProducer, assigned: TopicWatcher, engine: AsyncEngine,
+) -> None:
+    process, log = second_router
+    territory = Territory.new()
+    await territory.apply(admin)
+
+    async def both_members() -> bool:
+        return await group_members(stack, "handoff-router") == 2
+
+    await eventually(both_members, timeout=60, what="both routers in the consumer group")
+    leads = [mql_data(country="DE") for _ in range(400)]
+
+    await asyncio.gather(*[
+        producer.send_and_wait("lead.mql-created", structured_event(lead), key=lead["lead_id"].encode())
+        for lead in leads
+    ])
+    events = await assigned.events_for((lead["lead_id"] for lead in leads), timeout=60)
+
+    assert Counter(event["rep_id"] for event in events) == {territory.ana: 300, territory.ben: 100}
+    async with engine.connect() as conn:
+        per_lead = await conn.execute(
+            text("SELECT lead_id, count(*) FROM router.assignments WHERE lead_id = ANY(:ids) GROUP BY lead_id"),
+            {"ids": [lead["lead_id"] for lead in leads]},
+        )
+        counts = dict(per_lead.all())
+    assert len(counts) == 400 and set(counts.values()) == {1}
+    assert sum(1 for event in assigned.events() if event["subject"] in counts) == 400
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(process.wait, 30) == 0
+    assert b"mql.batch_routed" in log.read_bytes(), "the second router routed no batch"
