@@ -1,0 +1,131 @@
+# shellcheck shell=bash
+# The stack's Apache Kafka: one KRaft node (broker and controller in one JVM, static quorum),
+# data in .run/kafka, jars in .cache/kafka/lib from deploy/local/kafka/pom.xml.
+# Sourced after lib.sh.
+
+KAFKA_POM="$ROOT/deploy/local/kafka/pom.xml"
+KAFKA_LIB="$CACHE/kafka/lib"
+KAFKA_DIR="$RUN/kafka"
+KAFKA_CONFIG="$KAFKA_DIR/server.properties"
+KAFKA_LOG="$LOGS/kafka.log"
+# A small heap and a quick-starting JIT are plenty for one local broker; override at will.
+KAFKA_JVM_OPTS=${KAFKA_JVM_OPTS:-"-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true"}
+KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
+
+# The jars are fetched again when pom.xml changes: the stamp records the pom they came from.
+kafka_jars_stamp() { printf '%s\n' "$KAFKA_LIB/.pom-$(cksum <"$KAFKA_POM" | cut -d ' ' -f 1)"; }
+
+kafka_jars_present() { [[ -f "$(kafka_jars_stamp)" ]]; }
+
+kafka_fetch_jars() {
+    kafka_jars_present && return 0
+    local partial="$KAFKA_LIB.partial"
+    say "fetching Apache Kafka jars from Maven Central into ${KAFKA_LIB#"$ROOT/"}"
+    rm -rf "$partial"
+    mvn -B -q -ntp -Dstyle.color=never -f "$KAFKA_POM" dependency:copy-dependencies -DoutputDirectory="$partial" ||
+        die "could not fetch the Kafka jars (mvn dependency:copy-dependencies)"
+    rm -rf "$KAFKA_LIB"
+    mv "$partial" "$KAFKA_LIB"
+    touch "$(kafka_jars_stamp)"
+    say "fetched $(find "$KAFKA_LIB" -name '*.jar' | wc -l) jars"
+}
+
+read -r -a KAFKA_JVM_FLAGS <<<"$KAFKA_JVM_OPTS"
+KAFKA_JAVA=(java "${KAFKA_JVM_FLAGS[@]}" -Dorg.slf4j.simpleLogger.showDateTime=true
+            "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSZ" -cp "$KAFKA_LIB/*")
+
+# Rewritten on every start so that changing it here takes effect.
+kafka_write_config() {
+    mkdir -p "$KAFKA_DIR/data"
+    cat >"$KAFKA_CONFIG" <<EOF
+# Written by scripts/stack/kafka.sh on every start; edits here are lost.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=$TOPIC_PARTITIONS
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# After a kill -9 the restarted broker waits out its own previous session: keep that short.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
+EOF
+}
+
+# Format the storage once, with a cluster id kept beside it.
+kafka_format() {
+    [[ -f "$KAFKA_DIR/data/meta.properties" ]] && return 0
+    local id_file="$KAFKA_DIR/cluster-id"
+    [[ -s "$id_file" ]] ||
+        python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())' >"$id_file"
+    say "formatting Kafka storage in ${KAFKA_DIR#"$ROOT/"}/data"
+    "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$(<"$id_file")" -c "$KAFKA_CONFIG" >"$LOGS/kafka-format.log" 2>&1 ||
+        { log_tail "$LOGS/kafka-format.log"; die "could not format Kafka storage"; }
+}
+
+kafka_start() {
+    ! port_open "$KAFKA_PORT" || die_port_taken Kafka "$KAFKA_PORT"
+    ! port_open "$KAFKA_CONTROLLER_PORT" || die_port_taken "Kafka's controller" "$KAFKA_CONTROLLER_PORT"
+    say "starting Kafka on $KAFKA_BOOTSTRAP"
+    start_detached kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_CONFIG"
+}
+
+kafka_listening() {
+    local pid
+    pid=$(live_pid kafka) || { log_tail "$KAFKA_LOG"; die "Kafka exited during start-up"; }
+    port_open "$KAFKA_PORT"
+}
+
+# Create the contract's topics when missing, waiting for the broker to answer.
+kafka_create_topics() {
+    uv_python "$ROOT/scripts/stack/topics.py" --bootstrap "$KAFKA_BOOTSTRAP" \
+        --partitions "$TOPIC_PARTITIONS" --timeout "$KAFKA_START_TIMEOUT" "${TOPICS[@]}" ||
+        { log_tail "$KAFKA_LOG"; die "could not create the Kafka topics"; }
+}
+
+# Start the broker unless it runs already; kafka_wait_ready waits for it, so that other
+# parts can start meanwhile.
+kafka_launch() {
+    local pid
+    kafka_fetch_jars
+    if pid=$(live_pid kafka); then
+        say "Kafka already running (pid $pid)"
+        return 0
+    fi
+    kafka_write_config
+    kafka_format
+    kafka_start
+}
+
+kafka_wait_ready() {
+    wait_until "$KAFKA_START_TIMEOUT" kafka_listening ||
+        { log_tail "$KAFKA_LOG"; die "Kafka is not listening on $KAFKA_BOOTSTRAP after ${KAFKA_START_TIMEOUT}s"; }
+    kafka_create_topics
+    say "Kafka ready on $KAFKA_BOOTSTRAP"
+}
+
+kafka_down() {
+    stop_named kafka 60
+}
+
+kafka_status() {
+    local pid
+    if ! pid=$(live_pid kafka); then
+        status_line kafka stopped
+    elif port_open "$KAFKA_PORT"; then
+        status_line kafka running "$pid" "$KAFKA_BOOTSTRAP"
+    else
+        status_line kafka "not answering" "$pid" "$KAFKA_BOOTSTRAP"
+    fi
+}
