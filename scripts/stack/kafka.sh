@@ -19,11 +19,12 @@ kafka_jars_present() { [[ -f "$(kafka_jars_stamp)" ]]; }
 
 kafka_fetch_jars() {
     kafka_jars_present && return 0
-    local partial="$KAFKA_LIB.partial"
+    local partial="$KAFKA_LIB.partial" log="$CACHE/kafka/mvn.log"
     say "fetching Apache Kafka jars from Maven Central into ${KAFKA_LIB#"$ROOT/"}"
     rm -rf "$partial"
-    mvn -B -q -ntp -Dstyle.color=never -f "$KAFKA_POM" dependency:copy-dependencies -DoutputDirectory="$partial" ||
-        die "could not fetch the Kafka jars (mvn dependency:copy-dependencies)"
+    mkdir -p "$CACHE/kafka"
+    mvn -B -ntp -f "$KAFKA_POM" dependency:copy-dependencies -DoutputDirectory="$partial" >"$log" 2>&1 ||
+        { log_tail "$log"; die "could not fetch the Kafka jars (mvn dependency:copy-dependencies)"; }
     rm -rf "$KAFKA_LIB"
     mv "$partial" "$KAFKA_LIB"
     touch "$(kafka_jars_stamp)"
