@@ -1,0 +1,50 @@
+"""Dead letters keep the original bytes and say why, in the headers of CONTRACT §1."""
+
+from __future__ import annotations
+
+from aiokafka import ConsumerRecord
+
+from handoff_shared.cloudevents import InvalidEvent
+from handoff_shared.kafka import dead_letter, dead_letter_topic, decode_batch
+
+
+def record(value: bytes | None, headers: list[tuple[str, bytes]] | None = None) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        topic="lead.mql-created", partition=2, offset=41, timestamp=0, timestamp_type=0, key=b"lead-9",
+        value=value, checksum=None, serialized_key_size=6, serialized_value_size=len(value or b""),
+        headers=tuple(headers or ()),
+    )
+
+
+def test_dead_letter_keeps_bytes_key_and_headers_and_adds_the_reason() -> None:
+    original = record(b"\xff not json", [("trace-id", b"t-1")])
+
+    letter = dead_letter(original, InvalidEvent("not_json", "value is not JSON"), stage="decode",
+                         topic="lead.mql-created.dlq")
+
+    headers = dict(letter.headers)
+    assert (letter.topic, letter.key, letter.value) == ("lead.mql-created.dlq", b"lead-9", b"\xff not json")
+    assert headers == {
+        "trace-id": b"t-1",
+        "error.class": b"not_json",
+        "error.message": b"value is not JSON",
+        "error.stage": b"decode",
+        "original.topic": b"lead.mql-created",
+        "original.partition": b"2",
+        "original.offset": b"41",
+    }
+
+
+def test_mql_dead_letters_go_to_the_contract_topic_and_others_beside_their_topic() -> None:
+    assert dead_letter_topic("lead.mql-created", "lead.mql-created", "lead.mql-created.dlq") == "lead.mql-created.dlq"
+    assert dead_letter_topic("lead.escalated", "lead.mql-created", "lead.mql-created.dlq") == "lead.escalated.dlq"
+
+
+def test_batch_with_garbage_splits_into_dead_letters_without_raising() -> None:
+    records = [record(None), record(b""), record(b"[1,2]"), record(b'{"specversion": "1.0"}')]
+
+    valid, dead = decode_batch(records, {"mql.created"}, lambda topic: f"{topic}.dlq", service="test")
+
+    assert valid == []
+    assert len(dead) == 4
+    assert all(dict(letter.headers)["error.class"] for letter in dead)
