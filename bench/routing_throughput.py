@@ -36,17 +36,34 @@ def stack_env() -> dict[str, str]:
 
 def mql(lead_id: str, country: str) -> bytes:
     now = datetime.now(UTC).isoformat()
-    data = {"lead_id": lead_id, "email": "bench@example.com", "country": country, "source": "bench",
-            "campaign": "throughput", "score": 70, "company": {"name": "Bench", "domain": "bench.example.com",
-                                                                "employees": 500}, "mql_at": now}
-    return json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "bench", "type": "mql.created",
-                       "time": now, "subject": lead_id, "datacontenttype": "application/json",
-                       "data": data}).encode()
+    data = {
+        "lead_id": lead_id,
+        "email": "bench@example.com",
+        "country": country,
+        "source": "bench",
+        "campaign": "throughput",
+        "score": 70,
+        "company": {"name": "Bench", "domain": "bench.example.com", "employees": 500},
+        "mql_at": now,
+    }
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "bench",
+            "type": "mql.created",
+            "time": now,
+            "subject": lead_id,
+            "datacontenttype": "application/json",
+            "data": data,
+        }
+    ).encode()
 
 
 async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024
+    )
     await consumer.start()
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
     consumer.assign(partitions)
@@ -84,16 +101,24 @@ async def relay_ceiling(bootstrap: str, n: int) -> float:
     stop = asyncio.Event()
 
     async def relay() -> None:
-        consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"bench-{tag}",
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            source,
+            bootstrap_servers=bootstrap,
+            group_id=f"bench-{tag}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
-        relay_producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
-                                          linger_ms=5)
+        relay_producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5
+        )
         await relay_producer.start()
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=100, max_records=500)
-                futures = [await relay_producer.send(sink, r.value, key=r.key) for rs in batches.values() for r in rs]
+                futures = [
+                    await relay_producer.send(sink, r.value, key=r.key) for rs in batches.values() for r in rs
+                ]
                 await asyncio.gather(*futures)
                 if batches:
                     await consumer.commit()
@@ -122,24 +147,40 @@ async def router_rate(env: dict[str, str], n: int) -> float:
     reps = [f"bench-{tag}-{i}" for i in range(6)]
     config = {
         "sla": {"accept_within": "4h"},
-        "reps": [{"id": r, "email": f"{r}@example.com", "timezone": "UTC", "callback_url": f"http://127.0.0.1:9/{r}",
-                  "weight": 1 + i % 3} for i, r in enumerate(reps)],
+        "reps": [
+            {
+                "id": r,
+                "email": f"{r}@example.com",
+                "timezone": "UTC",
+                "callback_url": f"http://127.0.0.1:9/{r}",
+                "weight": 1 + i % 3,
+            }
+            for i, r in enumerate(reps)
+        ],
         "managers": [],
-        "teams": [{"id": f"bench-{tag}-emea", "strategy": "weighted_round_robin", "members": reps[:4]},
-                  {"id": f"bench-{tag}-rest", "strategy": "least_loaded", "members": reps[4:]}],
+        "teams": [
+            {"id": f"bench-{tag}-emea", "strategy": "weighted_round_robin", "members": reps[:4]},
+            {"id": f"bench-{tag}-rest", "strategy": "least_loaded", "members": reps[4:]},
+        ],
         "rules": [{"id": "emea", "when": {"country": ["DE", "FR"]}, "team": f"bench-{tag}-emea"}],
         "fallback_team": f"bench-{tag}-rest",
     }
-    async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"], timeout=30,
-                                 headers={"Authorization": f"Bearer {env['HANDOFF_ADMIN_TOKEN']}"}) as client:
-        response = await client.put("/v1/routing-config", content=yaml.safe_dump(config),
-                                    headers={"Content-Type": "application/yaml"})
+    async with httpx.AsyncClient(
+        base_url=env["HANDOFF_ROUTER_URL"],
+        timeout=30,
+        headers={"Authorization": f"Bearer {env['HANDOFF_ADMIN_TOKEN']}"},
+    ) as client:
+        response = await client.put(
+            "/v1/routing-config", content=yaml.safe_dump(config), headers={"Content-Type": "application/yaml"}
+        )
         response.raise_for_status()
     bootstrap = env["HANDOFF_KAFKA_BOOTSTRAP"]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
     await producer.start()
     out = await tail(bootstrap, "lead.assigned")
-    records = [(f"lead-{i}-{tag}".encode(), mql(f"lead-{i}-{tag}", "DE" if i % 3 else "US")) for i in range(n)]
+    records = [
+        (f"lead-{i}-{tag}".encode(), mql(f"lead-{i}-{tag}", "DE" if i % 3 else "US")) for i in range(n)
+    ]
     started = time.perf_counter()
     await produce(producer, "lead.mql-created", records)
     await count_until(out, {key for key, _ in records}, timeout=600)
@@ -158,15 +199,20 @@ async def main(n: int, runs: int) -> None:
         routed = await router_rate(env, n)
         relay_rates.append(relay)
         router_rates.append(routed)
-        print(f"run {run}: bare relay {relay:8.0f} msgs/s   router {routed:8.0f} leads/s   ratio {routed / relay:.2f}")
+        ratio = routed / relay
+        print(f"run {run}: bare relay {relay:8.0f} msgs/s   router {routed:8.0f} leads/s   ratio {ratio:.2f}")
     relay_median = sorted(relay_rates)[len(relay_rates) // 2]
     router_median = sorted(router_rates)[len(router_rates) // 2]
-    print(f"median: bare relay {relay_median:.0f} msgs/s, router {router_median:.0f} leads/s, "
-          f"ratio {router_median / relay_median:.2f} (goal: >= 5000 leads/s and >= 0.5)")
+    print(
+        f"median: bare relay {relay_median:.0f} msgs/s, router {router_median:.0f} leads/s, "
+        f"ratio {router_median / relay_median:.2f} (goal: >= 5000 leads/s and >= 0.5)"
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--leads", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()

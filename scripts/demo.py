@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import uuid
@@ -24,8 +25,12 @@ from faker import Faker
 ROOT = Path(__file__).resolve().parent.parent
 COUNTRIES = ["US"] * 5 + ["CA", "DE", "FR", "GB", "NL", "ES", "SG", "AU", "BR", "MX", "JP"]
 INDUSTRIES = ["Software", "Fintech", "Healthcare", "Retail", "Manufacturing", "Education", "Logistics"]
-SOURCES = {"webinar": ["q4-launch", "ai-roadshow"], "paid_search": ["brand", "competitor"],
-           "content": ["ebook-routing", "benchmark-report"], "event": ["saastr", "dreamforce"]}
+SOURCES = {
+    "webinar": ["q4-launch", "ai-roadshow"],
+    "paid_search": ["brand", "competitor"],
+    "content": ["ebook-routing", "benchmark-report"],
+    "event": ["saastr", "dreamforce"],
+}
 NAMED = ["acme.io", "eu.globex.com", "initech.com"]
 REJECT_REASONS = ["wrong_persona", "not_icp", "no_intent", "bad_contact_data", "wrong_territory"]
 
@@ -63,17 +68,28 @@ def fake_mql(fake: Faker) -> dict[str, Any]:
 
 
 def envelope(data: dict[str, Any]) -> bytes:
-    return json.dumps({
-        "specversion": "1.0", "id": str(uuid.uuid4()), "source": "demo/marketing-automation",
-        "type": "mql.created", "time": datetime.now(UTC).isoformat(), "subject": data["lead_id"],
-        "datacontenttype": "application/json", "data": data,
-    }).encode()
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "demo/marketing-automation",
+            "type": "mql.created",
+            "time": datetime.now(UTC).isoformat(),
+            "subject": data["lead_id"],
+            "datacontenttype": "application/json",
+            "data": data,
+        }
+    ).encode()
 
 
-async def watch_assignments(env: dict[str, str], seen: list[dict[str, Any]], stop: asyncio.Event) -> None:
+async def watch_assignments(
+    env: dict[str, str], seen: list[dict[str, Any]], wanted: int, all_seen: asyncio.Event, stop: asyncio.Event
+) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=env["HANDOFF_KAFKA_BOOTSTRAP"], enable_auto_commit=False)
     await consumer.start()
-    partitions = [TopicPartition("lead.assigned", p) for p in consumer.partitions_for_topic("lead.assigned") or []]
+    partitions = [
+        TopicPartition("lead.assigned", p) for p in consumer.partitions_for_topic("lead.assigned") or []
+    ]
     consumer.assign(partitions)
     for partition, offset in (await consumer.end_offsets(partitions)).items():
         consumer.seek(partition, offset)
@@ -83,17 +99,23 @@ async def watch_assignments(env: dict[str, str], seen: list[dict[str, Any]], sto
                 for record in records:
                     data = json.loads(record.value)["data"]
                     seen.append(data)
+                    if len({d["lead_id"] for d in seen}) >= wanted:
+                        all_seen.set()
                     lead = data["lead"]
-                    print(f"  {lead['lead_id']}  {lead['country']}  {lead['company'].get('employees', '?'):>6} emp"
-                          f"  -> {data['rep_id']:<9} team={data['team_id']:<14} rule={data['rule_id']}"
-                          f"  ({data['explanation'].get('matched_by', '')}, attempt {data['attempt']})")
+                    print(
+                        f"  {lead['lead_id']}  {lead['country']}"
+                        f"  {lead['company'].get('employees', '?'):>6} emp"
+                        f"  -> {data['rep_id']:<9} team={data['team_id']:<14} rule={data['rule_id']}"
+                        f"  ({data['explanation'].get('matched_by', '')}, attempt {data['attempt']})"
+                    )
     finally:
         await consumer.stop()
 
 
-async def decide_some(router: httpx.AsyncClient, tokens: dict[str, str], seen: list[dict[str, Any]]) -> Counter[str]:
+async def decide_some(
+    router: httpx.AsyncClient, tokens: dict[str, str], seen: list[dict[str, Any]]
+) -> Counter[str]:
     """Reps accept most of their leads and reject some with a reason, as an SDR tool would."""
-
 
     outcomes: Counter[str] = Counter()
     for data in list(seen):
@@ -106,9 +128,12 @@ async def decide_some(router: httpx.AsyncClient, tokens: dict[str, str], seen: l
             outcomes["accepted" if response.status_code == 200 else f"accept {response.status_code}"] += 1
         else:
             reason = random.choice(REJECT_REASONS)
-            response = await router.post(f"/v1/assignments/{data['assignment_id']}/reject", headers=headers,
-                                         json={"reason": reason})
-            outcomes[f"rejected ({reason})" if response.status_code == 200 else f"reject {response.status_code}"] += 1
+            response = await router.post(
+                f"/v1/assignments/{data['assignment_id']}/reject", headers=headers, json={"reason": reason}
+            )
+            outcomes[
+                f"rejected ({reason})" if response.status_code == 200 else f"reject {response.status_code}"
+            ] += 1
     return outcomes
 
 
@@ -117,7 +142,9 @@ async def main(leads: int, rate: float) -> None:
     admin = {"Authorization": f"Bearer {env['HANDOFF_ADMIN_TOKEN']}"}
     async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"], headers=admin, timeout=30) as router:
         config = (ROOT / "deploy" / "local" / "sample-routing.yaml").read_text()
-        response = await router.put("/v1/routing-config", content=config, headers={"Content-Type": "application/yaml"})
+        response = await router.put(
+            "/v1/routing-config", content=config, headers={"Content-Type": "application/yaml"}
+        )
         response.raise_for_status()
         print(f"Applied the sample routing config as version {response.json()['version']}.")
         tokens = {}
@@ -126,7 +153,8 @@ async def main(leads: int, rate: float) -> None:
 
         seen: list[dict[str, Any]] = []
         stop = asyncio.Event()
-        watcher = asyncio.create_task(watch_assignments(env, seen, stop))
+        all_seen = asyncio.Event()
+        watcher = asyncio.create_task(watch_assignments(env, seen, leads, all_seen, stop))
         producer = AIOKafkaProducer(bootstrap_servers=env["HANDOFF_KAFKA_BOOTSTRAP"], enable_idempotence=True)
         await producer.start()
         fake = Faker()
@@ -136,9 +164,8 @@ async def main(leads: int, rate: float) -> None:
                 data = fake_mql(fake)
                 await producer.send_and_wait("lead.mql-created", envelope(data), key=data["lead_id"].encode())
                 await asyncio.sleep(1 / rate)
-            deadline = asyncio.get_running_loop().time() + 20
-            while len({d["lead_id"] for d in seen}) < leads and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.2)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_seen.wait(), timeout=20)
         finally:
             await producer.stop()
         outcomes = await decide_some(router, tokens, seen)
@@ -152,16 +179,18 @@ async def main(leads: int, rate: float) -> None:
     print("Decisions made by the demo reps:", dict(outcomes))
     print("Load per rep:")
     for row in load:
-        print(f"  {row['rep_id']:<9} open={row['open']:<3} today={row['assigned_today']:<3} "
-              f"max_open={row['max_open']} available={row['available']}")
+        print(
+            f"  {row['rep_id']:<9} open={row['open']:<3} today={row['assigned_today']:<3} "
+            f"max_open={row['max_open']} available={row['available']}"
+        )
     print(f"""
 Where to look:
-  Router API docs        {env['HANDOFF_ROUTER_URL']}/docs
-  Active routing config  curl -H 'Authorization: Bearer $HANDOFF_ADMIN_TOKEN' {env['HANDOFF_ROUTER_URL']}/v1/routing-config
-  Unassigned queue       {env['HANDOFF_ROUTER_URL']}/v1/queue  (admin token)
-  Rep load               {env['HANDOFF_ROUTER_URL']}/v1/reps/load  (admin token)
-  Metrics                {env['HANDOFF_ROUTER_URL']}/metrics
-  SLA monitor / feedback {env['HANDOFF_SLA_MONITOR_URL']}/readyz  {env['HANDOFF_FEEDBACK_URL']}/readyz
+  Router API docs        {env["HANDOFF_ROUTER_URL"]}/docs
+  Active routing config  {env["HANDOFF_ROUTER_URL"]}/v1/routing-config  (admin token)
+  Unassigned queue       {env["HANDOFF_ROUTER_URL"]}/v1/queue  (admin token)
+  Rep load               {env["HANDOFF_ROUTER_URL"]}/v1/reps/load  (admin token)
+  Metrics                {env["HANDOFF_ROUTER_URL"]}/metrics
+  SLA monitor / feedback {env["HANDOFF_SLA_MONITOR_URL"]}/readyz  {env["HANDOFF_FEEDBACK_URL"]}/readyz
   Addresses and token    .run/stack.env      Logs: .run/logs/
   Stop everything        make down""")
 

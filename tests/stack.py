@@ -35,7 +35,9 @@ class Stack:
         if not path.exists():
             raise RuntimeError(f"{path} is missing: start the local stack with `make up` first")
         values = dict(
-            line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#")
+            line.split("=", 1)
+            for line in path.read_text().splitlines()
+            if "=" in line and not line.startswith("#")
         )
         return cls(
             kafka=values["HANDOFF_KAFKA_BOOTSTRAP"],
@@ -47,8 +49,13 @@ class Stack:
         )
 
 
-async def eventually(check: Callable[[], Awaitable[T | None] | T | None], *, timeout: float = 15.0,
-                     interval: float = 0.05, what: str = "condition") -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T | None] | T | None],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     """Poll ``check`` until it answers something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -82,7 +89,9 @@ def mql_data(lead_id: str | None = None, **fields: Any) -> dict[str, Any]:
     return data
 
 
-def structured_event(data: dict[str, Any], *, event_id: str | None = None, type_: str = "mql.created") -> bytes:
+def structured_event(
+    data: dict[str, Any], *, event_id: str | None = None, type_: str = "mql.created"
+) -> bytes:
     """A structured-mode CloudEvent, as marketing automation would send it."""
     return json.dumps(
         {
@@ -98,7 +107,9 @@ def structured_event(data: dict[str, Any], *, event_id: str | None = None, type_
     ).encode()
 
 
-def binary_headers(data: dict[str, Any], *, event_id: str | None = None, type_: str = "mql.created") -> list[tuple[str, bytes]]:
+def binary_headers(
+    data: dict[str, Any], *, event_id: str | None = None, type_: str = "mql.created"
+) -> list[tuple[str, bytes]]:
     """The ``ce_*`` headers of a binary-mode CloudEvent."""
     return [
         ("ce_specversion", b"1.0"),
@@ -116,13 +127,17 @@ class TopicWatcher:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                          auto_offset_reset="earliest")
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         self.records: list[ConsumerRecord[bytes, bytes]] = []
 
     async def start(self) -> TopicWatcher:
         await self._consumer.start()
-        partitions = [TopicPartition(self.topic, p) for p in sorted(self._consumer.partitions_for_topic(self.topic) or [])]
+        partitions = [
+            TopicPartition(self.topic, p)
+            for p in sorted(self._consumer.partitions_for_topic(self.topic) or [])
+        ]
         self._consumer.assign(partitions)
         ends = await self._consumer.end_offsets(partitions)
         for partition, offset in ends.items():
@@ -141,8 +156,13 @@ class TopicWatcher:
         """Every structured CloudEvent seen so far."""
         return [json.loads(record.value) for record in self.records if record.value]
 
-    async def wait_for(self, predicate: Callable[[ConsumerRecord[bytes, bytes]], bool], *, count: int = 1,
-                       timeout: float = 20.0) -> list[ConsumerRecord[bytes, bytes]]:
+    async def wait_for(
+        self,
+        predicate: Callable[[ConsumerRecord[bytes, bytes]], bool],
+        *,
+        count: int = 1,
+        timeout: float = 20.0,
+    ) -> list[ConsumerRecord[bytes, bytes]]:
         """Wait until ``count`` records match ``predicate``; answer them."""
 
         async def matched() -> list[ConsumerRecord[bytes, bytes]] | None:
@@ -150,7 +170,9 @@ class TopicWatcher:
             found = [record for record in self.records if predicate(record)]
             return found if len(found) >= count else None
 
-        return await eventually(matched, timeout=timeout, interval=0, what=f"{count} record(s) on {self.topic}")
+        return await eventually(
+            matched, timeout=timeout, interval=0, what=f"{count} record(s) on {self.topic}"
+        )
 
     async def events_for(self, lead_ids: Iterable[str], *, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Wait for one event per lead id given (by subject); answer the data of each."""

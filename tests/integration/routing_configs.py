@@ -30,8 +30,14 @@ class Territory:
     def new(cls) -> Territory:
         tag = unique("t")
         return cls(
-            ana=f"{tag}-ana", ben=f"{tag}-ben", cap=f"{tag}-cap", fallback=f"{tag}-fb", manager=f"{tag}-mgr",
-            weighted_team=f"{tag}-dach", capped_team=f"{tag}-fr", fallback_team=f"{tag}-overflow",
+            ana=f"{tag}-ana",
+            ben=f"{tag}-ben",
+            cap=f"{tag}-cap",
+            fallback=f"{tag}-fb",
+            manager=f"{tag}-mgr",
+            weighted_team=f"{tag}-dach",
+            capped_team=f"{tag}-fr",
+            fallback_team=f"{tag}-overflow",
             account_domain=f"{tag}.acme.io",
         )
 
@@ -54,9 +60,15 @@ class Territory:
                 rep(self.cap, max_open=1),
                 rep(self.fallback),
             ],
-            "managers": [{"id": self.manager, "email": "mgr@example.com", "callback_url": "http://127.0.0.1:9/mgr"}],
+            "managers": [
+                {"id": self.manager, "email": "mgr@example.com", "callback_url": "http://127.0.0.1:9/mgr"}
+            ],
             "teams": [
-                {"id": self.weighted_team, "strategy": "weighted_round_robin", "members": [self.ana, self.ben]},
+                {
+                    "id": self.weighted_team,
+                    "strategy": "weighted_round_robin",
+                    "members": [self.ana, self.ben],
+                },
                 {"id": self.capped_team, "strategy": "round_robin", "members": [self.cap]},
                 {"id": self.fallback_team, "strategy": "least_loaded", "members": [self.fallback]},
             ],
@@ -72,7 +84,8 @@ class Territory:
 
     async def apply(self, admin: httpx.AsyncClient, **overrides: Any) -> int:
         response = await admin.put(
-            "/v1/routing-config", content=yaml.safe_dump(self.config(**overrides)),
+            "/v1/routing-config",
+            content=yaml.safe_dump(self.config(**overrides)),
             headers={"Content-Type": "application/yaml"},
         )
         assert response.status_code == 200, response.text

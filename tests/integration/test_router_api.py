@@ -29,9 +29,13 @@ async def assign_one(producer: AIOKafkaProducer, assigned: TopicWatcher, **field
     return event
 
 
-async def test_rep_accepts_own_assignment_once(admin: httpx.AsyncClient, router_http: httpx.AsyncClient,
-                                               producer: AIOKafkaProducer, assigned: TopicWatcher,
-                                               accepted: TopicWatcher) -> None:
+async def test_rep_accepts_own_assignment_once(
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    accepted: TopicWatcher,
+) -> None:
     territory = Territory.new()
     await territory.apply(admin)
     event = await assign_one(producer, assigned, country="FR")
@@ -41,23 +45,30 @@ async def test_rep_accepts_own_assignment_once(admin: httpx.AsyncClient, router_
     first = await router_http.post(url, headers=bearer(token))
     again = await router_http.post(url, headers=bearer(token))
 
-    assert first.status_code == 200 and again.status_code == 200
+    assert first.status_code == 200
+    assert again.status_code == 200
     assert first.json()["status"] == "accepted"
     (data,) = await accepted.events_for([event["lead_id"]])
     assert data["assignment_id"] == event["assignment_id"]
     assert data["rep_id"] == territory.cap
     assert data["seconds_to_accept"] >= 0
-    reject = await router_http.post(f"/v1/assignments/{event['assignment_id']}/reject", headers=bearer(token),
-                                    json={"reason": "not_icp"})
+    reject = await router_http.post(
+        f"/v1/assignments/{event['assignment_id']}/reject", headers=bearer(token), json={"reason": "not_icp"}
+    )
     assert reject.status_code == 409
-    mine = await router_http.get("/v1/reps/me/assignments", params={"status": "accepted"}, headers=bearer(token))
+    mine = await router_http.get(
+        "/v1/reps/me/assignments", params={"status": "accepted"}, headers=bearer(token)
+    )
     assert [a["assignment_id"] for a in mine.json()] == [event["assignment_id"]]
     assert sum(1 for e in accepted.events() if e["subject"] == event["lead_id"]) == 1
 
 
 async def test_rep_cannot_decide_or_read_someone_elses_assignment(
-    admin: httpx.AsyncClient, router_http: httpx.AsyncClient, producer: AIOKafkaProducer,
-    assigned: TopicWatcher, engine: AsyncEngine,
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    engine: AsyncEngine,
 ) -> None:
     territory = Territory.new()
     await territory.apply(admin)
@@ -66,8 +77,9 @@ async def test_rep_cannot_decide_or_read_someone_elses_assignment(
     assignment = event["assignment_id"]
 
     accept = await router_http.post(f"/v1/assignments/{assignment}/accept", headers=bearer(intruder))
-    reject = await router_http.post(f"/v1/assignments/{assignment}/reject", headers=bearer(intruder),
-                                    json={"reason": "spam"})
+    reject = await router_http.post(
+        f"/v1/assignments/{assignment}/reject", headers=bearer(intruder), json={"reason": "spam"}
+    )
     read = await router_http.get(f"/v1/assignments/{assignment}", headers=bearer(intruder))
     missing = await router_http.post(f"/v1/assignments/{uuid.uuid4()}/accept", headers=bearer(intruder))
     anonymous = await router_http.post(f"/v1/assignments/{assignment}/accept")
@@ -75,11 +87,13 @@ async def test_rep_cannot_decide_or_read_someone_elses_assignment(
 
     assert (accept.status_code, reject.status_code, read.status_code) == (403, 403, 403)
     assert missing.status_code == 404
-    assert anonymous.status_code == 401 and forged.status_code == 401
+    assert anonymous.status_code == 401
+    assert forged.status_code == 401
     assert accept.headers["content-type"].startswith("application/problem+json")
     async with engine.connect() as conn:
-        status = await conn.scalar(text("SELECT status FROM router.assignments WHERE assignment_id = :id"),
-                                   {"id": assignment})
+        status = await conn.scalar(
+            text("SELECT status FROM router.assignments WHERE assignment_id = :id"), {"id": assignment}
+        )
     assert status == "pending"
     admin_read = await admin.get(f"/v1/assignments/{assignment}")
     assert admin_read.status_code == 200
@@ -87,8 +101,11 @@ async def test_rep_cannot_decide_or_read_someone_elses_assignment(
 
 
 async def test_reject_needs_a_configured_reason_and_a_note_for_other(
-    admin: httpx.AsyncClient, router_http: httpx.AsyncClient, producer: AIOKafkaProducer,
-    assigned: TopicWatcher, rejected: TopicWatcher,
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    rejected: TopicWatcher,
 ) -> None:
     territory = Territory.new()
     await territory.apply(admin)
@@ -99,11 +116,14 @@ async def test_reject_needs_a_configured_reason_and_a_note_for_other(
     unknown = await router_http.post(url, headers=bearer(token), json={"reason": "too_tired"})
     bare_other = await router_http.post(url, headers=bearer(token), json={"reason": "other"})
     no_body = await router_http.post(url, headers=bearer(token), content=b"nope")
-    ok = await router_http.post(url, headers=bearer(token), json={"reason": "other", "note": "bought already"})
+    ok = await router_http.post(
+        url, headers=bearer(token), json={"reason": "other", "note": "bought already"}
+    )
 
     assert (unknown.status_code, bare_other.status_code, no_body.status_code) == (422, 422, 422)
     assert "too_tired" in unknown.json()["detail"]
-    assert ok.status_code == 200 and ok.json()["status"] == "rejected"
+    assert ok.status_code == 200
+    assert ok.json()["status"] == "rejected"
     (data,) = await rejected.events_for([event["lead_id"]])
     assert (data["reason"], data["note"], data["rep_id"]) == ("other", "bought already", territory.cap)
     accept = await router_http.post(f"/v1/assignments/{event['assignment_id']}/accept", headers=bearer(token))
@@ -111,15 +131,21 @@ async def test_reject_needs_a_configured_reason_and_a_note_for_other(
 
 
 async def test_wrong_territory_routes_the_lead_again_without_that_rep(
-    admin: httpx.AsyncClient, router_http: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher,
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
 ) -> None:
     territory = Territory.new()
     await territory.apply(admin)
     first = await assign_one(producer, assigned, country="DE")
     token = await territory.token(admin, first["rep_id"])
 
-    response = await router_http.post(f"/v1/assignments/{first['assignment_id']}/reject", headers=bearer(token),
-                                      json={"reason": "wrong_territory"})
+    response = await router_http.post(
+        f"/v1/assignments/{first['assignment_id']}/reject",
+        headers=bearer(token),
+        json={"reason": "wrong_territory"},
+    )
 
     assert response.status_code == 200
     records = await assigned.wait_for(lambda r: json.loads(r.value)["subject"] == first["lead_id"], count=2)
@@ -131,7 +157,10 @@ async def test_wrong_territory_routes_the_lead_again_without_that_rep(
 
 
 async def test_reassign_escalation_moves_the_lead_and_old_assignment_is_closed(
-    stack: object, admin: httpx.AsyncClient, router_http: httpx.AsyncClient, producer: AIOKafkaProducer,
+    stack: object,
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
     assigned: TopicWatcher,
 ) -> None:
     territory = Territory.new()
@@ -139,12 +168,17 @@ async def test_reassign_escalation_moves_the_lead_and_old_assignment_is_closed(
     first = await assign_one(producer, assigned, country="DE")
     token = await territory.token(admin, first["rep_id"])
     escalation = {
-        "assignment_id": first["assignment_id"], "lead_id": first["lead_id"], "rep_id": first["rep_id"],
-        "level": "reassign", "sla_due_at": first["sla_due_at"], "overdue_seconds": 3600.0,
+        "assignment_id": first["assignment_id"],
+        "lead_id": first["lead_id"],
+        "rep_id": first["rep_id"],
+        "level": "reassign",
+        "sla_due_at": first["sla_due_at"],
+        "overdue_seconds": 3600.0,
         "escalated_at": first["sla_due_at"],
     }
-    await producer.send_and_wait("lead.escalated", structured_event(escalation, type_="lead.escalated"),
-                                 key=first["lead_id"].encode())
+    await producer.send_and_wait(
+        "lead.escalated", structured_event(escalation, type_="lead.escalated"), key=first["lead_id"].encode()
+    )
 
     records = await assigned.wait_for(lambda r: json.loads(r.value)["subject"] == first["lead_id"], count=2)
     second = json.loads(records[1].value)["data"]
@@ -163,8 +197,9 @@ async def test_invalid_config_is_refused_whole_with_every_problem(admin: httpx.A
     broken["rules"][0]["team"] = "no-such-team"
     broken["sla"]["accept_within"] = "soon"
 
-    response = await admin.put("/v1/routing-config", content=yaml.safe_dump(broken),
-                               headers={"Content-Type": "application/yaml"})
+    response = await admin.put(
+        "/v1/routing-config", content=yaml.safe_dump(broken), headers={"Content-Type": "application/yaml"}
+    )
 
     assert response.status_code == 422
     paths = {problem["path"] for problem in response.json()["problems"]}
@@ -177,7 +212,9 @@ async def test_invalid_config_is_refused_whole_with_every_problem(admin: httpx.A
     assert yaml.safe_load(as_yaml.text)["fallback_team"] == territory.fallback_team
 
 
-async def test_config_endpoints_need_the_admin_token(admin: httpx.AsyncClient, router_http: httpx.AsyncClient) -> None:
+async def test_config_endpoints_need_the_admin_token(
+    admin: httpx.AsyncClient, router_http: httpx.AsyncClient
+) -> None:
     territory = Territory.new()
     await territory.apply(admin)
     token = await territory.token(admin, territory.ana)
@@ -197,14 +234,20 @@ async def test_preview_explains_without_assigning(admin: httpx.AsyncClient, engi
 
     body = response.json()
     assert response.status_code == 200, body
-    assert (body["rep_id"], body["team_id"], body["rule_id"]) == (territory.cap, territory.capped_team, "france")
+    assert (body["rep_id"], body["team_id"], body["rule_id"]) == (
+        territory.cap,
+        territory.capped_team,
+        "france",
+    )
     assert body["explanation"]["candidates"] == [territory.cap]
     async with engine.connect() as conn:
-        count = await conn.scalar(text("SELECT count(*) FROM router.assignments WHERE lead_id = :lead"),
-                                  {"lead": lead["lead_id"]})
+        count = await conn.scalar(
+            text("SELECT count(*) FROM router.assignments WHERE lead_id = :lead"), {"lead": lead["lead_id"]}
+        )
     assert count == 0
     invalid = await admin.post("/v1/route/preview", json={"lead_id": "x"})
-    assert invalid.status_code == 422 and "email" in invalid.json()["detail"]
+    assert invalid.status_code == 422
+    assert "email" in invalid.json()["detail"]
 
 
 async def test_simulate_compares_candidate_config(admin: httpx.AsyncClient) -> None:
@@ -214,18 +257,25 @@ async def test_simulate_compares_candidate_config(admin: httpx.AsyncClient) -> N
     candidate = territory.config()
     candidate["rules"][0]["team"] = territory.fallback_team
 
-    response = await admin.post("/v1/route/simulate", files={
-        "leads": ("leads.jsonl", leads.encode()), "config": ("candidate.yaml", yaml.safe_dump(candidate).encode()),
-    })
+    response = await admin.post(
+        "/v1/route/simulate",
+        files={
+            "leads": ("leads.jsonl", leads.encode()),
+            "config": ("candidate.yaml", yaml.safe_dump(candidate).encode()),
+        },
+    )
 
     body = response.json()
     assert response.status_code == 200, body
     assert body["leads"] == 8
-    assert "difference" in body and "candidate" in body
+    assert "difference" in body
+    assert "candidate" in body
 
 
 async def test_unavailable_team_queues_lead_until_a_rep_returns(
-    admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher,
+    admin: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
 ) -> None:
     territory = Territory.new()
     await territory.apply(admin)

@@ -26,7 +26,9 @@ SECOND_PORT = 8091
 
 
 @pytest.fixture
-async def second_router(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[subprocess.Popen[bytes], Path]]:
+async def second_router(
+    stack: Stack, tmp_path: Path
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, Path]]:
     log = tmp_path / "router-2.log"
     env = {
         **os.environ,
@@ -37,8 +39,9 @@ async def second_router(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[sub
         "HANDOFF_SERVICE_NAME": "router",
     }
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "handoff_router"], cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "handoff_router", cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{SECOND_PORT}") as client:
 
@@ -46,15 +49,15 @@ async def second_router(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[sub
                 try:
                     return (await client.get("/readyz")).status_code == 200
                 except httpx.TransportError:
-                    assert process.poll() is None, f"the second router exited: {log.read_text()[-2000:]}"
+                    assert process.returncode is None, f"the second router exited: {log.read_text()[-2000:]}"
                     return False
 
             await eventually(ready, timeout=60, what="the second router to be ready")
         yield process, log
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.kill()
-            process.wait(timeout=10)
+            await asyncio.wait_for(process.wait(), timeout=10)
 
 
 async def group_members(stack: Stack, group: str) -> int:
@@ -68,8 +71,12 @@ async def group_members(stack: Stack, group: str) -> int:
 
 
 async def test_two_routers_never_double_assign_and_stay_fair(
-    stack: Stack, second_router: tuple[subprocess.Popen[bytes], Path], admin: httpx.AsyncClient,
-    producer: AIOKafkaProducer, assigned: TopicWatcher, engine: AsyncEngine,
+    stack: Stack,
+    second_router: tuple[asyncio.subprocess.Process, Path],
+    admin: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    engine: AsyncEngine,
 ) -> None:
     process, log = second_router
     territory = Territory.new()
@@ -81,21 +88,26 @@ async def test_two_routers_never_double_assign_and_stay_fair(
     await eventually(both_members, timeout=60, what="both routers in the consumer group")
     leads = [mql_data(country="DE") for _ in range(400)]
 
-    await asyncio.gather(*[
-        producer.send_and_wait("lead.mql-created", structured_event(lead), key=lead["lead_id"].encode())
-        for lead in leads
-    ])
+    await asyncio.gather(
+        *[
+            producer.send_and_wait("lead.mql-created", structured_event(lead), key=lead["lead_id"].encode())
+            for lead in leads
+        ]
+    )
     events = await assigned.events_for((lead["lead_id"] for lead in leads), timeout=60)
 
     assert Counter(event["rep_id"] for event in events) == {territory.ana: 300, territory.ben: 100}
     async with engine.connect() as conn:
         per_lead = await conn.execute(
-            text("SELECT lead_id, count(*) FROM router.assignments WHERE lead_id = ANY(:ids) GROUP BY lead_id"),
+            text(
+                "SELECT lead_id, count(*) FROM router.assignments WHERE lead_id = ANY(:ids) GROUP BY lead_id"
+            ),
             {"ids": [lead["lead_id"] for lead in leads]},
         )
         counts = dict(per_lead.all())
-    assert len(counts) == 400 and set(counts.values()) == {1}
+    assert len(counts) == 400
+    assert set(counts.values()) == {1}
     assert sum(1 for event in assigned.events() if event["subject"] in counts) == 400
     process.send_signal(signal.SIGTERM)
-    assert await asyncio.to_thread(process.wait, 30) == 0
+    assert await asyncio.wait_for(process.wait(), timeout=30) == 0
     assert b"mql.batch_routed" in log.read_bytes(), "the second router routed no batch"

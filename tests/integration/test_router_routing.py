@@ -20,12 +20,14 @@ pytestmark = pytest.mark.integration
 
 
 async def send(producer: AIOKafkaProducer, data: dict, *, event_id: str | None = None) -> None:
-    await producer.send_and_wait("lead.mql-created", structured_event(data, event_id=event_id),
-                                 key=data["lead_id"].encode())
+    await producer.send_and_wait(
+        "lead.mql-created", structured_event(data, event_id=event_id), key=data["lead_id"].encode()
+    )
 
 
-async def test_weighted_team_gets_its_shares_exactly(admin: httpx.AsyncClient, producer: AIOKafkaProducer,
-                                                     assigned: TopicWatcher) -> None:
+async def test_weighted_team_gets_its_shares_exactly(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher
+) -> None:
     territory = Territory.new()
     version = await territory.apply(admin)
     leads = [mql_data(country="DE") for _ in range(40)]
@@ -42,8 +44,9 @@ async def test_weighted_team_gets_its_shares_exactly(admin: httpx.AsyncClient, p
     assert all(event["explanation"]["strategy"] == "weighted_round_robin" for event in events)
 
 
-async def test_rep_at_cap_is_skipped_and_lead_goes_to_fallback(admin: httpx.AsyncClient, producer: AIOKafkaProducer,
-                                                              assigned: TopicWatcher) -> None:
+async def test_rep_at_cap_is_skipped_and_lead_goes_to_fallback(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher
+) -> None:
     territory = Territory.new()
     await territory.apply(admin)
     first, second = mql_data(country="FR"), mql_data(country="FR")
@@ -58,11 +61,14 @@ async def test_rep_at_cap_is_skipped_and_lead_goes_to_fallback(admin: httpx.Asyn
     assert {"rep_id": territory.cap, "reason": "at_max_open"} in two["explanation"]["skipped"]
 
 
-async def test_named_account_goes_to_its_owner_before_rules(admin: httpx.AsyncClient, producer: AIOKafkaProducer,
-                                                           assigned: TopicWatcher) -> None:
+async def test_named_account_goes_to_its_owner_before_rules(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher
+) -> None:
     territory = Territory.new()
     await territory.apply(admin)
-    lead = mql_data(country="DE", company={"name": "Acme EU", "domain": f"EU.{territory.account_domain.upper()}"})
+    lead = mql_data(
+        country="DE", company={"name": "Acme EU", "domain": f"EU.{territory.account_domain.upper()}"}
+    )
     await send(producer, lead)
 
     (event,) = await assigned.events_for([lead["lead_id"]])
@@ -73,8 +79,9 @@ async def test_named_account_goes_to_its_owner_before_rules(admin: httpx.AsyncCl
     assert event["sla_due_at"] > event["assigned_at"]
 
 
-async def test_lead_matching_no_rule_goes_to_fallback_team(admin: httpx.AsyncClient, producer: AIOKafkaProducer,
-                                                          assigned: TopicWatcher) -> None:
+async def test_lead_matching_no_rule_goes_to_fallback_team(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher
+) -> None:
     territory = Territory.new()
     await territory.apply(admin)
     lead = mql_data(country="BR")
@@ -101,25 +108,36 @@ async def test_duplicate_event_and_second_mql_for_open_lead_make_one_assignment(
 
     async def processed() -> bool:
         async with engine.connect() as conn:
-            count = await conn.scalar(text("SELECT count(*) FROM router.processed_events WHERE event_type = 'mql.created' "
-                                           "AND event_id = :id"), {"id": event_id})
+            count = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM router.processed_events WHERE event_type = 'mql.created' "
+                    "AND event_id = :id"
+                ),
+                {"id": event_id},
+            )
             return count == 1
 
     await eventually(processed, what="the duplicate to be processed")
     async with engine.connect() as conn:
-        rows = await conn.scalar(text("SELECT count(*) FROM router.assignments WHERE lead_id = :lead"),
-                                 {"lead": lead["lead_id"]})
+        rows = await conn.scalar(
+            text("SELECT count(*) FROM router.assignments WHERE lead_id = :lead"), {"lead": lead["lead_id"]}
+        )
     assert rows == 1
     assert sum(1 for event in assigned.events() if event["subject"] == lead["lead_id"]) == 1
 
 
-async def test_binary_mode_event_is_routed(admin: httpx.AsyncClient, producer: AIOKafkaProducer,
-                                           assigned: TopicWatcher) -> None:
+async def test_binary_mode_event_is_routed(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher
+) -> None:
     territory = Territory.new()
     await territory.apply(admin)
     lead = mql_data(country="DE")
-    await producer.send_and_wait("lead.mql-created", json.dumps(lead).encode(), key=lead["lead_id"].encode(),
-                                 headers=binary_headers(lead))
+    await producer.send_and_wait(
+        "lead.mql-created",
+        json.dumps(lead).encode(),
+        key=lead["lead_id"].encode(),
+        headers=binary_headers(lead),
+    )
 
     (event,) = await assigned.events_for([lead["lead_id"]])
 
@@ -137,14 +155,18 @@ INVALID = {
 
 @pytest.mark.parametrize("kind", sorted(INVALID))
 async def test_invalid_event_goes_to_dead_letter_with_reason_and_consumer_goes_on(
-    kind: str, admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher,
+    kind: str,
+    admin: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
     dead_letters: TopicWatcher,
 ) -> None:
     territory = Territory.new()
     await territory.apply(admin)
     key = f"bad-{uuid.uuid4().hex}".encode()
-    metadata = await producer.send_and_wait("lead.mql-created", INVALID[kind], key=key,
-                                            headers=[("trace", b"kept")])
+    metadata = await producer.send_and_wait(
+        "lead.mql-created", INVALID[kind], key=key, headers=[("trace", b"kept")]
+    )
     after = mql_data(country="DE")
     await send(producer, after)
 

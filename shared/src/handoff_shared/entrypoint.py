@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -37,7 +36,6 @@ def run(
         log.info("migrations.applied", service=settings.service_name)
         return 0
     if command != "serve":
-        print(USAGE.format(name=name), file=sys.stderr)
         return 2
     log.info("service.starting", service=settings.service_name, port=settings.http_port)
     uvicorn.run(

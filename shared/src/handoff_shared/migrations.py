@@ -31,7 +31,9 @@ def run_env(metadata: MetaData, schema: str) -> None:
     if url is None:
         raise RuntimeError("sqlalchemy.url is not set")
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=metadata, version_table_schema=schema, include_schemas=True)
+        context.configure(
+            url=url, target_metadata=metadata, version_table_schema=schema, include_schemas=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

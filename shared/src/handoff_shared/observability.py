@@ -78,7 +78,9 @@ BATCH_SECONDS = Histogram(
     ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-BATCH_FAILURES = Counter("handoff_consumer_batch_failures_total", "Batches that failed and were retried", ["service"])
+BATCH_FAILURES = Counter(
+    "handoff_consumer_batch_failures_total", "Batches that failed and were retried", ["service"]
+)
 OUTBOX_PUBLISHED = Counter("handoff_outbox_published_total", "Outbox rows published to Kafka", ["service"])
 OUTBOX_FAILURES = Counter("handoff_outbox_failures_total", "Outbox publish attempts that failed", ["service"])
 OUTBOX_PENDING = Gauge("handoff_outbox_pending", "Outbox rows not yet published", ["service"])

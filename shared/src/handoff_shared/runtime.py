@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -80,7 +79,9 @@ class Runtime:
 
     async def readiness(self) -> Mapping[str, bool]:
         """Whether the database and the broker answer."""
-        database, broker = await asyncio.gather(db.is_reachable(self.engine), kafka.is_reachable(self.producer))
+        database, broker = await asyncio.gather(
+            db.is_reachable(self.engine), kafka.is_reachable(self.producer)
+        )
         return {"database": database, "kafka": broker}
 
     async def _supervise(self, name: str, work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -92,14 +93,18 @@ class Runtime:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a worker must not die with the process still up
-                log.exception("runtime.worker_failed", worker=name, error=type(exc).__name__, retry_in=backoff)
+                log.exception(
+                    "runtime.worker_failed", worker=name, error=type(exc).__name__, retry_in=backoff
+                )
                 await wait_or_stop(self.stop_event, backoff)
                 backoff = min(backoff * 2, 10.0)
 
     async def _run_relay(self, stop: asyncio.Event) -> None:
         settings = self.settings
         self.producer = await kafka.start_client(
-            lambda: kafka.make_producer(settings.kafka_bootstrap, client_id=f"{settings.service_name}-producer"),
+            lambda: kafka.make_producer(
+                settings.kafka_bootstrap, client_id=f"{settings.service_name}-producer"
+            ),
             timeout=settings.kafka_start_timeout,
             stop=stop,
         )

@@ -56,9 +56,7 @@ class ServiceSettings(BaseSettings):
     topic_lead_escalated: str = topics.LEAD_ESCALATED
     topic_scoring_feedback: str = topics.SCORING_FEEDBACK
 
-    @field_validator(
-        "consumer_poll", "outbox_poll", "outbox_retention", "kafka_start_timeout", mode="before"
-    )
+    @field_validator("consumer_poll", "outbox_poll", "outbox_retention", "kafka_start_timeout", mode="before")
     @classmethod
     def _duration(cls, value: str | float | timedelta) -> timedelta:
         return parse_duration(value)

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from aiokafka import ConsumerRecord
-
 from handoff_shared.cloudevents import InvalidEvent
 from handoff_shared.kafka import dead_letter, dead_letter_topic, decode_batch
 
 
-def record(value: bytes | None, headers: list[tuple[str, bytes]] | None = None) -> ConsumerRecord[bytes, bytes]:
+def record(
+    value: bytes | None, headers: list[tuple[str, bytes]] | None = None
+) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord(
-        topic="lead.mql-created", partition=2, offset=41, timestamp=0, timestamp_type=0, key=b"lead-9",
-        value=value, checksum=None, serialized_key_size=6, serialized_value_size=len(value or b""),
+        topic="lead.mql-created",
+        partition=2,
+        offset=41,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"lead-9",
+        value=value,
+        checksum=None,
+        serialized_key_size=6,
+        serialized_value_size=len(value or b""),
         headers=tuple(headers or ()),
     )
 
@@ -19,8 +28,9 @@ def record(value: bytes | None, headers: list[tuple[str, bytes]] | None = None) 
 def test_dead_letter_keeps_bytes_key_and_headers_and_adds_the_reason() -> None:
     original = record(b"\xff not json", [("trace-id", b"t-1")])
 
-    letter = dead_letter(original, InvalidEvent("not_json", "value is not JSON"), stage="decode",
-                         topic="lead.mql-created.dlq")
+    letter = dead_letter(
+        original, InvalidEvent("not_json", "value is not JSON"), stage="decode", topic="lead.mql-created.dlq"
+    )
 
     headers = dict(letter.headers)
     assert (letter.topic, letter.key, letter.value) == ("lead.mql-created.dlq", b"lead-9", b"\xff not json")
@@ -36,8 +46,14 @@ def test_dead_letter_keeps_bytes_key_and_headers_and_adds_the_reason() -> None:
 
 
 def test_mql_dead_letters_go_to_the_contract_topic_and_others_beside_their_topic() -> None:
-    assert dead_letter_topic("lead.mql-created", "lead.mql-created", "lead.mql-created.dlq") == "lead.mql-created.dlq"
-    assert dead_letter_topic("lead.escalated", "lead.mql-created", "lead.mql-created.dlq") == "lead.escalated.dlq"
+    assert (
+        dead_letter_topic("lead.mql-created", "lead.mql-created", "lead.mql-created.dlq")
+        == "lead.mql-created.dlq"
+    )
+    assert (
+        dead_letter_topic("lead.escalated", "lead.mql-created", "lead.mql-created.dlq")
+        == "lead.escalated.dlq"
+    )
 
 
 def test_batch_with_garbage_splits_into_dead_letters_without_raising() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from handoff_shared import entrypoint
+
 from handoff_feedback.app import create_app
 from handoff_feedback.settings import Settings
-from handoff_shared import entrypoint
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
-
 from handoff_shared.db import outbox_table, processed_events_table
+from sqlalchemy import MetaData
 
 SCHEMA = "feedback"
 metadata = MetaData(schema=SCHEMA)

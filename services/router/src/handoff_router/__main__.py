@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from handoff_shared import entrypoint
+
 from handoff_router.app import create_app
 from handoff_router.settings import RouterSettings
-from handoff_shared import entrypoint
 
 
 def main(argv: list[str] | None = None) -> int:

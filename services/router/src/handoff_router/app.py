@@ -7,6 +7,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from handoff_shared import events
+from handoff_shared.http import health_router, install_problem_handlers
+from handoff_shared.kafka import decode_batch
+from handoff_shared.runtime import Runtime
+from handoff_shared.stopping import wait_or_stop
 
 from handoff_router import tables
 from handoff_router.assignments import endpoints as assignment_endpoints
@@ -17,11 +22,6 @@ from handoff_router.configs.service import RoutingConfigs
 from handoff_router.reps import endpoints as rep_endpoints
 from handoff_router.reps.service import Reps
 from handoff_router.settings import RouterSettings
-from handoff_shared import events
-from handoff_shared.http import health_router, install_problem_handlers
-from handoff_shared.kafka import decode_batch
-from handoff_shared.runtime import Runtime
-from handoff_shared.stopping import wait_or_stop
 
 
 def create_app(settings: RouterSettings) -> FastAPI:
@@ -38,12 +38,16 @@ def create_app(settings: RouterSettings) -> FastAPI:
         app.state.reps = Reps(assignments)
 
         async def on_mqls(records: Sequence[Any]) -> None:
-            valid, dead = decode_batch(records, {events.MQL_CREATED}, runtime.dead_letter_topic, service="router")
+            valid, dead = decode_batch(
+                records, {events.MQL_CREATED}, runtime.dead_letter_topic, service="router"
+            )
             await assignments.route_mqls(valid, dead)
             runtime.relay.wake()
 
         async def on_escalations(records: Sequence[Any]) -> None:
-            valid, dead = decode_batch(records, {events.LEAD_ESCALATED}, runtime.dead_letter_topic, service="router")
+            valid, dead = decode_batch(
+                records, {events.LEAD_ESCALATED}, runtime.dead_letter_topic, service="router"
+            )
             await assignments.reassign_escalated(valid, dead)
             runtime.relay.wake()
 

@@ -1,4 +1,4 @@
-"""``handoff-router config validate|apply FILE``, ``preview LEAD.json``, ``simulate LEADS [--candidate FILE]``.
+"""``handoff-router config validate|apply FILE``, ``preview LEAD.json``, ``simulate LEADS``.
 
 ``config validate`` and ``simulate --offline`` run the routing core locally; the others call a
 running router at ``HANDOFF_ROUTER_URL`` with ``HANDOFF_ADMIN_TOKEN``.
@@ -43,7 +43,9 @@ def main(argv: list[str]) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="handoff-router")
     commands = parser.add_subparsers(required=True)
-    config = commands.add_parser("config", help="validate or apply a routing config").add_subparsers(required=True)
+    config = commands.add_parser("config", help="validate or apply a routing config").add_subparsers(
+        required=True
+    )
     validate = config.add_parser("validate", help="check a config file offline")
     validate.add_argument("file", type=Path)
     validate.set_defaults(run=_validate)
@@ -86,8 +88,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     with _client() as client:
-        return _answer(client.put("/v1/routing-config", content=args.file.read_bytes(),
-                                  headers={"Content-Type": "application/yaml"}))
+        return _answer(
+            client.put(
+                "/v1/routing-config",
+                content=args.file.read_bytes(),
+                headers={"Content-Type": "application/yaml"},
+            )
+        )
 
 
 def _preview(args: argparse.Namespace) -> int:

@@ -62,7 +62,9 @@ async def current_caller(
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
         return Caller(is_admin=True)
     async with service.sessions() as session:
-        rep_id = await session.scalar(select(rep_tokens.c.rep_id).where(rep_tokens.c.token_sha256 == token_digest(token)))
+        rep_id = await session.scalar(
+            select(rep_tokens.c.rep_id).where(rep_tokens.c.token_sha256 == token_digest(token))
+        )
     if rep_id is None:
         raise _unauthorized("unknown or revoked token")
     return Caller(rep_id=rep_id)

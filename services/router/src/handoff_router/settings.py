@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import field_validator
-
 from handoff_shared.settings import ServiceSettings, parse_duration
+from pydantic import field_validator
 
 
 class RouterSettings(ServiceSettings):

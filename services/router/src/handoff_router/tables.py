@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handoff_shared.db import outbox_table, processed_events_table
 from sqlalchemy import (
     Boolean,
     Column,
@@ -18,8 +19,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-
-from handoff_shared.db import outbox_table, processed_events_table
 
 SCHEMA = "router"
 metadata = MetaData(schema=SCHEMA)
@@ -95,8 +94,12 @@ assignments = Table(
     Column("mql_event_id", Text, nullable=False),
     Column("excluded_reps", ARRAY(Text), nullable=False, server_default=text("'{}'")),
 )
-Index("assignments_one_open_per_lead", assignments.c.lead_id, unique=True,
-      postgresql_where=assignments.c.status == "pending")
+Index(
+    "assignments_one_open_per_lead",
+    assignments.c.lead_id,
+    unique=True,
+    postgresql_where=assignments.c.status == "pending",
+)
 Index("assignments_by_rep_status", assignments.c.rep_id, assignments.c.status, assignments.c.assigned_at)
 Index("assignments_by_lead", assignments.c.lead_id)
 

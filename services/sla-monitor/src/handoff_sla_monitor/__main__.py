@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from handoff_shared import entrypoint
+
 from handoff_sla_monitor.app import create_app
 from handoff_sla_monitor.settings import Settings
-from handoff_shared import entrypoint
 
 
 def main(argv: list[str] | None = None) -> int:

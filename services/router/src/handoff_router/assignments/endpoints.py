@@ -44,7 +44,9 @@ async def reject(
 
 
 @router.get("/assignments/{assignment_id}", responses=ERRORS)
-async def get_assignment(assignment_id: str, caller: CurrentCaller, service: AssignmentsService) -> AssignmentView:
+async def get_assignment(
+    assignment_id: str, caller: CurrentCaller, service: AssignmentsService
+) -> AssignmentView:
     """An assignment, its state and explanation: for the assigned rep and admins."""
     row = await service.get(assignment_id)
     if row is None:

@@ -55,7 +55,8 @@ def assignment_row(
     mql_event_id: str,
 ) -> dict[str, Any]:
     """The ``assignments`` row for a decision that chose a rep."""
-    assert decision.rep_id is not None and decision.team_id is not None
+    assert decision.rep_id is not None
+    assert decision.team_id is not None
     return {
         "assignment_id": assignment_id,
         "lead_id": lead["lead_id"],

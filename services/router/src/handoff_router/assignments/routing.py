@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from handoff_shared import cloudevents, events
+from handoff_shared.outbox import OutboxMessage
+from handoff_shared.outbox import add as add_to_outbox
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,9 +23,6 @@ from handoff_router.assignments.records import assigned_data, assignment_row, ne
 from handoff_router.configs.repository import ConfigVersion
 from handoff_router.routing.engine import RoutingState, route
 from handoff_router.tables import assignments, outbox, unassigned
-from handoff_shared import cloudevents, events
-from handoff_shared.outbox import OutboxMessage
-from handoff_shared.outbox import add as add_to_outbox
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ class RoutingRun:
             if not from_queue:
                 self._enqueue(item, "none", {"summary": "no routing configuration is active"})
             return None
-        decision, self.state = route(item.lead, self.config.config, self.state, self.now, exclude=item.excluded)
+        decision, self.state = route(
+            item.lead, self.config.config, self.state, self.now, exclude=item.excluded
+        )
         if decision.rep_id is None:
             if not from_queue:
                 self._enqueue(item, decision.rule_id, decision.explanation.to_dict())
@@ -135,7 +137,9 @@ async def leads_in_hand(session: AsyncSession, lead_ids: Sequence[str]) -> set[s
     """Leads that already have an open assignment or wait in the queue."""
     if not lead_ids:
         return set()
-    open_ = select(assignments.c.lead_id).where(assignments.c.lead_id.in_(lead_ids), assignments.c.status == "pending")
+    open_ = select(assignments.c.lead_id).where(
+        assignments.c.lead_id.in_(lead_ids), assignments.c.status == "pending"
+    )
     queued = select(unassigned.c.lead_id).where(unassigned.c.lead_id.in_(lead_ids))
     return set((await session.scalars(open_.union(queued))).all())
 

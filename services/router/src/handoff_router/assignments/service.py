@@ -11,11 +11,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from handoff_shared import cloudevents, events
+from handoff_shared.db import transaction
+from handoff_shared.idempotency import first_seen
+from handoff_shared.kafka import Incoming
+from handoff_shared.outbox import OutboxMessage
+from handoff_shared.outbox import add as add_to_outbox
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.assignments import state as state_store
-from handoff_router.assignments.errors import AlreadyDecided, AssignmentNotFound, InvalidReason, NotYourAssignment
+from handoff_router.assignments.errors import (
+    AlreadyDecided,
+    AssignmentNotFound,
+    InvalidReason,
+    NotYourAssignment,
+)
 from handoff_router.assignments.records import AssignmentView
 from handoff_router.assignments.routing import (
     LeadToRoute,
@@ -27,12 +38,6 @@ from handoff_router.assignments.routing import (
 from handoff_router.configs.repository import ConfigCache, ConfigVersion
 from handoff_router.settings import RouterSettings
 from handoff_router.tables import assignments, outbox, processed_events
-from handoff_shared import cloudevents, events
-from handoff_shared.db import transaction
-from handoff_shared.idempotency import first_seen
-from handoff_shared.kafka import Incoming
-from handoff_shared.outbox import OutboxMessage
-from handoff_shared.outbox import add as add_to_outbox
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +59,9 @@ class Assignments:
     settings: RouterSettings
     clock: Callable[[], datetime] = utc_now
 
-    async def route_mqls(self, batch: Sequence[Incoming], dead_letters: Sequence[OutboxMessage]) -> RoutingRun | None:
+    async def route_mqls(
+        self, batch: Sequence[Incoming], dead_letters: Sequence[OutboxMessage]
+    ) -> RoutingRun | None:
         """Route a batch of ``mql.created`` events in one transaction (duplicates are no-ops)."""
         async with transaction(self.sessions) as session:
             await add_to_outbox(session, outbox, dead_letters)
@@ -73,14 +80,22 @@ class Assignments:
                 in_hand.add(lead["lead_id"])
                 run.route(LeadToRoute(lead=lead, mql_event_id=item.event.id))
             await run.flush(before)
-        log.info("mql.batch_routed", events=len(batch), fresh=len(fresh), assigned=run.assigned, queued=run.queued)
+        log.info(
+            "mql.batch_routed", events=len(batch), fresh=len(fresh), assigned=run.assigned, queued=run.queued
+        )
         return run
 
-    async def reassign_escalated(self, batch: Sequence[Incoming], dead_letters: Sequence[OutboxMessage]) -> None:
+    async def reassign_escalated(
+        self, batch: Sequence[Incoming], dead_letters: Sequence[OutboxMessage]
+    ) -> None:
         """Apply ``lead.escalated`` events of level ``reassign``: route the lead to someone else."""
         async with transaction(self.sessions) as session:
             await add_to_outbox(session, outbox, dead_letters)
-            fresh = [item for item in await first_seen(session, processed_events, batch) if item.data.level == "reassign"]
+            fresh = [
+                item
+                for item in await first_seen(session, processed_events, batch)
+                if item.data.level == "reassign"
+            ]
             if not fresh:
                 return
             config = await self.configs.active(session)
@@ -110,7 +125,9 @@ class Assignments:
                 accepted_at=row.decided_at,
                 seconds_to_accept=seconds,
             )
-            await self._emit(session, self.settings.topic_lead_accepted, events.LEAD_ACCEPTED, row.lead_id, data)
+            await self._emit(
+                session, self.settings.topic_lead_accepted, events.LEAD_ACCEPTED, row.lead_id, data
+            )
         await self.drain_queue()
         return AssignmentView.of(row)
 
@@ -121,7 +138,9 @@ class Assignments:
             _check_reason(config, reason, note)
             # Lock the routing state before the rep's load row, in the order routing takes them.
             run = await self._start_run(session, config) if reason == WRONG_TERRITORY else None
-            row = await self._close(session, assignment_id, status="rejected", rep_id=rep_id, reason=reason, note=note)
+            row = await self._close(
+                session, assignment_id, status="rejected", rep_id=rep_id, reason=reason, note=note
+            )
             if row is None:
                 return await self._repeat_or_refuse(session, assignment_id, rep_id, "rejected")
             await state_store.release(session, [rep_id])
@@ -133,7 +152,9 @@ class Assignments:
                 reason=reason,
                 note=note,
             )
-            await self._emit(session, self.settings.topic_lead_rejected, events.LEAD_REJECTED, row.lead_id, data)
+            await self._emit(
+                session, self.settings.topic_lead_rejected, events.LEAD_REJECTED, row.lead_id, data
+            )
             if run is not None:
                 before = run.state
                 run.route(_next_attempt(row))
@@ -159,7 +180,9 @@ class Assignments:
     async def get(self, assignment_id: str) -> Row[Any] | None:
         """One assignment row, or None."""
         async with self.sessions() as session:
-            result = await session.execute(select(assignments).where(assignments.c.assignment_id == assignment_id))
+            result = await session.execute(
+                select(assignments).where(assignments.c.assignment_id == assignment_id)
+            )
             return result.first()
 
     async def of_rep(self, rep_id: str, status: str | None, limit: int) -> list[AssignmentView]:
@@ -207,7 +230,9 @@ class Assignments:
         self, session: AsyncSession, assignment_id: str, rep_id: str, status: str
     ) -> AssignmentView:
         """Nothing changed: a repeat of the same decision, someone else's, or a conflict."""
-        row = (await session.execute(select(assignments).where(assignments.c.assignment_id == assignment_id))).first()
+        row = (
+            await session.execute(select(assignments).where(assignments.c.assignment_id == assignment_id))
+        ).first()
         if row is None:
             raise AssignmentNotFound(f"no assignment {assignment_id}")
         if row.rep_id != rep_id:
@@ -216,8 +241,12 @@ class Assignments:
             return AssignmentView.of(row)
         raise AlreadyDecided(f"assignment {assignment_id} is already {row.status}", status=row.status)
 
-    async def _emit(self, session: AsyncSession, topic: str, event_type: str, lead_id: str, data: Any) -> None:
-        event = cloudevents.new_event(event_type, self.settings.event_source, lead_id, data, time=self.clock())
+    async def _emit(
+        self, session: AsyncSession, topic: str, event_type: str, lead_id: str, data: Any
+    ) -> None:
+        event = cloudevents.new_event(
+            event_type, self.settings.event_source, lead_id, data, time=self.clock()
+        )
         await add_to_outbox(session, outbox, [OutboxMessage.of_event(topic, event)])
 
 
@@ -235,6 +264,8 @@ def _next_attempt(row: Row[Any]) -> LeadToRoute:
 def _check_reason(config: ConfigVersion | None, reason: str, note: str | None) -> None:
     reasons = config.config.rejection_reasons if config is not None else ()
     if reason not in reasons:
-        raise InvalidReason(f"unknown reason {reason!r}; expected one of: {', '.join(reasons)}", allowed=list(reasons))
+        raise InvalidReason(
+            f"unknown reason {reason!r}; expected one of: {', '.join(reasons)}", allowed=list(reasons)
+        )
     if reason == "other" and not (note or "").strip():
         raise InvalidReason("reason 'other' needs a note saying why")

@@ -23,7 +23,9 @@ from handoff_router.tables import rep_availability, rep_load, routing_state
 async def lock(session: AsyncSession) -> RoutingState:
     """Lock the routing state for this transaction and read it."""
     await session.execute(insert(routing_state).values(id=1).on_conflict_do_nothing())
-    rotation = await session.scalar(select(routing_state.c.rotation).where(routing_state.c.id == 1).with_for_update())
+    rotation = await session.scalar(
+        select(routing_state.c.rotation).where(routing_state.c.id == 1).with_for_update()
+    )
     return RoutingState(
         rotation=rotation_from_json(rotation or {}),
         load=await read_load(session),
@@ -57,7 +59,9 @@ async def save(session: AsyncSession, before: RoutingState, after: RoutingState)
     """Write what routing changed: the rotation, and each rep's load as a delta."""
     if after.rotation != before.rotation:
         await session.execute(
-            update(routing_state).where(routing_state.c.id == 1).values(rotation=rotation_to_json(after.rotation))
+            update(routing_state)
+            .where(routing_state.c.id == 1)
+            .values(rotation=rotation_to_json(after.rotation))
         )
     changed = [rep for rep, load in after.load.items() if before.load.get(rep) != load]
     for rep in changed:
@@ -76,11 +80,15 @@ async def release(session: AsyncSession, rep_ids: Iterable[str]) -> None:
     """One fewer open assignment for each rep given (a decision or a reassignment)."""
     for rep in rep_ids:
         await session.execute(
-            update(rep_load).where(rep_load.c.rep_id == rep, rep_load.c.open > 0).values(open=rep_load.c.open - 1)
+            update(rep_load)
+            .where(rep_load.c.rep_id == rep, rep_load.c.open > 0)
+            .values(open=rep_load.c.open - 1)
         )
 
 
-async def set_availability(session: AsyncSession, rep_id: str, available: bool, until: datetime | None) -> None:
+async def set_availability(
+    session: AsyncSession, rep_id: str, available: bool, until: datetime | None
+) -> None:
     """Record a rep's availability (``until``: when it flips back)."""
     statement = insert(rep_availability).values(rep_id=rep_id, available=available, until=until)
     await session.execute(

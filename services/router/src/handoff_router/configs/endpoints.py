@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from handoff_shared import events
+from handoff_shared.http import problem_response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 
@@ -15,8 +17,6 @@ from handoff_router.configs.service import RoutingConfigs
 from handoff_router.deps import Admin, AssignmentsService
 from handoff_router.routing.config import ConfigInvalid, parse_config
 from handoff_router.tables import unassigned
-from handoff_shared import events
-from handoff_shared.http import problem_response
 
 router = APIRouter(prefix="/v1", tags=["routing"])
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -78,8 +78,9 @@ async def get_config(request: Request, _: Admin, configs: ConfigsService) -> Res
     if version is None:
         return problem_response(404, "Not found", "no routing configuration has been put yet")
     if any(kind in request.headers.get("accept", "") for kind in YAML_TYPES):
-        return PlainTextResponse(version.source, media_type="application/yaml",
-                                 headers={"X-Config-Version": str(version.version)})
+        return PlainTextResponse(
+            version.source, media_type="application/yaml", headers={"X-Config-Version": str(version.version)}
+        )
     return JSONResponse(_version_out(version).model_dump(mode="json"))
 
 
@@ -129,7 +130,9 @@ async def queue(_: Admin, service: AssignmentsService, limit: int = 100) -> dict
     """Leads no one can take right now, oldest first, with why."""
     async with service.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(unassigned))
-        rows = await session.execute(select(unassigned).order_by(unassigned.c.queued_at).limit(max(1, min(limit, 1000))))
+        rows = await session.execute(
+            select(unassigned).order_by(unassigned.c.queued_at).limit(max(1, min(limit, 1000)))
+        )
         items = [
             {
                 "lead_id": row.lead_id,

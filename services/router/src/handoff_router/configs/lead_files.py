@@ -7,9 +7,8 @@ import io
 import json
 from typing import Any
 
-from pydantic import ValidationError
-
 from handoff_shared import events
+from pydantic import ValidationError
 
 NUMERIC_COLUMNS = frozenset({"company.employees", "company.annual_revenue", "score"})
 LIST_COLUMNS = frozenset({"product_interest"})

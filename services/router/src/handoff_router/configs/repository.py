@@ -32,11 +32,15 @@ class ConfigCache:
 
     async def active(self, session: AsyncSession) -> ConfigVersion | None:
         """The newest configuration, or None before the first one is put."""
-        version = await session.scalar(select(routing_configs.c.version).order_by(routing_configs.c.version.desc()).limit(1))
+        version = await session.scalar(
+            select(routing_configs.c.version).order_by(routing_configs.c.version.desc()).limit(1)
+        )
         if version is None:
             return None
         if self._current is None or self._current.version != version:
-            row = (await session.execute(select(routing_configs).where(routing_configs.c.version == version))).one()
+            row = (
+                await session.execute(select(routing_configs).where(routing_configs.c.version == version))
+            ).one()
             self._current = ConfigVersion(
                 version=row.version,
                 config=validate_config(row.body),

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from handoff_shared.db import transaction
+
 from handoff_router.assignments import state as state_store
 from handoff_router.assignments.errors import NoActiveConfig
 from handoff_router.assignments.service import Assignments
@@ -14,7 +16,6 @@ from handoff_router.configs.repository import ConfigVersion
 from handoff_router.routing.config import RoutingConfig, parse_config
 from handoff_router.routing.engine import Decision, route
 from handoff_router.routing.simulation import compare, simulate
-from handoff_shared.db import transaction
 
 
 @dataclass
@@ -47,7 +48,9 @@ class RoutingConfigs:
         decision, _ = route(lead, active.config, state, self.assignments.clock())
         return decision, active.version
 
-    async def simulate(self, leads: Sequence[dict[str, Any]], candidate: RoutingConfig | None) -> dict[str, Any]:
+    async def simulate(
+        self, leads: Sequence[dict[str, Any]], candidate: RoutingConfig | None
+    ) -> dict[str, Any]:
         """How the active config (and a candidate, if given) would spread ``leads``, from today's load."""
         async with self.assignments.sessions() as session:
             active = await self.assignments.configs.active(session)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from handoff_shared.db import transaction
 from sqlalchemy import insert
 
 from handoff_router.assignments import state as state_store
@@ -16,7 +17,6 @@ from handoff_router.deps import token_digest
 from handoff_router.routing.config import RoutingConfig
 from handoff_router.routing.engine import is_available
 from handoff_router.tables import rep_tokens
-from handoff_shared.db import transaction
 
 TOKEN_PREFIX = "hrep_"
 
@@ -60,7 +60,9 @@ class Reps:
                     "rep_id": rep.id,
                     "active": rep.active,
                     "available": is_available(availability, now),
-                    "unavailable_until": availability.until if availability and not availability.available else None,
+                    "unavailable_until": availability.until
+                    if availability and not availability.available
+                    else None,
                     "open": load.open if load else 0,
                     "max_open": rep.max_open,
                     "assigned_today": load.today if load else 0,
