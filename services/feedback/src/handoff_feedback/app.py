@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(
-        title="Handoff feedback", version="0.1.0", description=create_app.__doc__, lifespan=lifespan
+        title="Handoff feedback", version="0.1.0", description=create_app.__doc__ or "", lifespan=lifespan
     )
     install_problem_handlers(app)
     app.include_router(health_router(lambda: app.state.runtime.readiness()))

@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(
-        title="Handoff sla-monitor", version="0.1.0", description=create_app.__doc__, lifespan=lifespan
+        title="Handoff sla-monitor", version="0.1.0", description=create_app.__doc__ or "", lifespan=lifespan
     )
     install_problem_handlers(app)
     app.include_router(health_router(lambda: app.state.runtime.readiness()))
