@@ -1,0 +1,84 @@
+"""What-if: spread a list of leads over a configuration and compare two such spreads. No I/O."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from handoff_router.routing.config import RoutingConfig
+from handoff_router.routing.engine import RoutingState, route
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    """How many leads each rep, team and rule would get, and how many would wait."""
+
+    leads: int
+    by_rep: Mapping[str, int]
+    by_team: Mapping[str, int]
+    by_rule: Mapping[str, int]
+    queued: int
+    choices: tuple[str | None, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "leads": self.leads,
+            "by_rep": dict(sorted(self.by_rep.items())),
+            "by_team": dict(sorted(self.by_team.items())),
+            "by_rule": dict(sorted(self.by_rule.items())),
+            "queued": self.queued,
+        }
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Candidate minus active, per rep, team and rule; and how many leads change rep."""
+
+    by_rep: Mapping[str, int]
+    by_team: Mapping[str, int]
+    by_rule: Mapping[str, int]
+    queued: int
+    leads_moved: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by_rep": dict(sorted(self.by_rep.items())),
+            "by_team": dict(sorted(self.by_team.items())),
+            "by_rule": dict(sorted(self.by_rule.items())),
+            "queued": self.queued,
+            "leads_moved": self.leads_moved,
+        }
+
+
+def simulate(leads: Iterable[Mapping[str, Any]], config: RoutingConfig, state: RoutingState,
+             now: datetime) -> SimulationReport:
+    """Route every lead in turn from ``state``, as if none were decided meanwhile."""
+    by_rep: Counter[str] = Counter()
+    by_team: Counter[str] = Counter()
+    by_rule: Counter[str] = Counter()
+    choices: list[str | None] = []
+    queued = 0
+    for lead in leads:
+        decision, state = route(lead, config, state, now)
+        choices.append(decision.rep_id)
+        by_rule[decision.rule_id] += 1
+        if decision.rep_id is None or decision.team_id is None:
+            queued += 1
+            continue
+        by_rep[decision.rep_id] += 1
+        by_team[decision.team_id] += 1
+    return SimulationReport(len(choices), dict(by_rep), dict(by_team), dict(by_rule), queued, tuple(choices))
+
+
+def compare(active: SimulationReport, candidate: SimulationReport) -> Difference:
+    """What would change if ``candidate`` replaced ``active`` for the same leads."""
+
+    def delta(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+        return {key: b.get(key, 0) - a.get(key, 0) for key in set(a) | set(b) if b.get(key, 0) != a.get(key, 0)}
+
+    moved = sum(1 for before, after in zip(active.choices, candidate.choices, strict=False) if before != after)
+    return Difference(delta(active.by_rep, candidate.by_rep), delta(active.by_team, candidate.by_team),
+                      delta(active.by_rule, candidate.by_rule), candidate.queued - active.queued, moved)
