@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -122,11 +123,26 @@ def binary_headers(
     ]
 
 
+async def partitions_of(bootstrap: str, topic: str) -> list[int] | None:
+    """The partitions of ``topic`` once each has a leader (a new topic takes a moment)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = described.get("partitions") or []
+    if described.get("error_code") or not partitions or any(p["leader"] < 0 for p in partitions):
+        return None
+    return [p["partition"] for p in partitions]
+
+
 class TopicWatcher:
     """Reads a topic from its end at creation time on, keeping every record it sees."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
         )
@@ -134,10 +150,11 @@ class TopicWatcher:
 
     async def start(self) -> TopicWatcher:
         await self._consumer.start()
-        partitions = [
-            TopicPartition(self.topic, p)
-            for p in sorted(self._consumer.partitions_for_topic(self.topic) or [])
-        ]
+
+        numbers = await eventually(
+            lambda: partitions_of(self._bootstrap, self.topic), timeout=10, what=f"partitions of {self.topic}"
+        )
+        partitions = [TopicPartition(self.topic, p) for p in sorted(numbers)]
         self._consumer.assign(partitions)
         ends = await self._consumer.end_offsets(partitions)
         for partition, offset in ends.items():

@@ -185,7 +185,7 @@ async def test_reassign_escalation_moves_the_lead_and_old_assignment_is_closed(
     assert (second["attempt"], second["previous_rep_id"]) == (2, first["rep_id"])
     late = await router_http.post(f"/v1/assignments/{first['assignment_id']}/accept", headers=bearer(token))
     assert late.status_code == 409
-    assert late.json()["status"] == "reassigned"
+    assert late.json()["assignment_status"] == "reassigned"
 
 
 async def test_invalid_config_is_refused_whole_with_every_problem(admin: httpx.AsyncClient) -> None:
