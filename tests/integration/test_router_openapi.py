@@ -24,8 +24,10 @@ def test_router_answers_no_server_error_for_any_input(stack: Stack) -> None:
             for headers in ({"Authorization": f"Bearer {stack.admin_token}"}, {}):
                 response = case.call(base_url=stack.router_url, headers=headers)
                 if response.status_code >= 500:
-                    failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
-                                    f"{response.text[:300]}")
+                    failures.append(
+                        f"{case.method} {case.formatted_path} -> {response.status_code}: "
+                        f"{response.text[:300]}"
+                    )
 
         no_server_error()
     assert not failures, "\n".join(failures[:10])

@@ -239,7 +239,9 @@ class Assignments:
             raise NotYourAssignment(f"assignment {assignment_id} is not assigned to you")
         if row.status == status:
             return AssignmentView.of(row)
-        raise AlreadyDecided(f"assignment {assignment_id} is already {row.status}", assignment_status=row.status)
+        raise AlreadyDecided(
+            f"assignment {assignment_id} is already {row.status}", assignment_status=row.status
+        )
 
     async def _emit(
         self, session: AsyncSession, topic: str, event_type: str, lead_id: str, data: Any

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from handoff_shared import events
+from handoff_shared.events import MqlCreated
 from pydantic import ValidationError
 
 NUMERIC_COLUMNS = frozenset({"company.employees", "company.annual_revenue", "score"})
@@ -30,7 +30,7 @@ def read_leads(text: str) -> list[dict[str, Any]]:
     problems: list[str] = []
     for line, item in raw:
         try:
-            leads.append(events.MqlCreated.model_validate(item).model_dump(mode="json", exclude_none=True))
+            leads.append(MqlCreated.model_validate(item).model_dump(mode="json", exclude_none=True))
         except ValidationError as error:
             problems += [
                 f"line {line}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()

@@ -7,7 +7,7 @@ which clocks change is counted as the hours it really has.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -33,7 +33,9 @@ def is_within_hours(now: datetime, hours: BusinessHours, tz: ZoneInfo) -> bool:
     return local.weekday() in hours.days and hours.start <= local.time() < hours.end
 
 
-def add_business_time(start: datetime, duration: timedelta, hours: BusinessHours | None, tz: ZoneInfo) -> datetime:
+def add_business_time(
+    start: datetime, duration: timedelta, hours: BusinessHours | None, tz: ZoneInfo
+) -> datetime:
     """The moment ``duration`` of working time has passed after ``start``.
 
     Without business hours this is plain addition. Time outside working hours does not
@@ -43,7 +45,7 @@ def add_business_time(start: datetime, duration: timedelta, hours: BusinessHours
         return start + duration
     remaining = duration
     day = start.astimezone(tz).date()
-    moment = start
+    moment = start.astimezone(UTC)  # arithmetic in UTC is real time; in a zone it is wall-clock time
     for _ in range(3700):  # ten years of days: the loop always ends long before
         if day.weekday() in hours.days:
             opens = _at(day, hours.start, tz)
@@ -59,4 +61,4 @@ def add_business_time(start: datetime, duration: timedelta, hours: BusinessHours
 
 
 def _at(day: date, wall: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, wall, tzinfo=tz)
+    return datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)

@@ -16,7 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 OPERATORS = frozenset({"in", "eq", "gte", "gt", "lte", "lt", "contains", "exists", "not"})
-_ORDER = {"gte": lambda a, b: a >= b, "gt": lambda a, b: a > b, "lte": lambda a, b: a <= b, "lt": lambda a, b: a < b}
+_ORDER = {
+    "gte": lambda a, b: a >= b,
+    "gt": lambda a, b: a > b,
+    "lte": lambda a, b: a <= b,
+    "lt": lambda a, b: a < b,
+}
 _MISSING = object()
 
 
@@ -44,7 +49,9 @@ def _spec_problems(spec: Any) -> list[tuple[str, str]]:
     if isinstance(spec, list):
         if not spec:
             return [("", "an empty list matches nothing")]
-        return [(f"[{i}]", "must be a string or a number") for i, item in enumerate(spec) if not _is_scalar(item)]
+        return [
+            (f"[{i}]", "must be a string or a number") for i, item in enumerate(spec) if not _is_scalar(item)
+        ]
     if _is_scalar(spec):
         return []
     if not isinstance(spec, Mapping):
@@ -81,7 +88,7 @@ def _operator(operator: str, operand: Any, value: Any) -> bool:
     if operator == "not":
         return not _test(operand, value)
     if operator == "exists":
-        return (value is not _MISSING and value is not None) == operand
+        return bool((value is not _MISSING and value is not None) == operand)
     if operator == "in":
         return _one_of(value, operand)
     if operator == "eq":

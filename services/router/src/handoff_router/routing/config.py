@@ -95,8 +95,11 @@ class Hours(Model):
 
     def business_hours(self) -> BusinessHours:
         """The calendar's form of these hours."""
-        return BusinessHours(time.fromisoformat(self.start), time.fromisoformat(self.end),
-                             frozenset(DAYS.index(day) for day in self.days))
+        return BusinessHours(
+            time.fromisoformat(self.start),
+            time.fromisoformat(self.end),
+            frozenset(DAYS.index(day) for day in self.days),
+        )
 
 
 class LadderStep(Model):
@@ -109,8 +112,11 @@ class LadderStep(Model):
 
 
 def _default_ladder() -> list[LadderStep]:
-    return [LadderStep(at="50%", action="remind"), LadderStep(at="100%", action="escalate"),
-            LadderStep(at="150%", action="reassign")]
+    return [
+        LadderStep(at="50%", action="remind"),
+        LadderStep(at="100%", action="escalate"),
+        LadderStep(at="150%", action="reassign"),
+    ]
 
 
 class SlaPolicy(Model):
@@ -223,7 +229,9 @@ class RoutingConfig(Model):
 
     def canonical_json(self) -> str:
         """A stable text of the configuration, for hashing and comparing versions."""
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
+        return json.dumps(
+            self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
+        )
 
 
 @dataclass(frozen=True)
@@ -238,7 +246,9 @@ class ConfigInvalid(ValueError):
     """A configuration refused whole; ``problems`` lists every problem found."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(f"{len(problems)} problem(s): " + "; ".join(f"{p.path}: {p.message}" for p in problems[:10]))
+        super().__init__(
+            f"{len(problems)} problem(s): " + "; ".join(f"{p.path}: {p.message}" for p in problems[:10])
+        )
         self.problems = problems
 
 
@@ -249,14 +259,18 @@ def parse_config(text: str | bytes) -> RoutingConfig:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigInvalid([Problem(where, f"not valid YAML or JSON: {getattr(error, 'problem', error)}")]) from None
+        raise ConfigInvalid(
+            [Problem(where, f"not valid YAML or JSON: {getattr(error, 'problem', error)}")]
+        ) from None
     return validate_config(data)
 
 
 def validate_config(data: Any) -> RoutingConfig:
     """Validate a parsed configuration; raise ConfigInvalid listing every problem."""
     if not isinstance(data, Mapping):
-        raise ConfigInvalid([Problem("", "the configuration must be a mapping of sla, reps, teams, rules...")])
+        raise ConfigInvalid(
+            [Problem("", "the configuration must be a mapping of sla, reps, teams, rules...")]
+        )
     found: list[Problem] = []
     config: RoutingConfig | None = None
     try:
@@ -276,16 +290,26 @@ def _cross_reference_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     managers = _items(data.get("managers"))
     rules = _items(data.get("rules"))
     accounts = _items(data.get("accounts"))
-    for section, items, key in (("reps", reps, "id"), ("managers", managers, "id"), ("teams", teams, "id"),
-                                ("rules", rules, "id"), ("accounts", accounts, "domain")):
-        counts = Counter(str(item[key]).lower() if key == "domain" else item[key]
-                         for _, item in items if isinstance(item.get(key), str))
+    for section, items, key in (
+        ("reps", reps, "id"),
+        ("managers", managers, "id"),
+        ("teams", teams, "id"),
+        ("rules", rules, "id"),
+        ("accounts", accounts, "domain"),
+    ):
+        counts = Counter(
+            str(item[key]).lower() if key == "domain" else item[key]
+            for _, item in items
+            if isinstance(item.get(key), str)
+        )
         for index, item in items:
             value = item.get(key)
             if isinstance(value, str) and counts[value.lower() if key == "domain" else value] > 1:
                 yield Problem(f"{section}[{index}].{key}", f"duplicate {key} {value!r}")
     rep_ids = {item["id"] for _, item in reps if isinstance(item.get("id"), str)}
-    active = {item["id"] for _, item in reps if isinstance(item.get("id"), str) and item.get("active", True) is True}
+    active = {
+        item["id"] for _, item in reps if isinstance(item.get("id"), str) and item.get("active", True) is True
+    }
     team_ids = {item["id"]: item for _, item in teams if isinstance(item.get("id"), str)}
     manager_ids = {item["id"] for _, item in managers if isinstance(item.get("id"), str)}
     for index, rep in reps:
@@ -304,18 +328,19 @@ def _cross_reference_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
                 if isinstance(member, str):
                     seen.add(member)
     for index, rule in rules:
-        team = rule.get("team")
-        if isinstance(team, str) and team not in team_ids:
-            yield Problem(f"rules[{index}].team", f"unknown team {team!r}")
+        rule_team = rule.get("team")
+        if isinstance(rule_team, str) and rule_team not in team_ids:
+            yield Problem(f"rules[{index}].team", f"unknown team {rule_team!r}")
         for where, message in conditions.problems(rule.get("when")):
-            yield Problem(f"rules[{index}].when{'.' + where if where and not where.startswith('[') else where}",
-                          message)
+            yield Problem(
+                f"rules[{index}].when{'.' + where if where and not where.startswith('[') else where}", message
+            )
     for index, account in accounts:
-        owner, team = account.get("owner"), account.get("team")
+        owner, account_team = account.get("owner"), account.get("team")
         if isinstance(owner, str) and owner not in rep_ids:
             yield Problem(f"accounts[{index}].owner", f"unknown rep {owner!r}")
-        if isinstance(team, str) and team not in team_ids:
-            yield Problem(f"accounts[{index}].team", f"unknown team {team!r}")
+        if isinstance(account_team, str) and account_team not in team_ids:
+            yield Problem(f"accounts[{index}].team", f"unknown team {account_team!r}")
     yield from _hours_problems(data.get("sla"), "sla")
     for index, team in teams:
         yield from _hours_problems(team.get("sla"), f"teams[{index}].sla")
@@ -326,7 +351,9 @@ def _cross_reference_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
         else:
             members = team_ids[fallback].get("members")
             if isinstance(members, list) and not any(member in active for member in members):
-                yield Problem("fallback_team", f"unreachable fallback: team {fallback!r} has no active member")
+                yield Problem(
+                    "fallback_team", f"unreachable fallback: team {fallback!r} has no active member"
+                )
     reasons = data.get("rejection_reasons")
     if isinstance(reasons, list):
         for position, (reason, count) in enumerate(Counter(r for r in reasons if isinstance(r, str)).items()):

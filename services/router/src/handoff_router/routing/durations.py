@@ -16,7 +16,9 @@ def parse_duration(text: str) -> timedelta:
     """A positive duration from ``90s``, ``15m``, ``4h``, ``2d`` or ``1h30m``; ValueError otherwise."""
     compact = text.strip().replace(" ", "")
     if not _WHOLE.match(compact):
-        raise ValueError(f"{text!r} is not a duration: write a number and a unit (s, m, h, d), e.g. 90s, 15m, 4h, 2d")
+        raise ValueError(
+            f"{text!r} is not a duration: write a number and a unit (s, m, h, d), e.g. 90s, 15m, 4h, 2d"
+        )
     seconds = sum(int(number) * _SECONDS[unit] for number, unit in _PART.findall(compact))
     if seconds <= 0:
         raise ValueError(f"{text!r} must be longer than zero")

@@ -96,8 +96,14 @@ def is_available(availability: Availability | None, now: datetime) -> bool:
     return availability.until is not None and now >= availability.until
 
 
-def skip_reason(rep: Rep, team: Team | None, config: RoutingConfig, state: RoutingState, now: datetime,
-                exclude: frozenset[str]) -> str | None:
+def skip_reason(
+    rep: Rep,
+    team: Team | None,
+    config: RoutingConfig,
+    state: RoutingState,
+    now: datetime,
+    exclude: frozenset[str],
+) -> str | None:
     """Why ``rep`` cannot take a lead now, or None when they can."""
     if not rep.active:
         return "inactive"
@@ -118,8 +124,13 @@ def skip_reason(rep: Rep, team: Team | None, config: RoutingConfig, state: Routi
     return None
 
 
-def route(lead: Mapping[str, Any], config: RoutingConfig, state: RoutingState, now: datetime,
-          exclude: frozenset[str] = frozenset()) -> tuple[Decision, RoutingState]:
+def route(
+    lead: Mapping[str, Any],
+    config: RoutingConfig,
+    state: RoutingState,
+    now: datetime,
+    exclude: frozenset[str] = frozenset(),
+) -> tuple[Decision, RoutingState]:
     """Pick the rep for one lead; return the new routing state beside it."""
     skipped: list[Skip] = []
     account = _account(lead, config)
@@ -129,8 +140,12 @@ def route(lead: Mapping[str, Any], config: RoutingConfig, state: RoutingState, n
         reason = skip_reason(owner, None, config, state, now, exclude)
         if reason is None:
             explanation = Explanation(
-                rule_id=f"account:{account.domain}", strategy="named_account", candidates=(owner.id,), skipped=(),
-                matched_by="named_account", teams_tried=(team_id,),
+                rule_id=f"account:{account.domain}",
+                strategy="named_account",
+                candidates=(owner.id,),
+                skipped=(),
+                matched_by="named_account",
+                teams_tried=(team_id,),
                 summary=f"named account {account.domain} belongs to {owner.id}",
             )
             return _assign(owner, team_id, explanation, config, state, now)
@@ -152,22 +167,31 @@ def route(lead: Mapping[str, Any], config: RoutingConfig, state: RoutingState, n
         if chosen is not None:
             matched_by = "rule" if rule is not None and team_id == rule.team else "fallback"
             explanation = Explanation(
-                rule_id=rule_id, strategy=team.strategy, candidates=tuple(dict.fromkeys(candidates)),
-                skipped=tuple(skipped), matched_by=matched_by, teams_tried=tuple(tried),
+                rule_id=rule_id,
+                strategy=team.strategy,
+                candidates=tuple(dict.fromkeys(candidates)),
+                skipped=tuple(skipped),
+                matched_by=matched_by,
+                teams_tried=tuple(tried),
                 summary=_summary(rule_id, rule is not None, tried, team, chosen, skipped),
             )
             state = replace(state, rotation={**state.rotation, team_id: rotation})
             return _assign(config.rep(chosen), team_id, explanation, config, state, now)
     explanation = Explanation(
-        rule_id=rule_id, strategy=None, candidates=tuple(dict.fromkeys(candidates)), skipped=tuple(skipped),
-        matched_by="none", teams_tried=tuple(tried),
+        rule_id=rule_id,
+        strategy=None,
+        candidates=tuple(dict.fromkeys(candidates)),
+        skipped=tuple(skipped),
+        matched_by="none",
+        teams_tried=tuple(tried),
         summary=f"nobody in {', '.join(tried)} can take it now; it waits in the unassigned queue",
     )
     return Decision(None, None, rule_id, explanation, None), state
 
 
-def _choose(team: Team, config: RoutingConfig, state: RoutingState, now: datetime,
-            exclude: frozenset[str]) -> tuple[str | None, TeamRotation, list[Skip]]:
+def _choose(
+    team: Team, config: RoutingConfig, state: RoutingState, now: datetime, exclude: frozenset[str]
+) -> tuple[str | None, TeamRotation, list[Skip]]:
     eligible: list[tuple[str, int]] = []
     skips: list[Skip] = []
     for member in team.members:
@@ -187,13 +211,21 @@ def _choose(team: Team, config: RoutingConfig, state: RoutingState, now: datetim
     return chosen, new_rotation, skips
 
 
-def _assign(rep: Rep, team_id: str, explanation: Explanation, config: RoutingConfig, state: RoutingState,
-            now: datetime) -> tuple[Decision, RoutingState]:
+def _assign(
+    rep: Rep,
+    team_id: str,
+    explanation: Explanation,
+    config: RoutingConfig,
+    state: RoutingState,
+    now: datetime,
+) -> tuple[Decision, RoutingState]:
     tz = ZoneInfo(rep.timezone)
     load = state.load.get(rep.id, RepLoad())
     day = local_day(now, tz)
     new_load = RepLoad(open=load.open + 1, day=day, today=_today(load, now, tz) + 1)
-    due = add_business_time(now, config.accept_within(team_id), config.business_hours(team_id), tz).astimezone(UTC)
+    due = add_business_time(
+        now, config.accept_within(team_id), config.business_hours(team_id), tz
+    ).astimezone(UTC)
     decision = Decision(rep.id, team_id, explanation.rule_id, explanation, due)
     return decision, replace(state, load={**state.load, rep.id: new_load})
 
@@ -213,8 +245,14 @@ def _account(lead: Mapping[str, Any], config: RoutingConfig) -> Any:
     return config.account_for(domain) if isinstance(domain, str) and domain else None
 
 
-def _summary(rule_id: str, matched: bool, tried: list[str], team: Team, chosen: str, skipped: list[Skip]) -> str:
+def _summary(
+    rule_id: str, matched: bool, tried: list[str], team: Team, chosen: str, skipped: list[Skip]
+) -> str:
     start = f"rule {rule_id} matched" if matched else "no rule matched"
-    via = f"; team {tried[0]} could not take it, so fallback {team.id}" if len(tried) > 1 else f"; team {team.id}"
+    via = (
+        f"; team {tried[0]} could not take it, so fallback {team.id}"
+        if len(tried) > 1
+        else f"; team {team.id}"
+    )
     passed = "; skipped " + ", ".join(f"{s.rep_id} ({s.reason})" for s in skipped) if skipped else ""
     return f"{start}{via} ({team.strategy}) chose {chosen}{passed}"

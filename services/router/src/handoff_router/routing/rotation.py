@@ -42,4 +42,6 @@ def rotation_to_json(rotation: Mapping[str, TeamRotation]) -> dict[str, dict[str
 
 def rotation_from_json(data: Mapping[str, Any]) -> dict[str, TeamRotation]:
     """Read what ``rotation_to_json`` wrote."""
-    return {str(team): {str(rep): int(value) for rep, value in values.items()} for team, values in data.items()}
+    return {
+        str(team): {str(rep): int(value) for rep, value in values.items()} for team, values in data.items()
+    }

@@ -53,8 +53,9 @@ class Difference:
         }
 
 
-def simulate(leads: Iterable[Mapping[str, Any]], config: RoutingConfig, state: RoutingState,
-             now: datetime) -> SimulationReport:
+def simulate(
+    leads: Iterable[Mapping[str, Any]], config: RoutingConfig, state: RoutingState, now: datetime
+) -> SimulationReport:
     """Route every lead in turn from ``state``, as if none were decided meanwhile."""
     by_rep: Counter[str] = Counter()
     by_team: Counter[str] = Counter()
@@ -77,8 +78,17 @@ def compare(active: SimulationReport, candidate: SimulationReport) -> Difference
     """What would change if ``candidate`` replaced ``active`` for the same leads."""
 
     def delta(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
-        return {key: b.get(key, 0) - a.get(key, 0) for key in set(a) | set(b) if b.get(key, 0) != a.get(key, 0)}
+        return {
+            key: b.get(key, 0) - a.get(key, 0) for key in set(a) | set(b) if b.get(key, 0) != a.get(key, 0)
+        }
 
-    moved = sum(1 for before, after in zip(active.choices, candidate.choices, strict=False) if before != after)
-    return Difference(delta(active.by_rep, candidate.by_rep), delta(active.by_team, candidate.by_team),
-                      delta(active.by_rule, candidate.by_rule), candidate.queued - active.queued, moved)
+    moved = sum(
+        1 for before, after in zip(active.choices, candidate.choices, strict=False) if before != after
+    )
+    return Difference(
+        delta(active.by_rep, candidate.by_rep),
+        delta(active.by_team, candidate.by_team),
+        delta(active.by_rule, candidate.by_rule),
+        candidate.queued - active.queued,
+        moved,
+    )

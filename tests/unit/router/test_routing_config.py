@@ -1,0 +1,160 @@
+"""Routing configuration: refused whole, every problem listed with its path."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import yaml
+from handoff_router.routing.config import ConfigInvalid, parse_config, validate_config
+from handoff_router.routing.durations import parse_duration
+
+from tests.unit.router.sample import config, config_data
+
+
+def problems_of(data: object) -> dict[str, str]:
+    with pytest.raises(ConfigInvalid) as caught:
+        validate_config(data)
+    return {problem.path: problem.message for problem in caught.value.problems}
+
+
+def test_sample_config_of_the_demo_is_valid() -> None:
+    with open("deploy/local/sample-routing.yaml") as file:
+        parsed = parse_config(file.read())
+    assert parsed.fallback_team == "overflow"
+    assert parsed.rejection_reasons[-1] == "other"
+
+
+def test_yaml_and_json_give_the_same_config() -> None:
+    data = config_data()
+    assert parse_config(yaml.safe_dump(data)) == parse_config(json.dumps(data))
+
+
+def test_stored_form_reads_back_unchanged() -> None:
+    original = config()
+    assert validate_config(original.model_dump(mode="json", exclude_none=True)) == original
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    data = config_data()
+    data["teams"][0]["members"].append("ghost")
+    data["teams"][1]["strategy"] = "coin_flip"
+    data["rules"][0]["team"] = "nowhere"
+    data["rules"][1]["when"] = {}
+    data["rules"][2]["when"] = {"score": {"like": 3}}
+    data["sla"]["accept_within"] = "soon"
+    data["reps"][0]["timezone"] = "Mars/Olympus"
+    data["reps"][1]["wieght"] = 2
+    data["reps"].append(dict(data["reps"][2]))
+
+    found = problems_of(data)
+
+    assert found["teams[0].members[2]"] == "unknown rep 'ghost'"
+    assert "round_robin" in found["teams[1].strategy"]
+    assert found["rules[0].team"] == "unknown team 'nowhere'"
+    assert found["rules[1].when"] == "a rule needs at least one condition"
+    assert "unknown operator 'like'" in found["rules[2].when.score.like"]
+    assert "not a duration" in found["sla.accept_within"]
+    assert "unknown timezone" in found["reps[0].timezone"]
+    assert "unknown key" in found["reps[1].wieght"]
+    assert found["reps[5].id"] == "duplicate id 'cy'"
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (lambda d: d.update(fallback_team="nope"), "fallback_team", "unknown team 'nope'"),
+        (lambda d: d["reps"][4].update(active=False), "fallback_team", "unreachable fallback"),
+        (lambda d: d["reps"][0].update(manager="boss"), "reps[0].manager", "unknown manager 'boss'"),
+        (lambda d: d["accounts"][0].update(owner="zed"), "accounts[0].owner", "unknown rep 'zed'"),
+        (
+            lambda d: d["accounts"].append({"domain": "ACME.io", "owner": "ana"}),
+            "accounts[1].domain",
+            "duplicate",
+        ),
+        (lambda d: d["teams"].append(dict(d["teams"][0])), "teams[4].id", "duplicate id 'dach'"),
+        (lambda d: d["teams"][0].update(members=[]), "teams[0].members", "at least 1"),
+        (lambda d: d["reps"][0].update(weight=0), "reps[0].weight", "greater than or equal to 1"),
+        (lambda d: d["reps"][0].update(max_open=-1), "reps[0].max_open", "greater than or equal to 0"),
+        (lambda d: d["reps"][0].update(email="not-an-email"), "reps[0].email", "not an email"),
+        (lambda d: d["reps"][0].update(callback_url="ftp://x"), "reps[0].callback_url", "http(s) URL"),
+        (
+            lambda d: d["sla"].update(ladder=[{"at": "half", "action": "remind"}]),
+            "sla.ladder[0].at",
+            "percentage",
+        ),
+        (
+            lambda d: d["sla"].update(ladder=[{"at": "50%", "action": "yell"}]),
+            "sla.ladder[0].action",
+            "remind",
+        ),
+        (
+            lambda d: d["sla"].update(business_hours={"start": "17:00", "end": "09:00", "days": ["mon"]}),
+            "sla.business_hours",
+            "must come before",
+        ),
+        (
+            lambda d: d["sla"].update(business_hours={"start": "9am", "end": "17:00", "days": ["mon"]}),
+            "sla.business_hours.start",
+            "HH:MM",
+        ),
+        (
+            lambda d: d["sla"].update(business_hours={"start": "09:00", "end": "17:00", "days": ["funday"]}),
+            "sla.business_hours.days[0]",
+            "mon",
+        ),
+        (lambda d: d["rules"][0].update(when={"country": []}), "rules[0].when.country", "matches nothing"),
+        (
+            lambda d: d["rules"][0].update(when={"score": {"gte": "high"}}),
+            "rules[0].when.score.gte",
+            "number",
+        ),
+        (
+            lambda d: d["rules"][0].update(when={"country": {"not": {"in": "DE"}}}),
+            "rules[0].when.country.not.in",
+            "list",
+        ),
+        (
+            lambda d: d["teams"][2].update(sla={"accept_within": "0s"}),
+            "teams[2].sla.accept_within",
+            "longer than",
+        ),
+        (lambda d: d.update(rejection_reasons=["spam", "spam"]), "rejection_reasons[0]", "duplicate reason"),
+    ],
+)
+def test_each_kind_of_problem_is_found_with_its_path(change, path: str, message: str) -> None:
+    data = config_data()
+    change(data)
+
+    found = problems_of(data)
+
+    assert path in found, found
+    assert message in found[path]
+
+
+def test_not_yaml_is_refused_with_where() -> None:
+    with pytest.raises(ConfigInvalid) as caught:
+        parse_config("reps: [unclosed")
+    (problem,) = caught.value.problems
+    assert "not valid YAML" in problem.message
+    assert problem.path.startswith("line ")
+
+
+def test_a_list_is_not_a_config() -> None:
+    assert problems_of([1, 2]) == {"": "the configuration must be a mapping of sla, reps, teams, rules..."}
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("15m", 900), ("4h", 14400), ("2d", 172800), ("1h30m", 5400)]
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+def test_team_sla_overrides_the_default() -> None:
+    data = config_data()
+    data["teams"][0]["sla"] = {"accept_within": "2h"}
+    parsed = validate_config(data)
+    assert parsed.accept_within("dach") == timedelta(hours=2)
+    assert parsed.accept_within("fr") == timedelta(hours=4)
