@@ -1,16 +1,17 @@
 """One pydantic model per event of CONTRACT §3: the ``data`` of each CloudEvent.
 
-Fields the contract names are validated strictly (no "12" for 12, no naive times); fields
-it does not name are kept as they came ("more fields are welcome").
+Fields the contract names are validated strictly (no "12" for 12, no ``true`` for 1, no naive
+or non-RFC 3339 times); fields it does not name are kept as they came ("more fields are
+welcome"). Times are aware and UTC once validated, and serialise as RFC 3339 with ``Z``.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
 MQL_CREATED = "mql.created"
 LEAD_ASSIGNED = "lead.assigned"
@@ -20,34 +21,104 @@ LEAD_ESCALATED = "lead.escalated"
 LEAD_OUTCOME = "scoring.lead_outcome"
 FEEDBACK_SNAPSHOT = "scoring.feedback_snapshot"
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+_RFC3339 = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
+    r"(?:\.(?P<fraction>[0-9]+))?(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<oh>[0-9]{2}):(?P<om>[0-9]{2}))"
+)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_ID = re.compile(r"\S(?:.*\S)?")  # one line, no blanks around it
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+class InvalidTime(ValueError):
+    """A time that is not an RFC 3339 date-time with a UTC offset."""
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 date-time (``2026-01-31T09:00:00Z``, offset required) as an aware UTC datetime."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise InvalidTime(
+            f"{text[:64]!r} is not an RFC 3339 date-time with offset, e.g. 2026-01-31T09:00:00Z"
+        )
+    offset = timedelta(0)
+    if match["sign"]:
+        hours, minutes = int(match["oh"]), int(match["om"])
+        if hours > 23 or minutes > 59:
+            raise InvalidTime(f"{text[:64]!r} has an offset out of range")
+        offset = timedelta(hours=hours, minutes=minutes) * (-1 if match["sign"] == "-" else 1)
+    fraction = (match["fraction"] or "0")[:6].ljust(6, "0")
+    year, month, day = (int(part) for part in match["date"].split("-"))
+    try:
+        moment = datetime(
+            year,
+            month,
+            day,
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"]),
+            int(fraction),
+            tzinfo=timezone(offset),
+        )
+    except ValueError as error:
+        raise InvalidTime(f"{text[:64]!r} is not a valid date-time: {error}") from None
+    return moment.astimezone(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware datetime in UTC; a naive one is refused rather than guessed."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidTime("naive datetime: a time needs a UTC offset")
+    return moment.astimezone(UTC)
+
+
+def format_rfc3339(moment: datetime) -> str:
+    """An aware datetime as RFC 3339 in UTC, ``Z``-suffixed."""
+    return as_utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def _time(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_rfc3339(value)
+    if isinstance(value, datetime):
+        return as_utc(value)
+    raise InvalidTime("a time must be an RFC 3339 string, e.g. 2026-01-31T09:00:00Z")
 
 
 def _email(value: str) -> str:
-    if not _EMAIL.match(value):
+    if not _EMAIL.fullmatch(value):
         raise ValueError("not an email address")
     return value
 
 
+def _id(value: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValueError("an id must be one line with no blanks around it")
+    return value
+
+
 def _country(value: str) -> str:
-    if not _COUNTRY.match(value):
+    if not _COUNTRY.fullmatch(value):
         raise ValueError("not an ISO 3166-1 alpha-2 country code (two letters, e.g. US)")
     return value.upper()
 
 
 Text = Annotated[str, Strict(), Field(max_length=10_000)]
-Id = Annotated[str, Strict(), Field(min_length=1, max_length=200)]
+# An identifier: non-empty, one line, no surrounding blanks.
+Id = Annotated[
+    str,
+    Strict(),
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": f"^{_ID.pattern}$"}),
+    AfterValidator(_id),
+]
 Int = Annotated[int, Strict()]
 Count = Annotated[int, Strict(), Field(ge=0)]
-Number = Annotated[float, Strict()]
-Time = Annotated[AwareDatetime, AfterValidator(_utc)]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Seconds = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+Rate = Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
+Time = Annotated[datetime, BeforeValidator(_time)]
 Email = Annotated[str, Strict(), Field(max_length=320), AfterValidator(_email)]
-Country = Annotated[str, Strict(), AfterValidator(_country)]
+Country = Annotated[str, Strict(), Field(min_length=2, max_length=2), AfterValidator(_country)]
 Domain = Annotated[str, Strict(), Field(min_length=1, max_length=253), AfterValidator(str.lower)]
 
 
@@ -87,8 +158,10 @@ class MqlCreated(EventData):
 
 
 class Skipped(EventData):
+    """A rep that was considered and passed over, and why."""
+
     rep_id: Id
-    reason: Id
+    reason: Annotated[str, Strict(), Field(min_length=1, max_length=1000)]
 
 
 class Explanation(EventData):
@@ -96,7 +169,7 @@ class Explanation(EventData):
 
     rule_id: Id
     strategy: Text | None = None
-    candidates: list[Text] = Field(default_factory=list)
+    candidates: list[Id] = Field(default_factory=list)
     skipped: list[Skipped] = Field(default_factory=list)
 
 
@@ -115,6 +188,12 @@ class LeadAssigned(EventData):
     explanation: Explanation
     lead: MqlCreated
 
+    @model_validator(mode="after")
+    def _lead_is_this_lead(self) -> Self:
+        if self.lead.lead_id != self.lead_id:
+            raise ValueError(f"lead.lead_id {self.lead.lead_id!r} differs from lead_id {self.lead_id!r}")
+        return self
+
 
 class LeadAccepted(EventData):
     """``lead.accepted``: the assigned rep accepted."""
@@ -123,7 +202,7 @@ class LeadAccepted(EventData):
     lead_id: Id
     rep_id: Id
     accepted_at: Time
-    seconds_to_accept: Annotated[float, Strict(), Field(ge=0)]
+    seconds_to_accept: Seconds
 
 
 class LeadRejected(EventData):
@@ -136,6 +215,12 @@ class LeadRejected(EventData):
     reason: Id
     note: Text | None = None
 
+    @model_validator(mode="after")
+    def _other_has_a_note(self) -> Self:
+        if self.reason == "other" and not (self.note and self.note.strip()):
+            raise ValueError("reason 'other' needs a note")
+        return self
+
 
 class LeadEscalated(EventData):
     """``lead.escalated``: an assignment was left undecided too long."""
@@ -145,7 +230,7 @@ class LeadEscalated(EventData):
     rep_id: Id
     level: Literal["remind", "escalate", "reassign"]
     sla_due_at: Time
-    overdue_seconds: Number
+    overdue_seconds: Number  # negative: a reminder before the deadline
     manager_id: Id | None = None
     escalated_at: Time | None = None
 
@@ -161,7 +246,7 @@ class LeadOutcome(EventData):
     source: Text | None = None
     campaign: Text | None = None
     score: Number | None = None
-    seconds_to_decision: Number | None = None
+    seconds_to_decision: Seconds | None = None
     decided_at: Time | None = None
 
 
@@ -175,9 +260,15 @@ class FeedbackSnapshot(EventData):
     accepted: Count
     rejected: Count
     rejected_by_reason: dict[str, Count]
-    acceptance_rate: Annotated[float, Strict(), Field(ge=0, le=1)]
-    seconds_to_accept_p50: Number | None = None
-    seconds_to_accept_p90: Number | None = None
+    acceptance_rate: Rate
+    seconds_to_accept_p50: Seconds | None = None
+    seconds_to_accept_p90: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _window_is_ordered(self) -> Self:
+        if self.window_end < self.window_start:
+            raise ValueError("window_end is before window_start")
+        return self
 
 
 EVENT_TYPES: dict[str, type[EventData]] = {
