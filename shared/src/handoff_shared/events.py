@@ -117,8 +117,15 @@ Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Seconds = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
 Rate = Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
 Time = Annotated[datetime, BeforeValidator(_time)]
-Email = Annotated[str, Strict(), Field(max_length=320), AfterValidator(_email)]
-Country = Annotated[str, Strict(), Field(min_length=2, max_length=2), AfterValidator(_country)]
+Email = Annotated[
+    str, Strict(), Field(max_length=320, json_schema_extra={"format": "email"}), AfterValidator(_email)
+]
+Country = Annotated[
+    str,
+    Strict(),
+    Field(min_length=2, max_length=2, json_schema_extra={"pattern": "^[A-Za-z]{2}$"}),
+    AfterValidator(_country),
+]
 Domain = Annotated[str, Strict(), Field(min_length=1, max_length=253), AfterValidator(str.lower)]
 
 
@@ -129,6 +136,8 @@ class EventData(BaseModel):
 
 
 class Company(EventData):
+    """The lead's company, as far as marketing knows it."""
+
     name: Text | None = None
     domain: Domain | None = None
     employees: Count | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handoff_shared import events
+
 MQL_CREATED = "lead.mql-created"
 MQL_CREATED_DLQ = "lead.mql-created.dlq"
 LEAD_ASSIGNED = "lead.assigned"
@@ -11,6 +13,8 @@ LEAD_ACCEPTED = "lead.accepted"
 LEAD_REJECTED = "lead.rejected"
 LEAD_ESCALATED = "lead.escalated"
 SCORING_FEEDBACK = "scoring.feedback"
+
+DLQ_SUFFIX = ".dlq"
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,14 @@ class DeadLetterHeaders:
 
 
 DLQ_HEADERS = DeadLetterHeaders()
+DLQ_HEADER_NAMES: tuple[str, ...] = (
+    DLQ_HEADERS.error_class,
+    DLQ_HEADERS.error_message,
+    DLQ_HEADERS.error_stage,
+    DLQ_HEADERS.original_topic,
+    DLQ_HEADERS.original_partition,
+    DLQ_HEADERS.original_offset,
+)
 
 
 @dataclass(frozen=True)
@@ -37,26 +49,68 @@ class Topic:
     key: str
     event_types: tuple[str, ...]
     description: str
+    consumers: tuple[str, ...] = ()
+
+    @property
+    def is_dead_letter(self) -> bool:
+        return self.name.endswith(DLQ_SUFFIX)
 
 
 TOPICS: tuple[Topic, ...] = (
-    Topic(MQL_CREATED, "marketing automation", "lead_id", ("mql.created",), "A lead became marketing qualified."),
+    Topic(
+        MQL_CREATED,
+        "marketing automation",
+        "lead_id",
+        (events.MQL_CREATED,),
+        "A lead became marketing qualified.",
+        ("router",),
+    ),
     Topic(
         MQL_CREATED_DLQ,
         "router",
         "original key",
         (),
         "MQL records that could not be read: the original bytes, unchanged, with the reason in headers.",
+        ("operators",),
     ),
-    Topic(LEAD_ASSIGNED, "router", "lead_id", ("lead.assigned",), "A lead was assigned to a rep, with why."),
-    Topic(LEAD_ACCEPTED, "router", "lead_id", ("lead.accepted",), "The assigned rep accepted the lead."),
-    Topic(LEAD_REJECTED, "router", "lead_id", ("lead.rejected",), "The assigned rep rejected the lead, with a reason."),
-    Topic(LEAD_ESCALATED, "sla-monitor", "lead_id", ("lead.escalated",), "An assignment was left undecided too long."),
+    Topic(
+        LEAD_ASSIGNED,
+        "router",
+        "lead_id",
+        (events.LEAD_ASSIGNED,),
+        "A lead was assigned to a rep, with why.",
+        ("sla-monitor", "feedback"),
+    ),
+    Topic(
+        LEAD_ACCEPTED,
+        "router",
+        "lead_id",
+        (events.LEAD_ACCEPTED,),
+        "The assigned rep accepted the lead (from the SDR's HTTP call).",
+        ("sla-monitor", "feedback"),
+    ),
+    Topic(
+        LEAD_REJECTED,
+        "router",
+        "lead_id",
+        (events.LEAD_REJECTED,),
+        "The assigned rep rejected the lead with a reason code (from the SDR's HTTP call).",
+        ("sla-monitor", "feedback"),
+    ),
+    Topic(
+        LEAD_ESCALATED,
+        "sla-monitor",
+        "lead_id",
+        (events.LEAD_ESCALATED,),
+        "An assignment was left undecided too long: remind, escalate to the manager, or reassign.",
+        ("router", "feedback"),
+    ),
     Topic(
         SCORING_FEEDBACK,
         "feedback",
         "lead_id, or the segment key for snapshots",
-        ("scoring.lead_outcome", "scoring.feedback_snapshot"),
+        (events.LEAD_OUTCOME, events.FEEDBACK_SNAPSHOT),
         "Outcomes and aggregates for marketing's scoring team.",
+        ("marketing scoring",),
     ),
 )
