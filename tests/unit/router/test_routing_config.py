@@ -120,7 +120,7 @@ def test_every_problem_is_listed_at_once() -> None:
             "teams[2].sla.accept_within",
             "longer than",
         ),
-        (lambda d: d.update(rejection_reasons=["spam", "spam"]), "rejection_reasons[0]", "duplicate reason"),
+        (lambda d: d.update(rejection_reasons=["spam", "spam"]), "rejection_reasons[1]", "duplicate reason"),
     ],
 )
 def test_each_kind_of_problem_is_found_with_its_path(change, path: str, message: str) -> None:

@@ -1,26 +1,49 @@
-"""The routing configuration (CONTRACT §6): its model and its validation.
+"""The routing configuration (CONTRACT §6): its model, and reading and validating it.
 
 An invalid configuration is refused whole: ``validate_config`` reports every problem it
-finds, shape and cross-references alike, each with its path (``teams[1].members[0]``).
+finds, shape (the model) and cross-references (``references``) alike, each with its path
+(``teams[1].members[0]``). Keys beyond the contract's, all optional: ``name`` on reps and
+managers, ``working_hours_only`` and ``sla.business_hours`` on teams, ``team`` on
+accounts, ``rejection_reasons`` at the top.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import json
 import re
-from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from handoff_router.routing import conditions
 from handoff_router.routing.calendar import DAYS, BusinessHours
+from handoff_router.routing.config_text import read_config_text
 from handoff_router.routing.durations import parse_duration
+from handoff_router.routing.problems import ConfigInvalid, Problem
+from handoff_router.routing.references import cross_reference_problems
+
+__all__ = [
+    "DEFAULT_REJECTION_REASONS",
+    "Account",
+    "ConfigInvalid",
+    "Hours",
+    "LadderStep",
+    "Manager",
+    "Problem",
+    "Rep",
+    "RoutingConfig",
+    "Rule",
+    "SlaPolicy",
+    "Team",
+    "TeamSla",
+    "config_hash",
+    "parse_config",
+    "validate_config",
+]
 
 DEFAULT_REJECTION_REASONS = (
     "wrong_persona",
@@ -35,12 +58,24 @@ DEFAULT_REJECTION_REASONS = (
     "spam",
     "other",
 )
+LONGEST_SLA = timedelta(days=365)
 Strategy = Literal["round_robin", "weighted_round_robin", "least_loaded"]
 Action = Literal["remind", "escalate", "reassign"]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _checked(pattern: str, complaint: str) -> AfterValidator:
+    def check(text: str) -> str:
+        if not re.fullmatch(pattern, text):
+            raise ValueError(complaint.format(text=text))
+        return text
+
+    return AfterValidator(check)
 
 
 def _duration(text: str) -> str:
-    parse_duration(text)
+    if parse_duration(text) > LONGEST_SLA:
+        raise ValueError(f"{text!r} is longer than the longest SLA allowed, 365d")
     return text
 
 
@@ -52,36 +87,46 @@ def _timezone(name: str) -> str:
     return name
 
 
-def _clock(text: str) -> str:
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
-        raise ValueError(f"{text!r} is not a time of day (write HH:MM, e.g. 09:00)")
-    return text
-
-
 def _percent(text: str) -> str:
     if not re.fullmatch(r"\d{1,4}(\.\d+)?%", text):
         raise ValueError(f"{text!r} is not a percentage (write e.g. 50%)")
+    if float(text[:-1]) <= 0:
+        raise ValueError(f"{text!r}: a step must come after the assignment, above 0%")
     return text
 
 
-def _email(text: str) -> str:
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
-        raise ValueError(f"{text!r} is not an email address")
-    return text
-
-
-def _url(text: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/?#]+(?:[/?#]\S*)?", text):
-        raise ValueError(f"{text!r} is not an http(s) URL")
-    return text
-
-
-Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
+Id = Annotated[
+    str,
+    Field(max_length=200),
+    _checked(
+        r"[A-Za-z0-9][A-Za-z0-9._:@-]*",
+        "{text!r} is not an id: start with a letter or digit; then letters, digits, . _ : @ -",
+    ),
+]
 Duration = Annotated[str, AfterValidator(_duration)]
-Clock = Annotated[str, AfterValidator(_clock)]
-Email = Annotated[str, AfterValidator(_email)]
-Url = Annotated[str, AfterValidator(_url)]
+Clock = Annotated[
+    str, _checked(r"([01]\d|2[0-3]):[0-5]\d", "{text!r} is not a time of day (write HH:MM, e.g. 09:00)")
+]
+Email = Annotated[
+    str, Field(max_length=320), _checked(r"[^@\s]+@[^@\s]+\.[^@\s]+", "{text!r} is not an email address")
+]
+Url = Annotated[
+    str,
+    Field(max_length=2000),
+    _checked(r"https?://[^\s/?#]+(?:[/?#]\S*)?", "{text!r} is not an http(s) URL"),
+]
 Timezone = Annotated[str, AfterValidator(_timezone)]
+Domain = Annotated[
+    str,
+    Field(max_length=253),
+    _checked(
+        r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}",
+        "{text!r} is not a domain (e.g. acme.io)",
+    ),
+]
+ReasonCode = Annotated[
+    str, Field(max_length=100), _checked(r"[a-z][a-z0-9_]*", "{text!r} is not a reason code (e.g. not_icp)")
+]
 
 
 class Model(BaseModel):
@@ -89,9 +134,11 @@ class Model(BaseModel):
 
 
 class Hours(Model):
+    """Business hours, local to each rep: ``{start: "09:00", end: "17:00", days: [mon, ...]}``."""
+
     start: Clock
     end: Clock
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    days: list[Day] = Field(min_length=1)
 
     def business_hours(self) -> BusinessHours:
         """The calendar's form of these hours."""
@@ -103,11 +150,14 @@ class Hours(Model):
 
 
 class LadderStep(Model):
+    """At ``at`` percent of the SLA elapsed, take ``action``."""
+
     at: Annotated[str, AfterValidator(_percent)]
     action: Action
 
     @property
     def percent(self) -> float:
+        """``at`` as a number: 50.0 for ``50%``."""
         return float(self.at.rstrip("%"))
 
 
@@ -120,22 +170,28 @@ def _default_ladder() -> list[LadderStep]:
 
 
 class SlaPolicy(Model):
+    """How long a rep has to accept, in which hours the clock runs, and what happens when late."""
+
     accept_within: Duration = "24h"
     business_hours: Hours | None = None
     ladder: list[LadderStep] = Field(default_factory=_default_ladder)
 
 
 class TeamSla(Model):
+    """A team's own SLA; what it leaves out comes from the top-level ``sla``."""
+
     accept_within: Duration | None = None
     business_hours: Hours | None = None
 
 
 class Rep(Model):
+    """A sales rep who can be assigned leads."""
+
     id: Id
     email: Email
     timezone: Timezone = "UTC"
     callback_url: Url
-    name: str | None = None
+    name: Annotated[str, Field(max_length=200)] | None = None
     weight: int = Field(default=1, ge=1, le=1000)
     max_open: int | None = Field(default=None, ge=0)
     max_per_day: int | None = Field(default=None, ge=0)
@@ -144,13 +200,17 @@ class Rep(Model):
 
 
 class Manager(Model):
+    """Whom escalations about a rep's leads go to."""
+
     id: Id
     email: Email
     callback_url: Url
-    name: str | None = None
+    name: Annotated[str, Field(max_length=200)] | None = None
 
 
 class Team(Model):
+    """Reps sharing leads by ``strategy``; ``working_hours_only`` skips reps outside business hours."""
+
     id: Id
     strategy: Strategy = "round_robin"
     members: list[Id] = Field(min_length=1)
@@ -159,12 +219,16 @@ class Team(Model):
 
 
 class Account(Model):
-    domain: Annotated[str, Field(min_length=3, max_length=253, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
+    """A named account: leads from ``domain`` (or its subdomains) go to ``owner``."""
+
+    domain: Domain
     owner: Id
     team: Id | None = None
 
 
 class Rule(Model):
+    """Leads matching ``when`` (see ``conditions``) go to ``team``; rules are tried in order."""
+
     id: Id
     when: dict[str, Any]
     team: Id
@@ -180,7 +244,7 @@ class RoutingConfig(Model):
     accounts: list[Account] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     fallback_team: Id
-    rejection_reasons: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+    rejection_reasons: list[ReasonCode] = Field(
         default_factory=lambda: list(DEFAULT_REJECTION_REASONS), min_length=1
     )
 
@@ -198,9 +262,11 @@ class RoutingConfig(Model):
                 self._home_team.setdefault(member, team.id)
 
     def rep(self, rep_id: str) -> Rep:
+        """The rep with this id (KeyError when there is none)."""
         return self._reps[rep_id]
 
     def team(self, team_id: str) -> Team:
+        """The team with this id (KeyError when there is none)."""
         return self._teams[team_id]
 
     def home_team(self, rep_id: str) -> str:
@@ -209,7 +275,7 @@ class RoutingConfig(Model):
 
     def account_for(self, domain: str) -> Account | None:
         """The named account of a domain or of any parent domain (``eu.acme.io`` -> ``acme.io``)."""
-        parts = domain.lower().strip(".").split(".")
+        parts = domain.strip().lower().strip(".").split(".")
         for start in range(len(parts) - 1):
             account = self._accounts.get(".".join(parts[start:]))
             if account is not None:
@@ -217,11 +283,13 @@ class RoutingConfig(Model):
         return None
 
     def accept_within(self, team_id: str) -> timedelta:
+        """The team's time to accept, else the default ``sla.accept_within``."""
         team = self._teams.get(team_id)
         override = team.sla.accept_within if team is not None and team.sla is not None else None
         return parse_duration(override or self.sla.accept_within)
 
     def business_hours(self, team_id: str) -> BusinessHours | None:
+        """The team's business hours, else the default ``sla.business_hours``; None: the clock always runs."""
         team = self._teams.get(team_id)
         hours = team.sla.business_hours if team is not None and team.sla is not None else None
         hours = hours or self.sla.business_hours
@@ -234,39 +302,25 @@ class RoutingConfig(Model):
         )
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a configuration, and where."""
-
-    path: str
-    message: str
-
-
-class ConfigInvalid(ValueError):
-    """A configuration refused whole; ``problems`` lists every problem found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(
-            f"{len(problems)} problem(s): " + "; ".join(f"{p.path}: {p.message}" for p in problems[:10])
-        )
-        self.problems = problems
+def config_hash(config: RoutingConfig) -> str:
+    """``sha256:<hex>`` of the canonical JSON: equal for configurations that mean the same."""
+    return "sha256:" + hashlib.sha256(config.canonical_json().encode()).hexdigest()
 
 
 def parse_config(text: str | bytes) -> RoutingConfig:
-    """Read a configuration written in YAML or JSON (JSON is YAML too) and validate it."""
+    """Read a configuration written in YAML or JSON and validate it; ConfigInvalid lists every problem."""
+    data, found = read_config_text(text)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigInvalid(
-            [Problem(where, f"not valid YAML or JSON: {getattr(error, 'problem', error)}")]
-        ) from None
-    return validate_config(data)
+        config = validate_config(data)
+    except ConfigInvalid as invalid:
+        raise ConfigInvalid(found + invalid.problems) from None
+    if found:
+        raise ConfigInvalid(found)
+    return config
 
 
 def validate_config(data: Any) -> RoutingConfig:
-    """Validate a parsed configuration; raise ConfigInvalid listing every problem."""
+    """Validate a parsed configuration (a mapping); raise ConfigInvalid listing every problem."""
     if not isinstance(data, Mapping):
         raise ConfigInvalid(
             [Problem("", "the configuration must be a mapping of sla, reps, teams, rules...")]
@@ -277,103 +331,10 @@ def validate_config(data: Any) -> RoutingConfig:
         config = RoutingConfig.model_validate(data)
     except ValidationError as error:
         found += [Problem(_path(item["loc"]), _message(item)) for item in error.errors()]
-    found += list(_cross_reference_problems(data))
-    if found:
-        raise ConfigInvalid(_unique(found))
-    assert config is not None
+    found += cross_reference_problems(data)
+    if found or config is None:
+        raise ConfigInvalid(list(dict.fromkeys(found)))
     return config
-
-
-def _cross_reference_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
-    reps = _items(data.get("reps"))
-    teams = _items(data.get("teams"))
-    managers = _items(data.get("managers"))
-    rules = _items(data.get("rules"))
-    accounts = _items(data.get("accounts"))
-    for section, items, key in (
-        ("reps", reps, "id"),
-        ("managers", managers, "id"),
-        ("teams", teams, "id"),
-        ("rules", rules, "id"),
-        ("accounts", accounts, "domain"),
-    ):
-        counts = Counter(
-            str(item[key]).lower() if key == "domain" else item[key]
-            for _, item in items
-            if isinstance(item.get(key), str)
-        )
-        for index, item in items:
-            value = item.get(key)
-            if isinstance(value, str) and counts[value.lower() if key == "domain" else value] > 1:
-                yield Problem(f"{section}[{index}].{key}", f"duplicate {key} {value!r}")
-    rep_ids = {item["id"] for _, item in reps if isinstance(item.get("id"), str)}
-    active = {
-        item["id"] for _, item in reps if isinstance(item.get("id"), str) and item.get("active", True) is True
-    }
-    team_ids = {item["id"]: item for _, item in teams if isinstance(item.get("id"), str)}
-    manager_ids = {item["id"] for _, item in managers if isinstance(item.get("id"), str)}
-    for index, rep in reps:
-        manager = rep.get("manager")
-        if isinstance(manager, str) and manager not in manager_ids:
-            yield Problem(f"reps[{index}].manager", f"unknown manager {manager!r}")
-    for index, team in teams:
-        members = team.get("members")
-        if isinstance(members, list):
-            seen: set[str] = set()
-            for position, member in enumerate(members):
-                if isinstance(member, str) and member not in rep_ids:
-                    yield Problem(f"teams[{index}].members[{position}]", f"unknown rep {member!r}")
-                elif isinstance(member, str) and member in seen:
-                    yield Problem(f"teams[{index}].members[{position}]", f"{member!r} is listed twice")
-                if isinstance(member, str):
-                    seen.add(member)
-    for index, rule in rules:
-        rule_team = rule.get("team")
-        if isinstance(rule_team, str) and rule_team not in team_ids:
-            yield Problem(f"rules[{index}].team", f"unknown team {rule_team!r}")
-        for where, message in conditions.problems(rule.get("when")):
-            yield Problem(
-                f"rules[{index}].when{'.' + where if where and not where.startswith('[') else where}", message
-            )
-    for index, account in accounts:
-        owner, account_team = account.get("owner"), account.get("team")
-        if isinstance(owner, str) and owner not in rep_ids:
-            yield Problem(f"accounts[{index}].owner", f"unknown rep {owner!r}")
-        if isinstance(account_team, str) and account_team not in team_ids:
-            yield Problem(f"accounts[{index}].team", f"unknown team {account_team!r}")
-    yield from _hours_problems(data.get("sla"), "sla")
-    for index, team in teams:
-        yield from _hours_problems(team.get("sla"), f"teams[{index}].sla")
-    fallback = data.get("fallback_team")
-    if isinstance(fallback, str):
-        if fallback not in team_ids:
-            yield Problem("fallback_team", f"unknown team {fallback!r}")
-        else:
-            members = team_ids[fallback].get("members")
-            if isinstance(members, list) and not any(member in active for member in members):
-                yield Problem(
-                    "fallback_team", f"unreachable fallback: team {fallback!r} has no active member"
-                )
-    reasons = data.get("rejection_reasons")
-    if isinstance(reasons, list):
-        for position, (reason, count) in enumerate(Counter(r for r in reasons if isinstance(r, str)).items()):
-            if count > 1:
-                yield Problem(f"rejection_reasons[{position}]", f"duplicate reason {reason!r}")
-
-
-def _hours_problems(sla: Any, path: str) -> Iterator[Problem]:
-    if not isinstance(sla, Mapping) or not isinstance(sla.get("business_hours"), Mapping):
-        return
-    hours = sla["business_hours"]
-    start, end = hours.get("start"), hours.get("end")
-    if isinstance(start, str) and isinstance(end, str) and start >= end and re.fullmatch(r"\d\d:\d\d", start):
-        yield Problem(f"{path}.business_hours", f"start {start} must come before end {end}")
-
-
-def _items(section: Any) -> list[tuple[int, Mapping[str, Any]]]:
-    if not isinstance(section, list):
-        return []
-    return [(index, item) for index, item in enumerate(section) if isinstance(item, Mapping)]
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -381,19 +342,24 @@ def _path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in {"function-after[_duration(), str]"} or str(part).startswith(("function-", "literal[")):
-            continue
-        else:
-            path += f".{part}" if path else str(part)
+        elif part != "[key]" and not part.startswith(("function-", "literal[")):
+            path += f".{part}" if path else part
     return path
 
 
 def _message(item: Mapping[str, Any]) -> str:
-    message = str(item["msg"])
     if item["type"] == "extra_forbidden":
-        return "unknown key (check its spelling against the documented keys)"
-    return message.removeprefix("Value error, ")
+        key = str(item["loc"][-1])
+        close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "check its spelling against the documented keys"
+        return f"unknown key {key!r} ({hint})"
+    return str(item["msg"]).removeprefix("Value error, ")
 
 
-def _unique(problems: list[Problem]) -> list[Problem]:
-    return list(dict.fromkeys(problems))
+_KNOWN_KEYS = sorted(
+    {
+        name
+        for model in (Hours, LadderStep, SlaPolicy, TeamSla, Rep, Manager, Team, Account, Rule, RoutingConfig)
+        for name in model.model_fields
+    }
+)

@@ -1,9 +1,21 @@
 """The routing decision: (lead, config, state, now) -> (decision, new state). No I/O.
 
-Order: named accounts first (the company's domain, or the email's when the company has
-none; subdomains match their account), then the rules in order, first match wins, then
-the team's strategy over the members who can take the lead. Nobody in the team: the
-fallback team. Nobody there either: no rep, and the caller queues the lead.
+Order:
+1. Named accounts. The lead's ``company.domain``, or the domain of its ``email`` when the
+   company has none (a lead from a known account without company data still reaches its
+   owner), compared case-insensitively; a subdomain matches its account (``eu.acme.io``
+   is ``acme.io``). The owner takes it for the account's ``team``, else the first team
+   listing them, else the fallback team; that team's working hours and SLA apply. An
+   owner who cannot take it is recorded as skipped, and the rules decide.
+2. The rules in order; the first whose ``when`` holds names the team, whose strategy
+   picks among the members who can take the lead (each one passed over is recorded).
+   No rule matches, or nobody in the team can take it: the fallback team.
+3. Nobody there either: no rep (``rep_id`` None), and the caller queues the lead; the
+   decision still names the rule that matched.
+
+The new state counts the assignment (open and today +1) and advances the rotation of
+the team that chose. A named account's lead leaves the team's rotation alone: it was
+not the team's turn to give. The same inputs always give the same decision.
 """
 
 from __future__ import annotations
@@ -11,13 +23,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from handoff_router.routing import conditions
 from handoff_router.routing.calendar import add_business_time, is_within_hours, local_day
-from handoff_router.routing.config import Rep, RoutingConfig, Team
+from handoff_router.routing.config import Account, Rep, RoutingConfig, Rule, Team
 from handoff_router.routing.rotation import TeamRotation, pick
+
+SkipReason = Literal[
+    "inactive", "excluded", "unavailable", "outside_working_hours", "at_max_open", "at_max_per_day"
+]
+MatchedBy = Literal["named_account", "rule", "fallback", "none"]
 
 
 @dataclass(frozen=True)
@@ -51,22 +68,23 @@ class Skip:
     """A rep passed over, and why."""
 
     rep_id: str
-    reason: str  # inactive | excluded | unavailable | outside_working_hours | at_max_open | at_max_per_day
+    reason: SkipReason
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why a lead went where it went."""
+    """Why a lead went where it went: the rule, the strategy, who was considered and passed over."""
 
     rule_id: str
     strategy: str | None
     candidates: tuple[str, ...]
     skipped: tuple[Skip, ...]
-    matched_by: str  # named_account | rule | fallback | none
+    matched_by: MatchedBy
     teams_tried: tuple[str, ...] = ()
     summary: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The explanation as JSON, as ``lead.assigned`` carries it."""
         return {
             "rule_id": self.rule_id,
             "strategy": self.strategy,
@@ -80,13 +98,18 @@ class Explanation:
 
 @dataclass(frozen=True)
 class Decision:
-    """The rep chosen (None: nobody can take it now, so it waits), with why."""
+    """The rep chosen (None: nobody can take it now, so it waits), with why and by when."""
 
     rep_id: str | None
     team_id: str | None
     rule_id: str
     explanation: Explanation
     sla_due_at: datetime | None
+
+    @property
+    def is_queued(self) -> bool:
+        """True when nobody could take the lead and it waits in the unassigned queue."""
+        return self.rep_id is None
 
 
 def is_available(availability: Availability | None, now: datetime) -> bool:
@@ -102,9 +125,9 @@ def skip_reason(
     config: RoutingConfig,
     state: RoutingState,
     now: datetime,
-    exclude: frozenset[str],
-) -> str | None:
-    """Why ``rep`` cannot take a lead now, or None when they can."""
+    exclude: frozenset[str] = frozenset(),
+) -> SkipReason | None:
+    """Why ``rep`` cannot take a lead for ``team`` now, or None when they can."""
     if not rep.active:
         return "inactive"
     if rep.id in exclude:
@@ -131,61 +154,96 @@ def route(
     now: datetime,
     exclude: frozenset[str] = frozenset(),
 ) -> tuple[Decision, RoutingState]:
-    """Pick the rep for one lead; return the new routing state beside it."""
-    skipped: list[Skip] = []
+    """Pick the rep for one lead (never ``exclude``d ones); return the new routing state beside it."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    trail = _Trail()
     account = _account(lead, config)
     if account is not None:
         owner = config.rep(account.owner)
-        team_id = account.team or config.home_team(owner.id)
-        reason = skip_reason(owner, None, config, state, now, exclude)
+        team = config.team(account.team or config.home_team(owner.id))
+        reason = skip_reason(owner, team, config, state, now, exclude)
         if reason is None:
-            explanation = Explanation(
-                rule_id=f"account:{account.domain}",
-                strategy="named_account",
-                candidates=(owner.id,),
-                skipped=(),
-                matched_by="named_account",
-                teams_tried=(team_id,),
-                summary=f"named account {account.domain} belongs to {owner.id}",
+            explanation = trail.explain(
+                f"account:{account.domain}",
+                "named_account",
+                "named_account",
+                f"named account {account.domain} belongs to {owner.id} (team {team.id})",
+                owner.id,
+                team.id,
             )
-            return _assign(owner, team_id, explanation, config, state, now)
-        skipped.append(Skip(owner.id, reason))
-
+            return _assign(owner, team.id, explanation, config, state, now)
+        trail.candidates.append(owner.id)
+        trail.skipped.append(Skip(owner.id, reason))
+        trail.notes.append(f"named account {account.domain}: owner {owner.id} skipped ({reason})")
     rule = next((rule for rule in config.rules if conditions.matches(rule.when, lead)), None)
+    return _route_by_rule(rule, config, state, now, exclude, trail)
+
+
+def release(state: RoutingState, rep_id: str) -> RoutingState:
+    """The state once one of ``rep_id``'s open assignments is decided or taken away."""
+    load = state.load.get(rep_id, RepLoad())
+    return replace(state, load={**state.load, rep_id: replace(load, open=max(load.open - 1, 0))})
+
+
+@dataclass
+class _Trail:
+    """What route has tried so far, for the explanation."""
+
+    candidates: list[str] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    teams_tried: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def explain(
+        self,
+        rule_id: str,
+        strategy: str | None,
+        matched_by: MatchedBy,
+        note: str,
+        chosen: str | None = None,
+        team_id: str | None = None,
+    ) -> Explanation:
+        candidates = [*self.candidates, chosen] if chosen is not None else self.candidates
+        passed = ", ".join(f"{skip.rep_id} ({skip.reason})" for skip in self.skipped)
+        summary = "; ".join([*self.notes, note, *([f"skipped {passed}"] if passed else [])])
+        return Explanation(
+            rule_id=rule_id,
+            strategy=strategy,
+            candidates=tuple(dict.fromkeys(candidates)),
+            skipped=tuple(self.skipped),
+            matched_by=matched_by,
+            teams_tried=(*self.teams_tried, *([team_id] if team_id is not None else [])),
+            summary=summary,
+        )
+
+
+def _route_by_rule(
+    rule: Rule | None,
+    config: RoutingConfig,
+    state: RoutingState,
+    now: datetime,
+    exclude: frozenset[str],
+    trail: _Trail,
+) -> tuple[Decision, RoutingState]:
     rule_id = rule.id if rule is not None else "fallback"
-    teams = [rule.team] if rule is not None else []
-    if config.fallback_team not in teams:
-        teams.append(config.fallback_team)
-    tried: list[str] = []
-    candidates: list[str] = []
-    for team_id in teams:
+    trail.notes.append(f"rule {rule_id} matched" if rule is not None else "no rule matched")
+    team_ids = list(dict.fromkeys([*([rule.team] if rule is not None else []), config.fallback_team]))
+    for team_id in team_ids:
         team = config.team(team_id)
-        tried.append(team_id)
-        candidates += team.members
-        chosen, rotation, team_skips = _choose(team, config, state, now, exclude)
-        skipped += team_skips
+        chosen, rotation, skips = _choose(team, config, state, now, exclude)
+        trail.candidates += team.members
+        trail.skipped += skips
         if chosen is not None:
-            matched_by = "rule" if rule is not None and team_id == rule.team else "fallback"
-            explanation = Explanation(
-                rule_id=rule_id,
-                strategy=team.strategy,
-                candidates=tuple(dict.fromkeys(candidates)),
-                skipped=tuple(skipped),
-                matched_by=matched_by,
-                teams_tried=tuple(tried),
-                summary=_summary(rule_id, rule is not None, tried, team, chosen, skipped),
-            )
+            matched_by: MatchedBy = "rule" if rule is not None and team_id == rule.team else "fallback"
+            via = f"so fallback team {team_id}" if trail.teams_tried else f"team {team_id}"
+            note = f"{via} ({team.strategy}) chose {chosen}"
+            explanation = trail.explain(rule_id, team.strategy, matched_by, note, team_id=team_id)
             state = replace(state, rotation={**state.rotation, team_id: rotation})
             return _assign(config.rep(chosen), team_id, explanation, config, state, now)
-    explanation = Explanation(
-        rule_id=rule_id,
-        strategy=None,
-        candidates=tuple(dict.fromkeys(candidates)),
-        skipped=tuple(skipped),
-        matched_by="none",
-        teams_tried=tuple(tried),
-        summary=f"nobody in {', '.join(tried)} can take it now; it waits in the unassigned queue",
-    )
+        trail.notes.append(f"nobody in team {team_id} can take it")
+        trail.teams_tried.append(team_id)
+    explanation = trail.explain(rule_id, None, "none", "it waits in the unassigned queue")
     return Decision(None, None, rule_id, explanation, None), state
 
 
@@ -198,15 +256,18 @@ def _choose(
         rep = config.rep(member)
         reason = skip_reason(rep, team, config, state, now, exclude)
         if reason is None:
-            eligible.append((rep.id, 1 if team.strategy == "round_robin" else rep.weight))
+            eligible.append((rep.id, rep.weight if team.strategy == "weighted_round_robin" else 1))
         else:
             skips.append(Skip(rep.id, reason))
-    rotation = state.rotation.get(team.id, {})
+    # Reps who left the team leave the rotation; those merely skipped keep their entry.
+    rotation = {
+        rep_id: value for rep_id, value in state.rotation.get(team.id, {}).items() if rep_id in team.members
+    }
     if not eligible:
         return None, rotation, skips
     if team.strategy == "least_loaded":
-        fewest = min(state.load.get(rep_id, RepLoad()).open for rep_id, _ in eligible)
-        eligible = [(rep_id, 1) for rep_id, _ in eligible if state.load.get(rep_id, RepLoad()).open == fewest]
+        fewest = min(_open(state, rep_id) for rep_id, _ in eligible)
+        eligible = [(rep_id, 1) for rep_id, _ in eligible if _open(state, rep_id) == fewest]
     chosen, new_rotation = pick(eligible, rotation)
     return chosen, new_rotation, skips
 
@@ -221,11 +282,9 @@ def _assign(
 ) -> tuple[Decision, RoutingState]:
     tz = ZoneInfo(rep.timezone)
     load = state.load.get(rep.id, RepLoad())
-    day = local_day(now, tz)
-    new_load = RepLoad(open=load.open + 1, day=day, today=_today(load, now, tz) + 1)
-    due = add_business_time(
-        now, config.accept_within(team_id), config.business_hours(team_id), tz
-    ).astimezone(UTC)
+    new_load = RepLoad(open=load.open + 1, day=local_day(now, tz), today=_today(load, now, tz) + 1)
+    hours = config.business_hours(team_id)
+    due = add_business_time(now, config.accept_within(team_id), hours, tz).astimezone(UTC)
     decision = Decision(rep.id, team_id, explanation.rule_id, explanation, due)
     return decision, replace(state, load={**state.load, rep.id: new_load})
 
@@ -234,25 +293,16 @@ def _today(load: RepLoad, now: datetime, tz: ZoneInfo) -> int:
     return load.today if load.day == local_day(now, tz) else 0
 
 
-def _account(lead: Mapping[str, Any], config: RoutingConfig) -> Any:
+def _open(state: RoutingState, rep_id: str) -> int:
+    return state.load.get(rep_id, RepLoad()).open
+
+
+def _account(lead: Mapping[str, Any], config: RoutingConfig) -> Account | None:
     if not config.accounts:
         return None
     company = lead.get("company")
     domain = company.get("domain") if isinstance(company, Mapping) else None
-    if not domain:
+    if not isinstance(domain, str) or not domain.strip():
         email = lead.get("email")
         domain = email.rsplit("@", 1)[-1] if isinstance(email, str) and "@" in email else None
     return config.account_for(domain) if isinstance(domain, str) and domain else None
-
-
-def _summary(
-    rule_id: str, matched: bool, tried: list[str], team: Team, chosen: str, skipped: list[Skip]
-) -> str:
-    start = f"rule {rule_id} matched" if matched else "no rule matched"
-    via = (
-        f"; team {tried[0]} could not take it, so fallback {team.id}"
-        if len(tried) > 1
-        else f"; team {team.id}"
-    )
-    passed = "; skipped " + ", ".join(f"{s.rep_id} ({s.reason})" for s in skipped) if skipped else ""
-    return f"{start}{via} ({team.strategy}) chose {chosen}{passed}"

@@ -1,14 +1,25 @@
 """Fair rotation inside a team: smooth weighted round robin (nginx's algorithm).
 
-Each member has a *current* value. To pick, every eligible member's current grows by its
-weight; the largest current wins (ties: the order of the team's members) and loses the
-sum of the eligible weights. Over any run of ``sum(weights)`` picks each member is chosen
-exactly ``weight`` times, interleaved rather than in bursts (3:1 gives a, a, b, a).
+Each member has a *current* value (the state, per team: rep id -> int). To pick, every
+eligible member's current grows by its weight; the largest current wins (ties: the
+order of the team's members) and loses the sum of the eligible weights. With everyone
+eligible, each run of ``sum(weights)`` picks gives each member exactly ``weight`` leads,
+interleaved rather than in bursts (3:1 gives a, a, b, a, and the currents are back at
+zero), and at any moment a member's count is within one lead of its exact share (checked
+exhaustively for teams of up to five with weights up to 6; for big teams with very
+uneven weights the gap can slightly pass one, e.g. 1.01 for weights 29, 2, 21, 29, 2).
 
-A skipped member (at a cap, unavailable...) takes no part in a pick: its current neither
-grows nor shrinks. It therefore keeps its place, neither punished for being away nor
-handed a burst of catch-up leads on its return. ``round_robin`` is the same with every
-weight 1.
+A skipped member (at a cap, unavailable, outside hours...) takes no part in a pick: its
+current neither grows nor shrinks, exactly as nginx treats a peer that is down. So:
+- it keeps its place: if it was next, it is next again as soon as it is back;
+- it is not over-compensated: an absence, however long, earns no credit, so it never
+  returns to a burst of catch-up leads (at most the one turn it was owed);
+- the others are not penalised for covering: the eligible members run their own
+  rotation meanwhile, and the currents of the whole team always sum to zero, so the
+  values stay small and a rep joining at zero starts in the middle of the queue.
+The alternative of letting skipped members accrue weight would hand a rep back from a
+week off a run of leads in a row; resetting them would send them to the back. Neither
+is what a team calls fair. ``round_robin`` is the same with every weight 1.
 """
 
 from __future__ import annotations
