@@ -6,8 +6,9 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from handoff_router.routing.config import validate_config
-from handoff_router.routing.engine import Availability, RepLoad, RoutingState, Skip, route
+from handoff_router.routing.engine import Availability, RepLoad, RoutingState, Skip, release, route
 
 from tests.unit.router.sample import config, config_data, lead
 
@@ -175,3 +176,165 @@ def test_skipped_rep_keeps_their_place() -> None:
 def test_new_state_counts_the_assignment() -> None:
     (decision,), state = route_many(1, country="DE")
     assert state.load[decision.rep_id] == RepLoad(open=1, day=NOW.date(), today=1)
+
+
+BUSINESS_HOURS = {"start": "09:00", "end": "17:00", "days": ["mon", "tue", "wed", "thu", "fri"]}
+
+
+def test_company_domain_wins_over_the_email_domain() -> None:
+    decision, _ = route(
+        {"lead_id": "x", "email": "pat@acme.io", "country": "FR", "company": {"domain": "other.com"}},
+        config(),
+        RoutingState(),
+        NOW,
+    )
+    assert decision.rep_id == "cy"
+
+
+def test_empty_company_domain_falls_back_to_the_email() -> None:
+    decision, _ = route(lead(email="pat@ACME.io", company={"domain": " "}), config(), RoutingState(), NOW)
+    assert decision.explanation.matched_by == "named_account"
+
+
+def test_account_owner_outside_working_hours_falls_through_to_the_rules() -> None:
+    data = config_data()
+    data["sla"]["business_hours"] = BUSINESS_HOURS
+    data["teams"][0]["working_hours_only"] = True  # dach: ben's first team
+    night = datetime(2026, 11, 24, 23, tzinfo=UTC)
+    decision, _ = route(
+        lead(country="FR", company={"domain": "acme.io"}), validate_config(data), RoutingState(), night
+    )
+    assert decision.rep_id == "cy"
+    assert decision.explanation.skipped == (Skip("ben", "outside_working_hours"),)
+
+
+def test_account_owner_at_cap_is_a_candidate_skipped_and_named_in_the_summary() -> None:
+    state = RoutingState(load={"ben": RepLoad(open=1)})
+    data = config_data()
+    data["reps"][1]["max_open"] = 1
+    decision, _ = route(lead(country="DE", company={"domain": "acme.io"}), validate_config(data), state, NOW)
+    explanation = decision.explanation
+    assert decision.rep_id == "ana"
+    assert explanation.matched_by == "rule"
+    assert explanation.candidates[0] == "ben"
+    assert Skip("ben", "at_max_open") in explanation.skipped
+    assert explanation.summary.startswith("named account acme.io: owner ben skipped (at_max_open); rule dach")
+
+
+def test_account_team_is_the_accounts_own_when_given() -> None:
+    data = config_data()
+    data["accounts"][0]["team"] = "us"
+    data["teams"][2]["sla"] = {"accept_within": "1h"}
+    decision, _ = route(lead(company={"domain": "acme.io"}), validate_config(data), RoutingState(), NOW)
+    assert (decision.rep_id, decision.team_id) == ("ben", "us")
+    assert decision.sla_due_at == NOW + timedelta(hours=1)
+
+
+def test_account_owner_in_no_team_works_for_the_fallback_team() -> None:
+    data = config_data()
+    data["reps"].append(rep_data := {**data["reps"][0], "id": "solo"})
+    data["accounts"][0]["owner"] = rep_data["id"]
+    decision, _ = route(lead(company={"domain": "acme.io"}), validate_config(data), RoutingState(), NOW)
+    assert (decision.rep_id, decision.team_id) == ("solo", "overflow")
+
+
+def test_named_account_leaves_the_rotation_alone() -> None:
+    _, state = route(lead(company={"domain": "acme.io"}), config(), RoutingState(), NOW)
+    assert state.rotation == {}
+    assert state.load["ben"].open == 1
+
+
+def test_queued_decision_names_the_rule_and_every_team_tried() -> None:
+    state = RoutingState(availability={"cy": Availability(False), "fb": Availability(False)})
+    decision, _ = route(lead(country="FR"), config(), state, NOW)
+    assert decision.is_queued
+    assert (decision.rule_id, decision.team_id) == ("france", None)
+    assert decision.explanation.teams_tried == ("fr", "overflow")
+    assert decision.explanation.strategy is None
+    assert decision.explanation.summary == (
+        "rule france matched; nobody in team fr can take it; nobody in team overflow can take it; "
+        "it waits in the unassigned queue; skipped cy (unavailable), fb (unavailable)"
+    )
+
+
+def test_queued_without_a_rule_says_fallback() -> None:
+    state = RoutingState(availability={"fb": Availability(False)})
+    decision, _ = route(lead(country="BR"), config(), state, NOW)
+    assert (decision.rep_id, decision.rule_id) == (None, "fallback")
+    assert decision.explanation.teams_tried == ("overflow",)
+
+
+def test_explanation_as_json_has_the_contract_keys_and_the_path() -> None:
+    state = RoutingState(load={"cy": RepLoad(open=1)})
+    decision, _ = route(lead(country="FR"), config(), state, NOW)
+    assert decision.explanation.to_dict() == {
+        "rule_id": "france",
+        "strategy": "round_robin",
+        "candidates": ["cy", "fb"],
+        "skipped": [{"rep_id": "cy", "reason": "at_max_open"}],
+        "matched_by": "fallback",
+        "teams_tried": ["fr", "overflow"],
+        "summary": "rule france matched; nobody in team fr can take it; "
+        "so fallback team overflow (round_robin) chose fb; skipped cy (at_max_open)",
+    }
+
+
+def test_sla_due_counts_business_hours_in_the_reps_timezone() -> None:
+    data = config_data()
+    data["sla"]["business_hours"] = BUSINESS_HOURS
+    afternoon_in_new_york = datetime(2026, 11, 24, 21, tzinfo=UTC)  # Tuesday 16:00 there
+    decision, _ = route(
+        lead(country="US", company={"employees": 5000}),
+        validate_config(data),
+        RoutingState(),
+        afternoon_in_new_york,
+    )
+    assert decision.rep_id == "dee"
+    assert decision.sla_due_at == datetime(2026, 11, 25, 17, tzinfo=UTC)  # Wednesday 12:00 in New York
+
+
+def test_sla_due_without_business_hours_is_plain_time() -> None:
+    decision, _ = route(lead(country="DE"), config(), RoutingState(), NOW)
+    assert decision.sla_due_at == NOW + timedelta(hours=4)
+
+
+def test_todays_count_starts_again_on_a_new_local_day() -> None:
+    state = RoutingState(load={"ana": RepLoad(open=2, day=NOW.date() - timedelta(days=1), today=9)})
+    _, state = route(lead(country="DE"), config(), state, NOW)
+    assert state.load["ana"] == RepLoad(open=3, day=NOW.date(), today=1)
+
+
+def test_release_frees_an_open_slot_and_never_goes_below_zero() -> None:
+    (decision,), state = route_many(1, country="FR")
+    assert decision.rep_id == "cy"
+    freed = release(state, "cy")
+    assert freed.load["cy"].open == 0
+    assert release(freed, "cy").load["cy"].open == 0
+    assert release(RoutingState(), "nobody").load["nobody"] == RepLoad()
+    again, _ = route(lead("again", country="FR"), config(), freed, NOW)
+    assert again.rep_id == "cy"
+
+
+def test_a_rep_who_left_the_team_leaves_its_rotation() -> None:
+    state = RoutingState(rotation={"dach": {"ana": 1, "gone": 5, "ben": -6}})
+    _, state = route(lead(country="DE"), config(), state, NOW)
+    assert set(state.rotation["dach"]) == {"ana", "ben"}
+
+
+def test_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        route(lead(), config(), RoutingState(), datetime(2026, 11, 24, 14))  # noqa: DTZ001
+
+
+def test_inactive_comes_before_every_other_reason() -> None:
+    data = config_data()
+    data["reps"][2]["active"] = False
+    state = RoutingState(availability={"cy": Availability(False)}, load={"cy": RepLoad(open=5)})
+    decision, _ = route(lead(country="FR"), validate_config(data), state, NOW, exclude=frozenset({"cy"}))
+    assert Skip("cy", "inactive") in decision.explanation.skipped
+
+
+def test_availability_until_the_future_is_still_away() -> None:
+    state = RoutingState(availability={"cy": Availability(False, until=NOW + timedelta(seconds=1))})
+    decision, _ = route(lead(country="FR"), config(), state, NOW)
+    assert Skip("cy", "unavailable") in decision.explanation.skipped

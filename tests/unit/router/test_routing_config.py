@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import yaml
 from handoff_router.routing.config import ConfigInvalid, parse_config, validate_config
-from handoff_router.routing.durations import parse_duration
+from pydantic import ValidationError
 
 from tests.unit.router.sample import config, config_data
 
@@ -121,6 +121,64 @@ def test_every_problem_is_listed_at_once() -> None:
             "longer than",
         ),
         (lambda d: d.update(rejection_reasons=["spam", "spam"]), "rejection_reasons[1]", "duplicate reason"),
+        (lambda d: d.update(rejection_reasons=["Not ICP"]), "rejection_reasons[0]", "not a reason code"),
+        (lambda d: d["reps"][4].update(max_open=0), "fallback_team", "unreachable fallback"),
+        (lambda d: d["reps"][4].update(max_per_day=0), "fallback_team", "unreachable fallback"),
+        (lambda d: d.pop("fallback_team"), "fallback_team", "Field required"),
+        (lambda d: d["rules"].append(dict(d["rules"][0])), "rules[3].id", "duplicate id 'dach'"),
+        (
+            lambda d: d["managers"].append(dict(d["managers"][0])),
+            "managers[1].id",
+            "duplicate id 'mgr'",
+        ),
+        (lambda d: d["teams"][0].update(members=["ana", "ana"]), "teams[0].members[1]", "listed twice"),
+        (lambda d: d["accounts"][0].update(team="nope"), "accounts[0].team", "unknown team 'nope'"),
+        (lambda d: d["accounts"][0].update(domain="acme"), "accounts[0].domain", "not a domain"),
+        (lambda d: d["reps"][0].update(id="ana smith"), "reps[0].id", "not an id"),
+        (lambda d: d["reps"][0].update(weight="2"), "reps[0].weight", "valid integer"),
+        (lambda d: d["reps"][0].update(max_per_day=-2), "reps[0].max_per_day", "greater than or equal to 0"),
+        (lambda d: d["reps"][0].update(active="yes"), "reps[0].active", "valid boolean"),
+        (lambda d: d["sla"].update(accept_within="400d"), "sla.accept_within", "longest SLA"),
+        (
+            lambda d: d["sla"].update(ladder=[{"at": "0%", "action": "remind"}]),
+            "sla.ladder[0].at",
+            "above 0%",
+        ),
+        (
+            lambda d: d["sla"].update(
+                ladder=[{"at": "100%", "action": "escalate"}, {"at": "50%", "action": "remind"}]
+            ),
+            "sla.ladder[1].at",
+            "must come after the step before it",
+        ),
+        (
+            lambda d: d["teams"][1].update(
+                sla={"business_hours": {"start": "10:00", "end": "10:00", "days": ["mon"]}}
+            ),
+            "teams[1].sla.business_hours",
+            "must come before",
+        ),
+        (lambda d: d["rules"][0].update(when="country is DE"), "rules[0].when", "valid dictionary"),
+        (lambda d: d["rules"][0].update(when={"country": None}), "rules[0].when.country", "must be a value"),
+        (lambda d: d["rules"][0].update(when={"": "DE"}), "rules[0].when", "not a field path"),
+        (lambda d: d["rules"][0].update(when={"score": {}}), "rules[0].when.score", "tests nothing"),
+        (
+            lambda d: d["rules"][0].update(when={"attributes.trial": {"exists": "yes"}}),
+            "rules[0].when.attributes.trial.exists",
+            "true or false",
+        ),
+        (
+            lambda d: d["rules"][0].update(when={"country": {"eq": ["DE"]}}),
+            "rules[0].when.country.eq",
+            "string",
+        ),
+        (lambda d: d["rules"][0].pop("when"), "rules[0].when", "Field required"),
+        (lambda d: d["teams"][0].update(strategy="random"), "teams[0].strategy", "least_loaded"),
+        (lambda d: d["managers"][0].update(email="bob"), "managers[0].email", "not an email"),
+        (lambda d: d["managers"][0].update(callback_url="bob"), "managers[0].callback_url", "http(s) URL"),
+        (lambda d: d.update(teams=[]), "teams", "at least 1"),
+        (lambda d: d["sla"].update(acept_within="4h"), "sla.acept_within", "did you mean 'accept_within'?"),
+        (lambda d: d.update(fallback="overflow"), "fallback", "did you mean 'fallback_team'?"),
     ],
 )
 def test_each_kind_of_problem_is_found_with_its_path(change, path: str, message: str) -> None:
@@ -145,16 +203,74 @@ def test_a_list_is_not_a_config() -> None:
     assert problems_of([1, 2]) == {"": "the configuration must be a mapping of sla, reps, teams, rules..."}
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("15m", 900), ("4h", 14400), ("2d", 172800), ("1h30m", 5400)]
-)
-def test_durations(text: str, seconds: int) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
-
-
 def test_team_sla_overrides_the_default() -> None:
     data = config_data()
     data["teams"][0]["sla"] = {"accept_within": "2h"}
     parsed = validate_config(data)
     assert parsed.accept_within("dach") == timedelta(hours=2)
     assert parsed.accept_within("fr") == timedelta(hours=4)
+
+
+def test_a_rule_when_that_is_not_an_object_is_one_problem() -> None:
+    data = config_data()
+    data["rules"][0]["when"] = ["DE"]
+    found = problems_of(data)
+    assert list(found) == ["rules[0].when"]
+
+
+def test_a_config_with_nothing_right_lists_every_section() -> None:
+    found = problems_of({"reps": "ana", "teams": {}, "rules": 3})
+    assert set(found) == {"reps", "teams", "rules", "fallback_team"}
+
+
+def test_problems_are_reported_once_each() -> None:
+    data = config_data()
+    data["teams"][0]["members"] = ["ghost", "ghost"]
+    with pytest.raises(ConfigInvalid) as caught:
+        validate_config(data)
+    problems = caught.value.problems
+    assert len(problems) == len(set(problems))
+    assert "2 problem(s)" in str(caught.value)
+
+
+def test_defaults_fill_what_the_contract_leaves_optional() -> None:
+    parsed = config()
+    ana = parsed.rep("ana")
+    assert (ana.active, parsed.rep("ben").weight, ana.max_open, ana.manager) == (True, 1, None, None)
+    assert parsed.rejection_reasons == [
+        "wrong_persona",
+        "bad_contact_data",
+        "not_icp",
+        "no_intent",
+        "existing_customer",
+        "duplicate",
+        "competitor",
+        "student_or_job_seeker",
+        "wrong_territory",
+        "spam",
+        "other",
+    ]
+    assert [(step.percent, step.action) for step in parsed.sla.ladder] == [
+        (50.0, "remind"),
+        (100.0, "escalate"),
+        (150.0, "reassign"),
+    ]
+
+
+def test_a_valid_config_is_frozen() -> None:
+    parsed = config()
+    with pytest.raises(ValidationError):
+        parsed.fallback_team = "dach"  # type: ignore[misc]
+
+
+def test_business_hours_of_a_team_override_the_default() -> None:
+    data = config_data()
+    data["sla"]["business_hours"] = {"start": "09:00", "end": "17:00", "days": ["mon"]}
+    data["teams"][1]["sla"] = {"business_hours": {"start": "08:00", "end": "12:00", "days": ["sat"]}}
+    parsed = validate_config(data)
+    dach, fr = parsed.business_hours("dach"), parsed.business_hours("fr")
+    assert dach is not None
+    assert fr is not None
+    assert (dach.start.hour, dach.days) == (9, frozenset({0}))
+    assert (fr.start.hour, fr.end.hour, fr.days) == (8, 12, frozenset({5}))
+    assert validate_config(config_data()).business_hours("dach") is None
