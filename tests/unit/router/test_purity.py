@@ -1,4 +1,4 @@
-"""The routing core does no I/O: none of its modules imports a database, Kafka or HTTP library."""
+"""The routing core does no I/O, reads no clock and draws no random numbers: checked on its source."""
 
 from __future__ import annotations
 
@@ -7,23 +7,29 @@ from pathlib import Path
 
 import handoff_router.routing
 
-FORBIDDEN = {
-    "sqlalchemy",
-    "aiokafka",
-    "fastapi",
-    "asyncpg",
-    "httpx",
+IO_LIBRARIES = {"sqlalchemy", "aiokafka", "fastapi", "asyncpg", "httpx"}
+ALSO_FORBIDDEN = {
     "starlette",
     "uvicorn",
-    "socket",
     "requests",
+    "socket",
+    "subprocess",
+    "os",
+    "pathlib",
+    "random",
+    "secrets",
+    "uuid",
+    "time",
     "handoff_shared",
 }
+CLOCK_CALLS = {"now", "utcnow", "today", "monotonic", "perf_counter"}  # `time` is imported nowhere
+PACKAGE = Path(handoff_router.routing.__file__).parent
+MODULES = sorted(PACKAGE.glob("*.py"))
 
 
-def imported_roots(path: Path) -> set[str]:
+def imported_roots(tree: ast.AST) -> set[str]:
     roots = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             roots |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -31,9 +37,40 @@ def imported_roots(path: Path) -> set[str]:
     return roots
 
 
+def clock_and_file_calls(tree: ast.AST) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr in CLOCK_CALLS:
+            found.add(f"{ast.unparse(node.func)}()")
+        if isinstance(node.func, ast.Name) and node.func.id in {"open", "print", "input"}:
+            found.add(f"{node.func.id}()")
+    return found
+
+
+def test_the_routing_package_has_all_its_modules() -> None:
+    names = {path.stem for path in MODULES}
+    expected = {"config", "conditions", "durations", "calendar", "rotation", "engine", "simulation"}
+    assert expected <= names
+
+
 def test_routing_core_imports_no_io_library() -> None:
-    package = Path(handoff_router.routing.__file__).parent
-    modules = sorted(package.glob("*.py"))
-    assert len(modules) >= 7
-    offenders = {path.name: imported_roots(path) & FORBIDDEN for path in modules}
+    offenders = {path.name: imported_roots(ast.parse(path.read_text())) & IO_LIBRARIES for path in MODULES}
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_routing_core_imports_nothing_that_reaches_outside() -> None:
+    offenders = {path.name: imported_roots(ast.parse(path.read_text())) & ALSO_FORBIDDEN for path in MODULES}
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_routing_core_reads_no_clock_and_opens_no_file() -> None:
+    offenders = {path.name: clock_and_file_calls(ast.parse(path.read_text())) for path in MODULES}
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_purity_check_would_catch_an_offender() -> None:
+    tree = ast.parse("import httpx\nfrom sqlalchemy.orm import Session\nx = datetime.now(UTC)\nopen('f')")
+    assert imported_roots(tree) & IO_LIBRARIES == {"httpx", "sqlalchemy"}
+    assert clock_and_file_calls(tree) == {"datetime.now()", "open()"}
