@@ -41,6 +41,17 @@ LEAD: dict[str, Any] = {
         ({"country": "DE", "company.employees": {"gte": 5000}}, False),
         ({"region": {"exists": True}}, True),
         ({"postal_code": {"exists": False}}, True),
+        ({"source": {"contains": "BINAR"}}, True),
+        ({"source": {"contains": "seminar"}}, False),
+        ({"score": {"eq": 71.5}}, True),
+        ({"score": 71.5}, True),
+        ({"company.employees": 1200.0}, True),
+        ({"company.employees": {"in": [100, 1200]}}, True),
+        ({"country": {"in": ["DE"], "not": {"in": ["AT"]}}}, True),
+        ({"country": {"not": {"not": "DE"}}}, True),
+        ({"attributes.trial": {"not": False}}, True),
+        ({"attributes.trial": "true"}, False),
+        ({"company": {"exists": True}}, True),
     ],
 )
 def test_condition(when: dict[str, Any], expected: bool) -> None:
@@ -67,3 +78,24 @@ def test_missing_field_satisfies_not() -> None:
 def test_strings_are_not_numbers() -> None:
     assert matches({"company.employees": {"gte": 10}}, {"company": {"employees": "1200"}}) is False
     assert matches({"score": 1}, {"score": True}) is False
+
+
+def test_a_rule_without_conditions_in_a_when_holds_trivially() -> None:
+    assert matches({}, LEAD) is True  # config validation refuses an empty when; matching stays total
+
+
+def test_null_field_counts_as_missing() -> None:
+    lead = {"region": None}
+    assert matches({"region": {"exists": False}}, lead) is True
+    assert matches({"region": {"not": "BY"}}, lead) is True
+    assert matches({"region": ["BY"]}, lead) is False
+
+
+def test_a_path_through_a_non_object_is_missing() -> None:
+    assert matches({"company.employees": {"exists": False}}, {"company": "Acme"}) is True
+    assert matches({"attributes.segment": "smb"}, {"attributes": ["smb"]}) is False
+
+
+def test_lists_match_case_insensitively_and_numbers_exactly() -> None:
+    assert matches({"country": ["de"]}, {"country": "DE"}) is True
+    assert matches({"company.employees": [1200]}, {"company": {"employees": "1200"}}) is False

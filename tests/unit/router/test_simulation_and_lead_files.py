@@ -27,6 +27,21 @@ def test_simulation_counts_reps_teams_rules_and_queue() -> None:
     assert report.by_team == {"dach": 8, "fr": 1, "overflow": 1}
     assert report.by_rule == {"dach": 8, "france": 2}
     assert report.queued == 0
+    assert report.by_match == {"rule": 9, "fallback": 1}
+    assert report.to_dict()["by_match"] == {"fallback": 1, "rule": 9}
+
+
+def test_simulation_counts_the_queue_and_how_each_lead_matched() -> None:
+    data = config_data()
+    data["reps"][4]["max_open"] = 1
+    leads = [lead("a1", company={"domain": "acme.io"}), *(lead(f"b{i}", country="BR") for i in range(3))]
+
+    report = simulate(leads, validate_config(data), RoutingState(), NOW)
+
+    assert (report.leads, report.queued) == (4, 2)
+    assert report.by_match == {"named_account": 1, "fallback": 1, "none": 2}
+    assert report.by_rule == {"account:acme.io": 1, "fallback": 3}
+    assert report.choices == ("ben", "fb", None, None)
 
 
 def test_compare_shows_what_a_territory_change_moves() -> None:
@@ -42,6 +57,8 @@ def test_compare_shows_what_a_territory_change_moves() -> None:
     assert difference.by_rep == {"ana": -3, "ben": -1, "fb": 4}
     assert difference.by_team == {"dach": -4, "overflow": 4}
     assert difference.leads_moved == 4
+    assert difference.by_match == {}  # still matched by the rule, now naming another team
+    assert difference.to_dict()["queued"] == 0
 
 
 def test_csv_with_dotted_columns_becomes_nested_leads() -> None:

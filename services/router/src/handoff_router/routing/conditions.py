@@ -5,9 +5,14 @@
 - a list: the value is one of them (strings compare case-insensitively; a list-valued
   field matches when any of its items is one of them),
 - a scalar: the value equals it,
-- an operator object: ``in``, ``eq``, ``gte``, ``gt``, ``lte``, ``lt``, ``contains``,
-  ``exists`` and ``not`` (which negates another test), all of which must hold.
-A missing field never satisfies a positive test (so ``not`` of one is satisfied).
+- an operator object: ``in``, ``eq``, ``gte``, ``gt``, ``lte``, ``lt`` (numbers only),
+  ``contains`` (a list field holds the value; a text field holds it as a substring),
+  ``exists`` (true or false) and ``not`` (which negates a value, a list or an operator
+  object), all of which must hold.
+A missing field never satisfies a positive test (so ``not`` of one is satisfied); a text
+is never a number (``"1200"`` is not ``gte: 1000``), and a boolean is neither.
+Shapes are checked by ``problems`` when the configuration is validated, so ``matches``
+may assume a valid ``when``.
 """
 
 from __future__ import annotations
@@ -94,6 +99,8 @@ def _operator(operator: str, operand: Any, value: Any) -> bool:
     if operator == "eq":
         return _equal(value, operand)
     if operator == "contains":
+        if isinstance(value, str) and isinstance(operand, str):
+            return operand.casefold() in value.casefold()
         return isinstance(value, list) and any(_equal(item, operand) for item in value)
     return _is_number(value) and _ORDER[operator](value, operand)
 

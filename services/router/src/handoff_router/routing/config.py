@@ -23,27 +23,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 from handoff_router.routing.calendar import DAYS, BusinessHours
 from handoff_router.routing.config_text import read_config_text
 from handoff_router.routing.durations import parse_duration
-from handoff_router.routing.problems import ConfigInvalid, Problem
+from handoff_router.routing.problems import ConfigInvalid as ConfigInvalid  # re-exported
+from handoff_router.routing.problems import Problem as Problem  # re-exported
 from handoff_router.routing.references import cross_reference_problems
-
-__all__ = [
-    "DEFAULT_REJECTION_REASONS",
-    "Account",
-    "ConfigInvalid",
-    "Hours",
-    "LadderStep",
-    "Manager",
-    "Problem",
-    "Rep",
-    "RoutingConfig",
-    "Rule",
-    "SlaPolicy",
-    "Team",
-    "TeamSla",
-    "config_hash",
-    "parse_config",
-    "validate_config",
-]
 
 DEFAULT_REJECTION_REASONS = (
     "wrong_persona",

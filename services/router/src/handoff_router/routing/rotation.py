@@ -15,8 +15,11 @@ current neither grows nor shrinks, exactly as nginx treats a peer that is down. 
 - it is not over-compensated: an absence, however long, earns no credit, so it never
   returns to a burst of catch-up leads (at most the one turn it was owed);
 - the others are not penalised for covering: the eligible members run their own
-  rotation meanwhile, and the currents of the whole team always sum to zero, so the
-  values stay small and a rep joining at zero starts in the middle of the queue.
+  rotation meanwhile.
+The currents of a team always sum to zero and each stays below the sum of the weights,
+so after any history of absences, every whole cycle with everyone present gives each
+member its weight give or take one lead (property-tested). A rep joining at zero starts
+in the middle of the queue; a rep leaving the team leaves the rotation.
 The alternative of letting skipped members accrue weight would hand a rep back from a
 week off a run of leads in a row; resetting them would send them to the back. Neither
 is what a team calls fair. ``round_robin`` is the same with every weight 1.

@@ -1,10 +1,14 @@
-"""What-if: spread a list of leads over a configuration and compare two such spreads. No I/O."""
+"""What-if: spread a list of leads over a configuration and compare two such spreads. No I/O.
+
+Leads are routed in turn at one moment and none is decided meanwhile, so caps fill up
+as they would on a busy day; pass the live state to start from today's loads.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,14 +26,17 @@ class SimulationReport:
     by_rule: Mapping[str, int]
     queued: int
     choices: tuple[str | None, ...]
+    by_match: Mapping[str, int] = field(default_factory=dict)  # named_account, rule, fallback, none
 
     def to_dict(self) -> dict[str, Any]:
+        """The counts as JSON (the per-lead choices left out)."""
         return {
             "leads": self.leads,
             "by_rep": dict(sorted(self.by_rep.items())),
             "by_team": dict(sorted(self.by_team.items())),
             "by_rule": dict(sorted(self.by_rule.items())),
             "queued": self.queued,
+            "by_match": dict(sorted(self.by_match.items())),
         }
 
 
@@ -42,14 +49,17 @@ class Difference:
     by_rule: Mapping[str, int]
     queued: int
     leads_moved: int
+    by_match: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The differences as JSON; keys that did not change are left out."""
         return {
             "by_rep": dict(sorted(self.by_rep.items())),
             "by_team": dict(sorted(self.by_team.items())),
             "by_rule": dict(sorted(self.by_rule.items())),
             "queued": self.queued,
             "leads_moved": self.leads_moved,
+            "by_match": dict(sorted(self.by_match.items())),
         }
 
 
@@ -60,18 +70,22 @@ def simulate(
     by_rep: Counter[str] = Counter()
     by_team: Counter[str] = Counter()
     by_rule: Counter[str] = Counter()
+    by_match: Counter[str] = Counter()
     choices: list[str | None] = []
     queued = 0
     for lead in leads:
         decision, state = route(lead, config, state, now)
         choices.append(decision.rep_id)
         by_rule[decision.rule_id] += 1
+        by_match[decision.explanation.matched_by] += 1
         if decision.rep_id is None or decision.team_id is None:
             queued += 1
             continue
         by_rep[decision.rep_id] += 1
         by_team[decision.team_id] += 1
-    return SimulationReport(len(choices), dict(by_rep), dict(by_team), dict(by_rule), queued, tuple(choices))
+    return SimulationReport(
+        len(choices), dict(by_rep), dict(by_team), dict(by_rule), queued, tuple(choices), dict(by_match)
+    )
 
 
 def compare(active: SimulationReport, candidate: SimulationReport) -> Difference:
@@ -91,4 +105,5 @@ def compare(active: SimulationReport, candidate: SimulationReport) -> Difference
         delta(active.by_rule, candidate.by_rule),
         candidate.queued - active.queued,
         moved,
+        delta(active.by_match, candidate.by_match),
     )
