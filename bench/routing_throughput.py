@@ -60,12 +60,28 @@ def mql(lead_id: str, country: str) -> bytes:
     ).encode()
 
 
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The partitions of ``topic``, once a new topic has a leader for each."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        for _ in range(100):
+            (described,) = await admin.describe_topics([topic])
+            partitions = described.get("partitions") or []
+            if partitions and all(p["leader"] >= 0 for p in partitions):
+                return [p["partition"] for p in partitions]
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+    raise SystemExit(f"topic {topic} has no partitions")
+
+
 async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024
     )
     await consumer.start()
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
     consumer.assign(partitions)
     for partition, offset in (await consumer.end_offsets(partitions)).items():
         consumer.seek(partition, offset)

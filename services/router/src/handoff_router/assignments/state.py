@@ -63,16 +63,23 @@ async def save(session: AsyncSession, before: RoutingState, after: RoutingState)
             .where(routing_state.c.id == 1)
             .values(rotation=rotation_to_json(after.rotation))
         )
-    changed = [rep for rep, load in after.load.items() if before.load.get(rep) != load]
-    for rep in changed:
-        old = before.load.get(rep, RepLoad())
-        new = after.load[rep]
-        statement = insert(rep_load).values(rep_id=rep, open=max(new.open, 0), day=new.day, today=new.today)
+    changed = [
+        {"rep_id": rep, "open": load.open - before.load.get(rep, RepLoad()).open, "day": load.day, "today": load.today}
+        for rep, load in after.load.items()
+        if before.load.get(rep) != load
+    ]
+    if changed:
+        statement = insert(rep_load)
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=[rep_load.c.rep_id],
-                set_={"open": rep_load.c.open + (new.open - old.open), "day": new.day, "today": new.today},
-            )
+                set_={
+                    "open": rep_load.c.open + statement.excluded.open,
+                    "day": statement.excluded.day,
+                    "today": statement.excluded.today,
+                },
+            ),
+            changed,
         )
 
 
