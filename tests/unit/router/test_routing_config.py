@@ -177,6 +177,11 @@ def test_every_problem_is_listed_at_once() -> None:
         (lambda d: d["managers"][0].update(email="bob"), "managers[0].email", "not an email"),
         (lambda d: d["managers"][0].update(callback_url="bob"), "managers[0].callback_url", "http(s) URL"),
         (lambda d: d.update(teams=[]), "teams", "at least 1"),
+        (
+            lambda d: d["teams"][0].update(working_hours_only=True),
+            "teams[0].working_hours_only",
+            "working hours are not set",
+        ),
         (lambda d: d["sla"].update(acept_within="4h"), "sla.acept_within", "did you mean 'accept_within'?"),
         (lambda d: d.update(fallback="overflow"), "fallback", "did you mean 'fallback_team'?"),
     ],

@@ -34,6 +34,7 @@ def cross_reference_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     yield from _ladder_problems(sla.get("ladder") if isinstance(sla, Mapping) else None)
     for index, team in teams:
         yield from _hours_problems(team.get("sla"), f"teams[{index}].sla")
+        yield from _working_hours_problems(index, team, sla)
     yield from _fallback_problems(data.get("fallback_team"), reps, teams)
 
 
@@ -113,6 +114,17 @@ def _hours_problems(sla: Any, path: str) -> Iterator[Problem]:
     if _is_clock(start) and _is_clock(end) and start >= end:
         yield Problem(
             f"{path}.business_hours", f"start {start} must come before end {end} (hours within one day)"
+        )
+
+
+def _working_hours_problems(index: int, team: Mapping[str, Any], sla: Any) -> Iterator[Problem]:
+    if team.get("working_hours_only") is not True:
+        return
+    own = team.get("sla")
+    if not any(isinstance(part, Mapping) and part.get("business_hours") is not None for part in (own, sla)):
+        yield Problem(
+            f"teams[{index}].working_hours_only",
+            "working hours are not set: add sla.business_hours, or business_hours to the team's sla",
         )
 
 
