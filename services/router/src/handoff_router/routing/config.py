@@ -15,10 +15,11 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import time, timedelta
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from handoff_router.routing.calendar import DAYS, BusinessHours
 from handoff_router.routing.config_text import read_config_text
@@ -230,18 +231,37 @@ class RoutingConfig(Model):
         default_factory=lambda: list(DEFAULT_REJECTION_REASONS), min_length=1
     )
 
-    _reps: dict[str, Rep] = PrivateAttr(default_factory=dict)
-    _teams: dict[str, Team] = PrivateAttr(default_factory=dict)
-    _home_team: dict[str, str] = PrivateAttr(default_factory=dict)
-    _accounts: dict[str, Account] = PrivateAttr(default_factory=dict)
+    # Lookups built on first use; cached_property leaves equality and dumps to the fields.
+    @cached_property
+    def _reps(self) -> dict[str, Rep]:
+        return {rep.id: rep for rep in self.reps}
 
-    def model_post_init(self, context: Any) -> None:
-        self._reps = {rep.id: rep for rep in self.reps}
-        self._teams = {team.id: team for team in self.teams}
-        self._accounts = {account.domain.lower(): account for account in self.accounts}
+    @cached_property
+    def _teams(self) -> dict[str, Team]:
+        return {team.id: team for team in self.teams}
+
+    @cached_property
+    def _accounts(self) -> dict[str, Account]:
+        return {account.domain.lower(): account for account in self.accounts}
+
+    @cached_property
+    def _home_teams(self) -> dict[str, str]:
+        homes: dict[str, str] = {}
         for team in self.teams:
             for member in team.members:
-                self._home_team.setdefault(member, team.id)
+                homes.setdefault(member, team.id)
+        return homes
+
+    @cached_property
+    def _hours(self) -> dict[str | None, BusinessHours | None]:
+        default = self.sla.business_hours
+        hours: dict[str | None, BusinessHours | None] = {
+            None: default.business_hours() if default is not None else None
+        }
+        for team in self.teams:
+            own = team.sla.business_hours if team.sla is not None else None
+            hours[team.id] = own.business_hours() if own is not None else hours[None]
+        return hours
 
     def rep(self, rep_id: str) -> Rep:
         """The rep with this id (KeyError when there is none)."""
@@ -253,7 +273,7 @@ class RoutingConfig(Model):
 
     def home_team(self, rep_id: str) -> str:
         """The first team listing the rep (the fallback team when none does)."""
-        return self._home_team.get(rep_id, self.fallback_team)
+        return self._home_teams.get(rep_id, self.fallback_team)
 
     def account_for(self, domain: str) -> Account | None:
         """The named account of a domain or of any parent domain (``eu.acme.io`` -> ``acme.io``)."""
@@ -272,10 +292,8 @@ class RoutingConfig(Model):
 
     def business_hours(self, team_id: str) -> BusinessHours | None:
         """The team's business hours, else the default ``sla.business_hours``; None: the clock always runs."""
-        team = self._teams.get(team_id)
-        hours = team.sla.business_hours if team is not None and team.sla is not None else None
-        hours = hours or self.sla.business_hours
-        return hours.business_hours() if hours is not None else None
+        hours = self._hours
+        return hours[team_id] if team_id in hours else hours[None]
 
     def canonical_json(self) -> str:
         """A stable text of the configuration, for hashing and comparing versions."""

@@ -21,7 +21,7 @@ not the team's turn to give. The same inputs always give the same decision.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -183,7 +183,8 @@ def route(
 def release(state: RoutingState, rep_id: str) -> RoutingState:
     """The state once one of ``rep_id``'s open assignments is decided or taken away."""
     load = state.load.get(rep_id, RepLoad())
-    return replace(state, load={**state.load, rep_id: replace(load, open=max(load.open - 1, 0))})
+    freed = RepLoad(max(load.open - 1, 0), load.day, load.today)
+    return RoutingState(state.rotation, {**state.load, rep_id: freed}, state.availability)
 
 
 @dataclass
@@ -239,7 +240,7 @@ def _route_by_rule(
             via = f"so fallback team {team_id}" if trail.teams_tried else f"team {team_id}"
             note = f"{via} ({team.strategy}) chose {chosen}"
             explanation = trail.explain(rule_id, team.strategy, matched_by, note, team_id=team_id)
-            state = replace(state, rotation={**state.rotation, team_id: rotation})
+            state = RoutingState({**state.rotation, team_id: rotation}, state.load, state.availability)
             return _assign(config.rep(chosen), team_id, explanation, config, state, now)
         trail.notes.append(f"nobody in team {team_id} can take it")
         trail.teams_tried.append(team_id)
@@ -286,7 +287,7 @@ def _assign(
     hours = config.business_hours(team_id)
     due = add_business_time(now, config.accept_within(team_id), hours, tz).astimezone(UTC)
     decision = Decision(rep.id, team_id, explanation.rule_id, explanation, due)
-    return decision, replace(state, load={**state.load, rep.id: new_load})
+    return decision, RoutingState(state.rotation, {**state.load, rep.id: new_load}, state.availability)
 
 
 def _today(load: RepLoad, now: datetime, tz: ZoneInfo) -> int:
