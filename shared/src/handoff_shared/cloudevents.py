@@ -120,10 +120,9 @@ def encode(event: CloudEvent) -> tuple[bytes, list[tuple[str, bytes]]]:
         **event.extensions,
         "data": event.data,
     }
-    body = json.dumps(
-        envelope, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
-    )
-    return body.encode(), [("content-type", STRUCTURED.encode())]
+    # orjson: compact UTF-8 at C speed; times go through _json_default to be RFC 3339 with Z.
+    body = orjson.dumps(envelope, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    return body, [("content-type", STRUCTURED.encode())]
 
 
 def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> CloudEvent:
@@ -208,7 +207,9 @@ def _json(value: bytes | None) -> Any:
         raise InvalidEvent(NOT_JSON, f"the value is not JSON: {error.msg} at position {error.pos}") from None
     except (ValueError, RecursionError) as error:  # NaN, too many digits, too deep
         raise InvalidEvent(NOT_JSON, f"the value is not JSON this system reads: {str(error)[:200]}") from None
-    raise InvalidEvent(NOT_JSON, "the value is JSON beyond what this system reads (e.g. integers over 64 bits)")
+    raise InvalidEvent(
+        NOT_JSON, "the value is JSON beyond what this system reads (e.g. integers over 64 bits)"
+    )
 
 
 def _no_constant(name: str) -> Any:

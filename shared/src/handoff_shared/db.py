@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -29,11 +30,17 @@ def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> 
         connect_args["server_settings"] = {"search_path": f"{schema},public", "application_name": schema}
     return create_async_engine(
         url,
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+
+
+def _json_text(value: object) -> str:
+    return orjson.dumps(value).decode()
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Table, any_, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_shared import cloudevents, observability
@@ -156,7 +156,9 @@ class OutboxRelay:
         return len(rows)
 
     async def _mark_sent(self, session: AsyncSession, ids: list[int]) -> None:
-        await session.execute(update(self._table).where(self._table.c.id.in_(ids)).values(sent_at=func.now()))
+        await session.execute(
+            update(self._table).where(self._table.c.id == any_(ids)).values(sent_at=func.now())
+        )
 
     async def pending(self) -> int:
         """How many rows wait to be published."""

@@ -8,6 +8,7 @@ from handoff_router.assignments.records import assigned_data, assignment_row
 from handoff_router.routing.engine import RoutingState, route
 from handoff_shared import cloudevents
 from handoff_shared.events import LeadAssigned
+
 from tests.unit.router.sample import config, lead
 
 NOW = datetime(2026, 11, 24, 14, tzinfo=UTC)
@@ -16,8 +17,17 @@ NOW = datetime(2026, 11, 24, 14, tzinfo=UTC)
 def test_lead_assigned_data_is_valid_and_survives_the_envelope() -> None:
     the_lead = lead(country="DE", company={"domain": "x.io", "employees": 40}, mql_at="2026-11-24T13:00:00Z")
     decision, _ = route(the_lead, config(), RoutingState(), NOW)
-    row = assignment_row(assignment_id="a-1", lead=the_lead, decision=decision, now=NOW, attempt=1,
-                         previous_rep_id=None, excluded=frozenset(), config_version=3, mql_event_id="e-1")
+    row = assignment_row(
+        assignment_id="a-1",
+        lead=the_lead,
+        decision=decision,
+        now=NOW,
+        attempt=1,
+        previous_rep_id=None,
+        excluded=frozenset(),
+        config_version=3,
+        mql_event_id="e-1",
+    )
 
     event = cloudevents.new_event("lead.assigned", "handoff/router", "lead-1", assigned_data(row), time=NOW)
     value, headers = cloudevents.encode(event)

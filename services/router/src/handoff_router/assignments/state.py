@@ -64,7 +64,12 @@ async def save(session: AsyncSession, before: RoutingState, after: RoutingState)
             .values(rotation=rotation_to_json(after.rotation))
         )
     changed = [
-        {"rep_id": rep, "open": load.open - before.load.get(rep, RepLoad()).open, "day": load.day, "today": load.today}
+        {
+            "rep_id": rep,
+            "open": load.open - before.load.get(rep, RepLoad()).open,
+            "day": load.day,
+            "today": load.today,
+        }
         for rep, load in after.load.items()
         if before.load.get(rep) != load
     ]
