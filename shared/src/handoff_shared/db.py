@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from sqlalchemy import (
@@ -16,11 +17,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    any_,
+    bindparam,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.elements import ColumnElement
 
 
 def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
@@ -37,6 +41,11 @@ def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> 
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+
+
+def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column = ANY(:values)``: one array parameter, so the statement compiles once for any count."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 def _json_text(value: object) -> str:

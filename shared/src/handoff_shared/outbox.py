@@ -17,11 +17,12 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, any_, func, insert, select, text, update
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_shared import cloudevents, observability
 from handoff_shared.cloudevents import CloudEvent
+from handoff_shared.db import one_of
 from handoff_shared.stopping import wait_or_stop
 
 log = structlog.get_logger(__name__)
@@ -157,7 +158,7 @@ class OutboxRelay:
 
     async def _mark_sent(self, session: AsyncSession, ids: list[int]) -> None:
         await session.execute(
-            update(self._table).where(self._table.c.id == any_(ids)).values(sent_at=func.now())
+            update(self._table).where(one_of(self._table.c.id, ids)).values(sent_at=func.now())
         )
 
     async def pending(self) -> int:

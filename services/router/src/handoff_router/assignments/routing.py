@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from handoff_shared import cloudevents, events
+from handoff_shared.db import one_of
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
-from sqlalchemy import any_, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,7 +129,7 @@ class RoutingRun:
                 self._queue,
             )
         if self._dequeued:
-            await self.session.execute(delete(unassigned).where(unassigned.c.lead_id == any_(self._dequeued)))
+            await self.session.execute(delete(unassigned).where(one_of(unassigned.c.lead_id, self._dequeued)))
         await add_to_outbox(self.session, outbox, self._messages)
         await state_store.save(self.session, before, self.state)
 
@@ -137,11 +138,11 @@ async def leads_in_hand(session: AsyncSession, lead_ids: Sequence[str]) -> set[s
     """Leads that already have an open assignment or wait in the queue."""
     if not lead_ids:
         return set()
-    ids = list(lead_ids)  # one array parameter: = ANY(:ids) compiles once, unlike IN (...)
+    ids = list(lead_ids)
     open_ = select(assignments.c.lead_id).where(
-        assignments.c.lead_id == any_(ids), assignments.c.status == "pending"
+        one_of(assignments.c.lead_id, ids), assignments.c.status == "pending"
     )
-    queued = select(unassigned.c.lead_id).where(unassigned.c.lead_id == any_(ids))
+    queued = select(unassigned.c.lead_id).where(one_of(unassigned.c.lead_id, ids))
     return set((await session.scalars(open_.union(queued))).all())
 
 
