@@ -24,6 +24,7 @@ import httpx
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from handoff_shared.kafka import partitions_of
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTITIONS = 4
@@ -58,22 +59,6 @@ def mql(lead_id: str, country: str) -> bytes:
             "data": data,
         }
     ).encode()
-
-
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    """The partitions of ``topic``, once a new topic has a leader for each."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        for _ in range(100):
-            (described,) = await admin.describe_topics([topic])
-            partitions = described.get("partitions") or []
-            if partitions and all(p["leader"] >= 0 for p in partitions):
-                return [p["partition"] for p in partitions]
-            await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
-    raise SystemExit(f"topic {topic} has no partitions")
 
 
 async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:

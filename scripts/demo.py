@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faker import Faker
+from handoff_shared.kafka import partitions_of
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTRIES = ["US"] * 5 + ["CA", "DE", "FR", "GB", "NL", "ES", "SG", "AU", "BR", "MX", "JP"]
@@ -85,11 +86,10 @@ def envelope(data: dict[str, Any]) -> bytes:
 async def watch_assignments(
     env: dict[str, str], seen: list[dict[str, Any]], wanted: int, all_seen: asyncio.Event, stop: asyncio.Event
 ) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=env["HANDOFF_KAFKA_BOOTSTRAP"], enable_auto_commit=False)
+    bootstrap = env["HANDOFF_KAFKA_BOOTSTRAP"]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
-    partitions = [
-        TopicPartition("lead.assigned", p) for p in consumer.partitions_for_topic("lead.assigned") or []
-    ]
+    partitions = [TopicPartition("lead.assigned", p) for p in await partitions_of(bootstrap, "lead.assigned")]
     consumer.assign(partitions)
     for partition, offset in (await consumer.end_offsets(partitions)).items():
         consumer.seek(partition, offset)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from handoff_shared.kafka import partitions_of
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -123,20 +123,6 @@ def binary_headers(
     ]
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[int] | None:
-    """The partitions of ``topic`` once each has a leader (a new topic takes a moment)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = described.get("partitions") or []
-    if described.get("error_code") or not partitions or any(p["leader"] < 0 for p in partitions):
-        return None
-    return [p["partition"] for p in partitions]
-
-
 class TopicWatcher:
     """Reads a topic from its end at creation time on, keeping every record it sees."""
 
@@ -151,9 +137,7 @@ class TopicWatcher:
     async def start(self) -> TopicWatcher:
         await self._consumer.start()
 
-        numbers = await eventually(
-            lambda: partitions_of(self._bootstrap, self.topic), timeout=10, what=f"partitions of {self.topic}"
-        )
+        numbers = await partitions_of(self._bootstrap, self.topic)
         partitions = [TopicPartition(self.topic, p) for p in sorted(numbers)]
         self._consumer.assign(partitions)
         ends = await self._consumer.end_offsets(partitions)

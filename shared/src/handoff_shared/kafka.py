@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import BaseModel
 
@@ -99,6 +100,29 @@ async def is_reachable(producer: AIOKafkaProducer | None, timeout: float = 2.0) 
     except (TimeoutError, KafkaError, OSError):
         return False
     return True
+
+
+async def partitions_of(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[int]:
+    """The partitions of ``topic`` once each has a leader (a topic just created takes a moment).
+
+    A consumer only knows the partitions of topics it subscribed to; this asks the broker.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                (described,) = await admin.describe_topics([topic])
+                partitions = described.get("partitions") or []
+                if (
+                    not described.get("error_code")
+                    and partitions
+                    and all(p["leader"] >= 0 for p in partitions)
+                ):
+                    return sorted(p["partition"] for p in partitions)
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
 
 
 class BatchConsumer:
