@@ -1,0 +1,65 @@
+"""The sla-monitor and feedback services consume the lead lifecycle idempotently and
+dead-letter what they cannot read (their own logic comes with later issues)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.integration.routing_configs import Territory
+from tests.stack import Stack, TopicWatcher, eventually, mql_data, structured_event
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("url", ["sla_monitor_url", "feedback_url"])
+async def test_service_is_ready_and_exports_metrics(stack: Stack, url: str) -> None:
+    async with httpx.AsyncClient(base_url=getattr(stack, url)) as client:
+        ready = await client.get("/readyz")
+        metrics = await client.get("/metrics")
+    assert ready.json() == {"status": "ready", "checks": {"database": True, "kafka": True}}
+    assert "handoff_events_consumed_total" in metrics.text
+
+
+async def test_assignment_is_recorded_once_by_both_services(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher, engine: AsyncEngine
+) -> None:
+    await Territory.new().apply(admin)
+    lead = mql_data(country="DE")
+    await producer.send_and_wait("lead.mql-created", structured_event(lead), key=lead["lead_id"].encode())
+    (record,) = await assigned.wait_for(lambda r: lead["lead_id"].encode() == r.key)
+    event_id = json.loads(record.value)["id"]
+    await producer.send_and_wait("lead.assigned", record.value, key=record.key, headers=list(record.headers))
+
+    async def recorded_by_both() -> bool:
+        async with engine.connect() as conn:
+            counts = [
+                await conn.scalar(
+                    text(f"SELECT count(*) FROM {schema}.processed_events WHERE event_id = :id"),
+                    {"id": event_id},
+                )
+                for schema in ("sla_monitor", "feedback")
+            ]
+        return counts == [1, 1]
+
+    await eventually(recorded_by_both, what="both services to record the assignment once")
+
+
+async def test_unreadable_lifecycle_event_is_dead_lettered_beside_its_topic(
+    stack: Stack, producer: AIOKafkaProducer
+) -> None:
+    watcher = await TopicWatcher(stack.kafka, "lead.accepted.dlq").start()
+    key = f"bad-{uuid.uuid4().hex}".encode()
+    try:
+        await producer.send_and_wait("lead.accepted", b"not an event", key=key)
+        letters = await watcher.wait_for(lambda r: r.key == key, count=2)
+    finally:
+        await watcher.stop()
+    assert {dict(letter.headers)["error.class"] for letter in letters} == {b"not_json"}
+    assert all(letter.value == b"not an event" for letter in letters)
