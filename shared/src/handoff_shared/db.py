@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -46,6 +46,30 @@ def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> 
 def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
     """``column = ANY(:values)``: one array parameter, so the statement compiles once for any count."""
     return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+
+
+async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows with COPY, in the session's transaction: far cheaper than one INSERT per row.
+
+    Every row names the same columns; JSONB values are written as JSON text.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    json_columns = {name for name in columns if isinstance(table.c[name].type, JSONB)}
+    records = [
+        tuple(_json_text(row[name]) if name in json_columns else row[name] for name in columns)
+        for row in rows
+    ]
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # The driver adapter sends BEGIN lazily, with its first statement: make it send it now,
+        # or COPY would commit on its own, outside the unit of work.
+        await connection.exec_driver_sql("SELECT 1")
+    await driver.copy_records_to_table(table.name, schema_name=table.schema, columns=columns, records=records)
 
 
 def _json_text(value: object) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_shared.kafka import Incoming
@@ -16,8 +15,13 @@ async def first_seen(session: AsyncSession, processed: Table, batch: Sequence[In
     if not batch:
         return []
     unique = {item.event.id: item for item in batch}
-    # executemany with RETURNING: one round trip, and a statement compiled once, not per batch size
-    statement = insert(processed).on_conflict_do_nothing().returning(processed.c.event_id)
-    rows = [{"event_id": event_id, "event_type": item.event.type} for event_id, item in unique.items()]
-    new_ids = set((await session.scalars(statement, rows)).all())
+    # One statement whatever the batch size: the ids travel as two arrays.
+    statement = text(
+        f"INSERT INTO {processed.schema}.{processed.name} (event_id, event_type) "
+        "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[])) "
+        "ON CONFLICT DO NOTHING RETURNING event_id"
+    )
+    ids = list(unique)
+    types = [item.event.type for item in unique.values()]
+    new_ids = set((await session.scalars(statement, {"ids": ids, "types": types})).all())
     return [item for event_id, item in unique.items() if event_id in new_ids]

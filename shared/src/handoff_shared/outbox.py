@@ -17,12 +17,12 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_shared import cloudevents, observability
 from handoff_shared.cloudevents import CloudEvent
-from handoff_shared.db import one_of
+from handoff_shared.db import copy_rows, one_of
 from handoff_shared.stopping import wait_or_stop
 
 log = structlog.get_logger(__name__)
@@ -56,8 +56,7 @@ class OutboxMessage:
 
 async def add(session: AsyncSession, table: Table, messages: Sequence[OutboxMessage]) -> None:
     """Write messages in the caller's transaction; they are published after it commits."""
-    if messages:
-        await session.execute(insert(table), [message.row() for message in messages])
+    await copy_rows(session, table, [message.row() for message in messages])
 
 
 class OutboxRelay:

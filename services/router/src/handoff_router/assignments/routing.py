@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from handoff_shared import cloudevents, events
-from handoff_shared.db import one_of
+from handoff_shared.db import copy_rows, one_of
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 from sqlalchemy import delete, select
@@ -111,8 +111,7 @@ class RoutingRun:
 
     async def flush(self, before: RoutingState) -> None:
         """Write every assignment, queue entry and event of the run, and the new state."""
-        if self._rows:
-            await self.session.execute(insert(assignments), self._rows)
+        await copy_rows(self.session, assignments, self._rows)
         if self._queue:
             statement = insert(unassigned)
             await self.session.execute(
