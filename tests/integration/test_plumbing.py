@@ -56,7 +56,9 @@ async def scratch(stack: Stack, engine: AsyncEngine) -> AsyncIterator[Scratch]:
         await conn.run_sync(metadata.create_all)
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
     await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    await admin.create_topics(
+        [NewTopic(name, num_partitions=2, replication_factor=1) for name in (topic, f"{topic}.dlq")]
+    )
     await admin.close()
     yield Scratch(schema, topic, db.make_sessions(engine), outbox, processed, applied)
     async with engine.begin() as conn:
@@ -197,3 +199,54 @@ async def test_consumer_killed_after_db_commit_before_offset_commit_rereads_and_
         processed = await session.scalar(select(func.count()).select_from(scratch.processed))
     assert sorted(rows) == [("lead-1", 1), ("lead-2", 1), ("lead-3", 1)]
     assert processed == 3
+
+
+async def test_a_record_that_always_fails_is_dead_lettered_and_the_others_go_on(
+    scratch: Scratch, producer: AIOKafkaProducer, stack: Stack
+) -> None:
+    for lead in ("lead-1", "poison", "lead-2"):
+        outgoing = message(scratch.topic, lead)
+        await producer.send_and_wait(
+            scratch.topic, outgoing.value, key=lead.encode(), headers=list(outgoing.headers)
+        )
+    dead = await TopicWatcher(stack.kafka, f"{scratch.topic}.dlq").start()
+
+    async def handler(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        if any(record.key == b"poison" for record in records):
+            raise ValueError("a bug this record triggers")
+        await apply_batch(scratch, records)
+
+    async def send(letter: OutboxMessage) -> None:
+        await producer.send_and_wait(letter.topic, letter.value, key=letter.key, headers=list(letter.headers))
+
+    group = f"test-{uuid.uuid4().hex[:8]}"
+    consumer = kafka.make_consumer(
+        stack.kafka, group_id=group, topics=[scratch.topic], client_id=group, max_records=100
+    )
+    await consumer.start()
+    stop = asyncio.Event()
+    worker = BatchConsumer(
+        consumer,
+        handler,
+        max_records=100,
+        poll=timedelta(milliseconds=50),
+        service="test",
+        dead_letter_topic_of=lambda topic: f"{topic}.dlq",
+        dead_letter_sink=send,
+        isolate_after=2,
+    )
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        (letter,) = await dead.wait_for(lambda r: r.key == b"poison")
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+        await consumer.stop()
+        await dead.stop()
+
+    headers = dict(letter.headers)
+    assert (headers["error.class"], headers["error.stage"]) == (b"handler_error", b"handle")
+    assert b"a bug this record triggers" in headers["error.message"]
+    async with scratch.sessions() as session:
+        rows = (await session.execute(select(scratch.applied.c.lead_id, scratch.applied.c.times))).all()
+    assert sorted(rows) == [("lead-1", 1), ("lead-2", 1)]

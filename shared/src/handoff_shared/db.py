@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -73,7 +74,10 @@ async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[
 
 
 def _json_text(value: object) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # integers over 64 bits: the standard encoder takes them
+        return json.dumps(value, allow_nan=False)
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

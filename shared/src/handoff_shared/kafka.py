@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from handoff_shared import cloudevents, observability
 from handoff_shared.cloudevents import CloudEvent, InvalidEvent
@@ -125,12 +126,35 @@ async def partitions_of(bootstrap: str, topic: str, *, timeout: float = 10.0) ->
         await admin.close()
 
 
+DeadLetterSink = Callable[[OutboxMessage], Awaitable[None]]
+# Failures that say nothing about the records: wait and retry the batch, however long it takes.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    KafkaError,
+    OperationalError,
+    InterfaceError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for failures of the broker, the database or the network, as opposed to the data."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, TRANSIENT)
+
+
 class BatchConsumer:
     """Hands batches of records to a handler and commits their offsets only after it returns.
 
     The handler owns one database transaction for the batch; if it raises, the batch is read
     again after a growing delay. A crash between the handler's commit and the offset commit
     re-delivers the batch, which idempotent handlers apply once.
+
+    A batch that fails ``isolate_after`` times for a reason other than an outage (a bug, or a
+    record no code path expected) is handled record by record; a record that fails alone is
+    dead-lettered with ``error.stage = handle`` and the partition moves on, so one bad record
+    never blocks the others.
     """
 
     def __init__(
@@ -141,16 +165,23 @@ class BatchConsumer:
         max_records: int,
         poll: timedelta,
         service: str,
+        dead_letter_topic_of: Callable[[str], str] | None = None,
+        dead_letter_sink: DeadLetterSink | None = None,
+        isolate_after: int = 3,
     ) -> None:
         self._consumer = consumer
         self._handler = handler
         self._max_records = max_records
         self._poll_ms = int(poll.total_seconds() * 1000)
         self._service = service
+        self._dead_letter_topic_of = dead_letter_topic_of
+        self._dead_letter_sink = dead_letter_sink
+        self._isolate_after = isolate_after
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished and committed first."""
         backoff = 0.1
+        failures = 0
         while not stop.is_set():
             batches = await self._consumer.getmany(timeout_ms=self._poll_ms, max_records=self._max_records)
             records = [record for partition in batches.values() for record in partition]
@@ -164,13 +195,46 @@ class BatchConsumer:
             except Exception as exc:  # a failed batch is retried, never skipped
                 log.exception("consumer.batch_failed", records=len(records), error=type(exc).__name__)
                 observability.BATCH_FAILURES.labels(self._service).inc()
-                for partition, partition_records in batches.items():
-                    self._consumer.seek(partition, partition_records[0].offset)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
+                failures = 0 if is_transient(exc) else failures + 1
+                if failures >= self._isolate_after and self._can_dead_letter():
+                    await self._one_by_one(records)
+                    failures = 0
+                else:
+                    for partition, partition_records in batches.items():
+                        self._consumer.seek(partition, partition_records[0].offset)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
             backoff = 0.1
+            failures = 0
             await self.commit({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
+
+    def _can_dead_letter(self) -> bool:
+        return self._dead_letter_sink is not None and self._dead_letter_topic_of is not None
+
+    async def _one_by_one(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Handle each record alone; dead-letter those that still fail (outages propagate)."""
+        sink, topic_of = self._dead_letter_sink, self._dead_letter_topic_of
+        if sink is None or topic_of is None:
+            raise RuntimeError("no dead-letter sink")
+        for record in records:
+            try:
+                await self._handler([record])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                error = InvalidEvent("handler_error", f"{type(exc).__name__}: {str(exc)[:500]}")
+                await sink(dead_letter(record, error, stage="handle", topic=topic_of(record.topic)))
+                observability.DEAD_LETTERS.labels(self._service, record.topic, error.error_class).inc()
+                log.error(
+                    "consumer.dead_letter_after_failures",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    error=type(exc).__name__,
+                )
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit offsets; after a rebalance the records are re-read, which is harmless."""

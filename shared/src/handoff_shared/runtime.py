@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from handoff_shared import db, kafka
 from handoff_shared.kafka import BatchConsumer, BatchHandler
-from handoff_shared.outbox import OutboxRelay
+from handoff_shared.outbox import OutboxMessage, OutboxRelay
 from handoff_shared.settings import ServiceSettings
 from handoff_shared.stopping import wait_or_stop
 
@@ -84,6 +84,14 @@ class Runtime:
         )
         return {"database": database, "kafka": broker}
 
+    async def _send_dead_letter(self, message: OutboxMessage) -> None:
+        """Publish a dead letter now: the consumer commits the record's offset right after."""
+        if self.producer is None:
+            raise ConnectionError("the producer is not started yet")
+        await self.producer.send_and_wait(
+            message.topic, value=message.value, key=message.key, headers=list(message.headers)
+        )
+
     async def _supervise(self, name: str, work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         backoff = 0.5
         while not self.stop_event.is_set():
@@ -139,6 +147,8 @@ class Runtime:
                     max_records=settings.consumer_batch_max,
                     poll=settings.consumer_poll,
                     service=settings.service_name,
+                    dead_letter_topic_of=self.dead_letter_topic,
+                    dead_letter_sink=self._send_dead_letter,
                 ).run(stop)
             finally:
                 await consumer.stop()
