@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import structlog
 from fastapi import FastAPI
 from handoff_shared import events
-from handoff_shared.db import transaction
 from handoff_shared.http import health_router, install_problem_handlers
-from handoff_shared.idempotency import first_seen
-from handoff_shared.kafka import decode_batch
-from handoff_shared.outbox import add as add_to_outbox
-from handoff_shared.runtime import Runtime
+from handoff_shared.runtime import Runtime, recording_handler
 
 from handoff_feedback import tables
 from handoff_feedback.settings import Settings
 
-log = structlog.get_logger(__name__)
 CONSUMED_TYPES = frozenset(
     {events.LEAD_ASSIGNED, events.LEAD_ACCEPTED, events.LEAD_REJECTED, events.LEAD_ESCALATED}
 )
@@ -33,17 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
         runtime = Runtime(settings, schema=tables.SCHEMA, outbox=tables.outbox)
         app.state.runtime = runtime
 
-        async def on_records(records: Sequence[Any]) -> None:
-            valid, dead = decode_batch(
-                records, CONSUMED_TYPES, runtime.dead_letter_topic, service=settings.service_name
-            )
-            async with transaction(runtime.sessions) as session:
-                await add_to_outbox(session, tables.outbox, dead)
-                fresh = await first_seen(session, tables.processed_events, valid)
-            log.info("events.recorded", received=len(records), fresh=len(fresh), dead_letters=len(dead))
-            if dead:
-                runtime.relay.wake()
-
+        on_records = recording_handler(runtime, tables.processed_events, tables.outbox, CONSUMED_TYPES)
         runtime.consume(
             settings.consumer_group,
             [
