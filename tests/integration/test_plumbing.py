@@ -101,6 +101,9 @@ async def test_outbox_publishes_committed_rows_and_not_rolled_back_ones(
     assert published == 2
     records = await watcher.wait_for(lambda r: True, count=2)
     assert sorted(r.key for r in records) == [b"kept-1", b"kept-2"]
+    for record in records:  # the relay partitions by key exactly as a plain keyed send does
+        sent = await producer.send_and_wait(scratch.topic, b"marker", key=record.key)
+        assert sent.partition == record.partition
     assert await relay.pending() == 0
     assert await relay.publish_once() == 0
     await watcher.stop()

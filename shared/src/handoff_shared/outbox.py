@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -82,6 +83,7 @@ class OutboxRelay:
         self._service = service
         self._lock_name = f"{table.schema or 'public'}.{table.name}"
         self._wake = asyncio.Event()
+        self._partitioner = DefaultPartitioner()
         self._purged_at = 0.0
 
     def attach(self, producer: Any) -> None:
@@ -141,19 +143,38 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            futures = [
-                await self._producer.send(
-                    row.topic,
-                    value=row.value,
-                    key=row.key,
-                    headers=[(name, base64.b64decode(raw)) for name, raw in row.headers],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*futures)
+            await asyncio.gather(*await self._send_in_batches(rows))
             await self._mark_sent(session, [row.id for row in rows])
         observability.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
+
+    async def _send_in_batches(self, rows: Sequence[Any]) -> list[asyncio.Future[Any]]:
+        """Hand the rows to Kafka a record batch per partition, in row order.
+
+        Keyed records go to the partition the default partitioner gives (murmur2, as Java's),
+        so they land where a plain ``send`` would put them; building batches directly costs a
+        fraction of a ``send`` per record.
+        """
+        futures: list[asyncio.Future[Any]] = []
+        open_batches: dict[tuple[str, int], Any] = {}
+        partitions: dict[str, list[int]] = {}
+        for row in rows:
+            if row.topic not in partitions:
+                partitions[row.topic] = sorted(await self._producer.partitions_for(row.topic))
+            choices = partitions[row.topic]
+            partition = self._partitioner(row.key, choices, choices)
+            headers = [(name, base64.b64decode(raw)) for name, raw in row.headers]
+            batch = open_batches.get((row.topic, partition))
+            if batch is None:
+                batch = open_batches[(row.topic, partition)] = self._producer.create_batch()
+            if batch.append(key=row.key, value=row.value, timestamp=None, headers=headers) is None:
+                futures.append(await self._producer.send_batch(batch, row.topic, partition=partition))
+                batch = open_batches[(row.topic, partition)] = self._producer.create_batch()
+                if batch.append(key=row.key, value=row.value, timestamp=None, headers=headers) is None:
+                    raise ValueError(f"outbox row {row.id} is larger than a record batch")
+        for (topic, partition), batch in open_batches.items():
+            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+        return futures
 
     async def _mark_sent(self, session: AsyncSession, ids: list[int]) -> None:
         await session.execute(
