@@ -296,3 +296,27 @@ async def test_unavailable_team_queues_lead_until_a_rep_returns(
     (event,) = await assigned.events_for([lead["lead_id"]])
     assert event["rep_id"] == territory.cap
     assert not await queued()
+
+
+async def test_rep_sets_only_their_own_availability(
+    admin: httpx.AsyncClient, router_http: httpx.AsyncClient
+) -> None:
+    territory = Territory.new()
+    await territory.apply(admin)
+    token = await territory.token(admin, territory.ana)
+    away = {"available": False, "until": "2030-01-01T00:00:00Z"}
+
+    own = await router_http.put(f"/v1/reps/{territory.ana}/availability", headers=bearer(token), json=away)
+    other = await router_http.put(f"/v1/reps/{territory.ben}/availability", headers=bearer(token), json=away)
+    naive = await router_http.put(
+        f"/v1/reps/{territory.ana}/availability",
+        headers=bearer(token),
+        json={"available": False, "until": "2030-01-01T00:00:00"},
+    )
+
+    assert own.status_code == 200
+    assert other.status_code == 403
+    assert naive.status_code == 422
+    load = {row["rep_id"]: row for row in (await admin.get("/v1/reps/load")).json()}
+    assert load[territory.ana]["available"] is False
+    assert load[territory.ben]["available"] is True
