@@ -17,7 +17,6 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, KafkaError
-from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from handoff_shared import cloudevents, observability
@@ -242,9 +241,6 @@ class BatchConsumer:
             await self._consumer.commit(offsets)
         except CommitFailedError:
             log.warning("consumer.commit_failed_after_rebalance", partitions=len(offsets))
-
-
-Model = TypeVar("Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)

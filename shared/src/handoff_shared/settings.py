@@ -60,8 +60,3 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _duration(cls, value: str | float | timedelta) -> timedelta:
         return parse_duration(value)
-
-    @property
-    def dead_letter_topic(self) -> str:
-        """Where this service's undecodable or invalid input goes."""
-        return self.topic_mql_created_dlq

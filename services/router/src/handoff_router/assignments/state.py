@@ -8,7 +8,7 @@ its changes as deltas for the same reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -108,8 +108,3 @@ async def set_availability(
             index_elements=[rep_availability.c.rep_id], set_={"available": available, "until": until}
         )
     )
-
-
-def loads_of(state: RoutingState, rep_ids: Iterable[str]) -> Mapping[str, RepLoad]:
-    """The load of each rep given (zero when never assigned)."""
-    return {rep: state.load.get(rep, RepLoad()) for rep in rep_ids}
