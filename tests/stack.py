@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from handoff_shared.kafka import partitions_of
@@ -50,8 +50,16 @@ class Stack:
         )
 
 
+@overload
 async def eventually(
-    check: Callable[[], Awaitable[T | None] | T | None],
+    check: Callable[[], Awaitable[T | None]], *, timeout: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
+@overload
+async def eventually(
+    check: Callable[[], T | None], *, timeout: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
+async def eventually(
+    check: Callable[[], Any],
     *,
     timeout: float = 15.0,
     interval: float = 0.05,
@@ -171,9 +179,10 @@ class TopicWatcher:
             found = [record for record in self.records if predicate(record)]
             return found if len(found) >= count else None
 
-        return await eventually(
+        found: list[ConsumerRecord[bytes, bytes]] = await eventually(
             matched, timeout=timeout, interval=0, what=f"{count} record(s) on {self.topic}"
         )
+        return found
 
     async def events_for(self, lead_ids: Iterable[str], *, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Wait for one event per lead id given (by subject); answer the data of each."""

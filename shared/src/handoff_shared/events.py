@@ -18,8 +18,10 @@ LEAD_ASSIGNED = "lead.assigned"
 LEAD_ACCEPTED = "lead.accepted"
 LEAD_REJECTED = "lead.rejected"
 LEAD_ESCALATED = "lead.escalated"
+LEAD_QUALIFIED = "lead.qualified"
 LEAD_OUTCOME = "scoring.lead_outcome"
 FEEDBACK_SNAPSHOT = "scoring.feedback_snapshot"
+ACCEPTANCE_ALERT = "scoring.acceptance_alert"
 
 _RFC3339 = re.compile(
     r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
@@ -187,8 +189,50 @@ class Explanation(EventData):
     skipped: list[Skipped] = Field(default_factory=list)
 
 
+Clock = Annotated[
+    str,
+    Strict(),
+    Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", json_schema_extra={"examples": ["09:00"]}),
+]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class SlaHours(EventData):
+    """Business hours in the rep's timezone: ``start``-``end`` (end excluded) on ``days``."""
+
+    start: Clock
+    end: Clock
+    days: list[Weekday] = Field(min_length=1)
+
+
+class SlaStep(EventData):
+    """At ``percent`` of the SLA elapsed (in business time when hours are set), ``action``."""
+
+    percent: Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
+    action: Literal["remind", "escalate", "reassign"]
+
+
+class SlaTerms(EventData):
+    """An extension of ``lead.assigned``: the SLA of the config version the assignment was made
+    under, team overrides applied, so the sla-monitor never re-derives it from a newer config."""
+
+    accept_within_seconds: Seconds
+    timezone: Annotated[str, Strict(), Field(min_length=1, max_length=100)]
+    business_hours: SlaHours | None = None
+    holidays: list[Annotated[str, Strict(), Field(min_length=2, max_length=10)]] = Field(default_factory=list)
+    ladder: list[SlaStep] = Field(default_factory=list)
+    max_reassignments: Count | None = None
+    pause_after_expired: Count | None = None
+
+
 class LeadAssigned(EventData):
-    """``lead.assigned``: a lead went to a rep."""
+    """``lead.assigned``: a lead went to a rep.
+
+    Beyond the contract's fields it carries ``config_version``, ``manager_id`` (the rep's
+    manager, who receives escalations) and ``sla`` (``SlaTerms``); events without ``sla``
+    (from before it existed) are read with a wall-clock SLA from ``assigned_at`` to
+    ``sla_due_at`` and the default ladder.
+    """
 
     assignment_id: Id
     lead_id: Id
@@ -201,6 +245,8 @@ class LeadAssigned(EventData):
     sla_due_at: Time
     explanation: Explanation
     lead: MqlCreated
+    manager_id: Id | None = None
+    sla: SlaTerms | None = None
 
     @model_validator(mode="after")
     def _lead_is_this_lead(self) -> Self:
@@ -249,11 +295,32 @@ class LeadEscalated(EventData):
     escalated_at: Time | None = None
 
 
+class LeadQualified(EventData):
+    """``lead.qualified``: after accepting, the assigned rep said what the lead became (SAL -> SQL)."""
+
+    assignment_id: Id
+    lead_id: Id
+    rep_id: Id
+    outcome: Literal["sql", "disqualified"]
+    reason: Id | None = None
+    note: Text | None = None
+    qualified_at: Time
+    seconds_since_accept: Seconds
+
+    @model_validator(mode="after")
+    def _disqualified_has_a_reason(self) -> Self:
+        if self.outcome == "disqualified" and not self.reason:
+            raise ValueError("outcome 'disqualified' needs a reason")
+        if self.reason == "other" and not (self.note and self.note.strip()):
+            raise ValueError("reason 'other' needs a note")
+        return self
+
+
 class LeadOutcome(EventData):
-    """``scoring.lead_outcome``: how one lead's handoff ended."""
+    """``scoring.lead_outcome``: how one lead's handoff ended, or what an accepted lead became."""
 
     lead_id: Id
-    outcome: Literal["accepted", "rejected", "expired"]
+    outcome: Literal["accepted", "rejected", "expired", "sql", "disqualified"]
     reason: Text | None = None
     rep_id: Id | None = None
     team_id: Id | None = None
@@ -277,6 +344,28 @@ class FeedbackSnapshot(EventData):
     acceptance_rate: Rate
     seconds_to_accept_p50: Seconds | None = None
     seconds_to_accept_p90: Seconds | None = None
+    sqls: Count
+    sal_to_sql_rate: Rate
+
+    @model_validator(mode="after")
+    def _window_is_ordered(self) -> Self:
+        if self.window_end < self.window_start:
+            raise ValueError("window_end is before window_start")
+        return self
+
+
+class AcceptanceAlert(EventData):
+    """``scoring.acceptance_alert``: a segment's acceptance rate crossed a threshold, or came back."""
+
+    segment: dict[str, Any]
+    window_start: Time
+    window_end: Time
+    acceptance_rate: Rate
+    decisions: Count
+    direction: Literal["below", "above"]
+    threshold: Rate
+    state: Literal["firing", "resolved"]
+    raised_at: Time | None = None
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> Self:
@@ -291,8 +380,10 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     LEAD_ACCEPTED: LeadAccepted,
     LEAD_REJECTED: LeadRejected,
     LEAD_ESCALATED: LeadEscalated,
+    LEAD_QUALIFIED: LeadQualified,
     LEAD_OUTCOME: LeadOutcome,
     FEEDBACK_SNAPSHOT: FeedbackSnapshot,
+    ACCEPTANCE_ALERT: AcceptanceAlert,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -9,7 +10,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from handoff_shared import observability
 
 ReadinessCheck = Callable[[], Awaitable[Mapping[str, bool]]]
 PROBLEM_JSON = "application/problem+json"
@@ -38,16 +43,45 @@ def health_router(readiness: ReadinessCheck) -> APIRouter:
     return router
 
 
-class Problem(Exception):
-    """A domain error with its HTTP status, answered as problem details."""
-
-    status = 400
-    title = "Bad request"
+class DomainError(Exception):
+    """A refusal of a use case, in the domain's words; the app says which HTTP status it is
+    answered with (``install_problem_handlers``), so services and repositories know no HTTP."""
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+
+
+class Problem(DomainError):
+    """A domain error that carries its own HTTP status (for services without a mapping)."""
+
+    status = 400
+    title = "Bad request"
+
+
+ErrorStatuses = Mapping[type[DomainError], tuple[int, str]]
+"""Each domain error's HTTP status and problem title: the one place a service maps them."""
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details; some problems add fields (``problems``, ``errors``, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+def problem_responses(answers: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for an endpoint's problem answers, ``{status: when}``."""
+    schema = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {
+        status: {"description": why, "model": ProblemDetails, "content": {PROBLEM_JSON: {"schema": schema}}}
+        for status, why in answers.items()
+    }
 
 
 def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -56,12 +90,19 @@ def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSON
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Answer domain errors, HTTP errors and invalid requests as problem details."""
+def install_problem_handlers(app: FastAPI, statuses: ErrorStatuses | None = None) -> None:
+    """Answer domain errors (by ``statuses``), HTTP errors and invalid requests as problem details."""
+    mapped = dict(statuses or {})
 
-    async def on_problem(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)
-        return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+    async def on_domain_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        for kind in type(exc).__mro__:
+            if kind in mapped:
+                status, title = mapped[kind]
+                return problem_response(status, title, exc.detail, **exc.extra)
+        if isinstance(exc, Problem):
+            return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+        raise exc  # a domain error nobody mapped is a bug: a 500, and a test says which
 
     async def on_http(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -79,7 +120,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{error['path']}: {error['message']}" for error in errors)
         return problem_response(422, "Invalid request", detail, errors=errors)
 
-    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_invalid)
 
@@ -91,3 +132,34 @@ def _title(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+class RequestMetrics:
+    """ASGI middleware: requests and their latency by method, route template and status (RED)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            observability.HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            observability.HTTP_SECONDS.labels(self.service, method, route).observe(
+                time.perf_counter() - started
+            )

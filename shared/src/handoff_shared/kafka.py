@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from handoff_shared import cloudevents, observability
 from handoff_shared.cloudevents import CloudEvent, InvalidEvent
+from handoff_shared.kafka_security import PLAINTEXT, KafkaSecurity
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.topics import DLQ_HEADERS
 
@@ -30,9 +31,10 @@ Client = TypeVar("Client", AIOKafkaProducer, AIOKafkaConsumer)
 BatchHandler = Callable[[Sequence[ConsumerRecord[bytes, bytes]]], Awaitable[None]]
 
 
-def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+def make_producer(bootstrap: str, *, client_id: str, security: KafkaSecurity = PLAINTEXT) -> AIOKafkaProducer:
     """An idempotent producer that waits for every in-sync replica."""
     return AIOKafkaProducer(
+        **security.client_options(),
         bootstrap_servers=bootstrap,
         client_id=client_id,
         enable_idempotence=True,
@@ -44,11 +46,18 @@ def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
 
 
 def make_consumer(
-    bootstrap: str, *, group_id: str, topics: Collection[str], client_id: str, max_records: int
+    bootstrap: str,
+    *,
+    group_id: str,
+    topics: Collection[str],
+    client_id: str,
+    max_records: int,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> AIOKafkaConsumer:
     """A consumer that reads from the start of unseen partitions and never commits by itself."""
     return AIOKafkaConsumer(
         *topics,
+        **security.client_options(),
         bootstrap_servers=bootstrap,
         group_id=group_id,
         client_id=client_id,
@@ -102,12 +111,14 @@ async def is_reachable(producer: AIOKafkaProducer | None, timeout: float = 2.0) 
     return True
 
 
-async def partitions_of(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[int]:
+async def partitions_of(
+    bootstrap: str, topic: str, *, timeout: float = 10.0, security: KafkaSecurity = PLAINTEXT
+) -> list[int]:
     """The partitions of ``topic`` once each has a leader (a topic just created takes a moment).
 
     A consumer only knows the partitions of topics it subscribed to; this asks the broker.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.client_options())
     await admin.start()
     try:
         async with asyncio.timeout(timeout):
@@ -186,6 +197,7 @@ class BatchConsumer:
             records = [record for partition in batches.values() for record in partition]
             if not records:
                 continue
+            self._record_lag(batches)
             try:
                 with observability.BATCH_SECONDS.labels(self._service).time():
                     await self._handler(records)
@@ -207,6 +219,15 @@ class BatchConsumer:
             backoff = 0.1
             failures = 0
             await self.commit({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
+
+    def _record_lag(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Per partition in hand: how far its end is beyond this batch (once per batch, not per record)."""
+        for partition, partition_records in batches.items():
+            end = self._consumer.highwater(partition)
+            if end is not None:
+                observability.CONSUMER_LAG.labels(self._service, partition.topic, partition.partition).set(
+                    max(end - partition_records[-1].offset - 1, 0)
+                )
 
     def _can_dead_letter(self) -> bool:
         return self._dead_letter_sink is not None and self._dead_letter_topic_of is not None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -61,3 +63,63 @@ def _migrate(connection: Connection, metadata: MetaData, schema: str) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+# The tables every service keeps (``handoff_shared.db``), as their first migration created them.
+# Frozen here like any migration: a later change to those tables is a new revision of each
+# service, never an edit of these functions.
+
+
+def create_outbox_and_processed_events(schema: str) -> None:
+    """Create ``outbox`` and ``processed_events`` in ``schema`` (each service's revision 0001)."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("topic", sa.String(length=255), nullable=False),
+        sa.Column("key", sa.LargeBinary(), nullable=True),
+        sa.Column("value", sa.LargeBinary(), nullable=True),
+        sa.Column(
+            "headers",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        schema=schema,
+    )
+    op.create_index(
+        "outbox_sent_at",
+        "outbox",
+        ["sent_at"],
+        unique=False,
+        schema=schema,
+        postgresql_where=sa.text("sent_at IS NOT NULL"),
+    )
+    op.create_index(
+        "outbox_unsent",
+        "outbox",
+        ["id"],
+        unique=False,
+        schema=schema,
+        postgresql_where=sa.text("sent_at IS NULL"),
+    )
+    op.create_table(
+        "processed_events",
+        sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=False),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("event_id"),
+        schema=schema,
+    )
+
+
+def drop_outbox_and_processed_events(schema: str) -> None:
+    """Undo ``create_outbox_and_processed_events``."""
+    op.drop_table("processed_events", schema=schema)
+    op.drop_index("outbox_unsent", table_name="outbox", schema=schema)
+    op.drop_index("outbox_sent_at", table_name="outbox", schema=schema)
+    op.drop_table("outbox", schema=schema)

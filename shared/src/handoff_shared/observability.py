@@ -94,3 +94,22 @@ BATCH_FAILURES = Counter(
 OUTBOX_PUBLISHED = Counter("handoff_outbox_published_total", "Outbox rows published to Kafka", ["service"])
 OUTBOX_FAILURES = Counter("handoff_outbox_failures_total", "Outbox publish attempts that failed", ["service"])
 OUTBOX_PENDING = Gauge("handoff_outbox_pending", "Outbox rows not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "handoff_outbox_oldest_age_seconds",
+    "Age of the oldest outbox row not yet published (0: none)",
+    ["service"],
+)
+CONSUMER_LAG = Gauge(
+    "handoff_consumer_lag",
+    "Records behind the partition's end after the last batch a consumer handled",
+    ["service", "topic", "partition"],
+)
+HTTP_REQUESTS = Counter(
+    "handoff_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "handoff_http_request_seconds",
+    "Time to answer an HTTP request, by route template",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

@@ -189,6 +189,19 @@ class OutboxRelay:
             )
         return int(count or 0)
 
+    async def backlog(self) -> tuple[int, float]:
+        """How many rows wait to be published, and the oldest one's age in seconds (0 if none)."""
+        table = self._table
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(
+                        func.count(), func.extract("epoch", func.now() - func.min(table.c.created_at))
+                    ).where(table.c.sent_at.is_(None))
+                )
+            ).one()
+        return int(row[0] or 0), float(row[1] or 0.0)
+
     async def _purge_if_due(self) -> None:
         now = asyncio.get_running_loop().time()
         if now - self._purged_at < 60:

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from handoff_shared import db, kafka
+from handoff_shared import db, kafka, observability
 from handoff_shared.idempotency import first_seen
 from handoff_shared.kafka import BatchConsumer, BatchHandler
 from handoff_shared.outbox import OutboxMessage, OutboxRelay
@@ -46,16 +46,38 @@ class Runtime:
             retention=settings.outbox_retention,
             service=settings.service_name,
         )
-        self._consumers: list[tuple[str, Collection[str], BatchHandler]] = []
+        self._workers: list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._register("outbox-relay", self._run_relay)  # every role writes events
+
+    @property
+    def runs_workers(self) -> bool:
+        """Whether this process consumes and runs background work (roles ``all`` and ``worker``)."""
+        return self.settings.role != "api"
+
+    @property
+    def workers(self) -> list[str]:
+        """The names of the work this runtime runs (the relay, consumers, background work)."""
+        return [name for name, _ in self._workers]
 
     def consume(self, group_id: str, topics: Collection[str], handler: BatchHandler) -> None:
-        """Register a batch consumer; it starts with the runtime."""
-        self._consumers.append((group_id, topics, handler))
+        """Register a batch consumer; it starts with the runtime (not in the ``api`` role)."""
+        self.spawn(f"consumer:{group_id}", self._consumer_work(group_id, topics, handler))
 
     def spawn(self, name: str, work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-        """Run background work until stop, restarting it (with a delay) if it fails."""
-        self._tasks.append(asyncio.create_task(self._supervise(name, work), name=name))
+        """Run background work until stop, restarting it (with a delay) if it fails.
+
+        Registered before the runtime starts, it starts with it; after, at once. Not in the
+        ``api`` role, whose replicas scale with requests, not with the work.
+        """
+        if self.runs_workers:
+            self._register(name, work)
+
+    def _register(self, name: str, work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        self._workers.append((name, work))
+        if self._started:
+            self._tasks.append(asyncio.create_task(self._supervise(name, work), name=name))
 
     def dead_letter_topic(self, topic: str) -> str:
         """Where undecodable records of ``topic`` go."""
@@ -64,10 +86,11 @@ class Runtime:
         )
 
     async def start(self) -> None:
-        """Start the producer, the relay and every consumer in the background."""
-        self.spawn("outbox-relay", self._run_relay)
-        for group_id, topics, handler in self._consumers:
-            self.spawn(f"consumer:{group_id}", self._consumer_work(group_id, topics, handler))
+        """Start the producer, the relay, every consumer and background work."""
+        self._started = True
+        self._tasks = [
+            asyncio.create_task(self._supervise(name, work), name=name) for name, work in self._workers
+        ]
 
     async def stop(self, timeout: float = 20.0) -> None:
         """Stop fetching, let each worker finish its batch and commit, then close everything."""
@@ -109,11 +132,22 @@ class Runtime:
                 await wait_or_stop(self.stop_event, backoff)
                 backoff = min(backoff * 2, 10.0)
 
+    async def _watch_outbox_backlog(self, stop: asyncio.Event, every: float = 15.0) -> None:
+        """Keep the outbox gauges current: the rows waiting and how old the oldest is."""
+        service = self.settings.service_name
+        while not stop.is_set():
+            pending, oldest = await self.relay.backlog()
+            observability.OUTBOX_PENDING.labels(service).set(pending)
+            observability.OUTBOX_OLDEST_AGE.labels(service).set(oldest)
+            await wait_or_stop(stop, every)
+
     async def _run_relay(self, stop: asyncio.Event) -> None:
         settings = self.settings
         self.producer = await kafka.start_client(
             lambda: kafka.make_producer(
-                settings.kafka_bootstrap, client_id=f"{settings.service_name}-producer"
+                settings.kafka_bootstrap,
+                client_id=f"{settings.service_name}-producer",
+                security=settings.kafka_security,
             ),
             timeout=settings.kafka_start_timeout,
             stop=stop,
@@ -138,6 +172,7 @@ class Runtime:
                     topics=topics,
                     client_id=f"{settings.service_name}-{group_id}",
                     max_records=settings.consumer_batch_max,
+                    security=settings.kafka_security,
                 ),
                 timeout=settings.kafka_start_timeout,
                 stop=stop,

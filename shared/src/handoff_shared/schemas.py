@@ -28,7 +28,13 @@ ASYNCAPI_FILE = "asyncapi.yaml"
 SCHEMAS_DIR = "schemas"
 
 # Topics this system reads, whose unreadable records go to ``<topic>.dlq`` (MQLs: the contract's DLQ).
-_DEAD_LETTERED = (topics.LEAD_ASSIGNED, topics.LEAD_ACCEPTED, topics.LEAD_REJECTED, topics.LEAD_ESCALATED)
+_DEAD_LETTERED = (
+    topics.LEAD_ASSIGNED,
+    topics.LEAD_ACCEPTED,
+    topics.LEAD_REJECTED,
+    topics.LEAD_ESCALATED,
+    topics.LEAD_QUALIFIED,
+)
 
 
 def event_schema(event_type: str) -> dict[str, Any]:

@@ -2,38 +2,79 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handoff_shared import topics
+from handoff_shared.durations import parse_duration
+from handoff_shared.kafka_security import KafkaSecurity, Mechanism, Protocol
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
-
-def parse_duration(value: str | float | timedelta) -> timedelta:
-    """Read ``500ms``, ``5s``, ``15m``, ``4h`` or ``2d`` (a bare number is seconds)."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float):
+def _duration_setting(value: object) -> object:
+    """A setting's duration: the one grammar of ``handoff_shared.durations``, or seconds as a number."""
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
-    match = _DURATION.match(value)
-    if match is None:
-        raise ValueError(f"not a duration: {value!r} (write e.g. 90s, 15m, 4h, 2d)")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return value
 
 
-class ServiceSettings(BaseSettings):
+Duration = Annotated[timedelta, BeforeValidator(_duration_setting)]
+"""A duration setting: ``HANDOFF_OUTBOX_POLL=200ms``, ``=15m``, ``=1h30m``, or a number of seconds."""
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka: every service's, and the operator tools' (``handoff dlq``)."""
+
+    model_config = SettingsConfigDict(env_prefix="HANDOFF_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_security_protocol: Protocol = "PLAINTEXT"
+    kafka_sasl_mechanism: Mechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> KafkaSettings:
+        problems = self.kafka_security.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """How every Kafka client of this process authenticates and encrypts."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value(),
+            cafile=self.kafka_ssl_cafile,
+            certfile=self.kafka_ssl_certfile,
+            keyfile=self.kafka_ssl_keyfile,
+            check_hostname=self.kafka_ssl_check_hostname,
+        )
+
+
+class ServiceSettings(KafkaSettings):
     """The settings of any Handoff service; each service subclasses it."""
 
     model_config = SettingsConfigDict(env_prefix="HANDOFF_", extra="ignore", frozen=True)
 
     service_name: str = "handoff"
-    kafka_bootstrap: str = "127.0.0.1:19092"
-    database_url: SecretStr = SecretStr("postgresql+asyncpg://handoff:handoff@127.0.0.1:55432/handoff")
+    # all: HTTP, consumers and background work in one process; api: HTTP only (the outbox
+    # relay too, since requests write events); worker: consumers and background work (HTTP
+    # answers only health and metrics traffic). Kubernetes runs api and worker apart.
+    role: Literal["all", "api", "worker"] = "all"
+    database_url: SecretStr  # HANDOFF_DATABASE_URL, required: no default carries credentials
     database_pool_size: int = Field(default=10, ge=1)
     admin_token: SecretStr = SecretStr("")
     http_host: str = "127.0.0.1"
@@ -42,11 +83,11 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
 
     consumer_batch_max: int = Field(default=500, ge=1, le=10_000)
-    consumer_poll: timedelta = timedelta(milliseconds=200)
+    consumer_poll: Duration = timedelta(milliseconds=200)
     outbox_batch_max: int = Field(default=1000, ge=1, le=10_000)
-    outbox_poll: timedelta = timedelta(milliseconds=200)
-    outbox_retention: timedelta = timedelta(days=7)
-    kafka_start_timeout: timedelta = timedelta(seconds=15)
+    outbox_poll: Duration = timedelta(milliseconds=200)
+    outbox_retention: Duration = timedelta(days=7)
+    kafka_start_timeout: Duration = timedelta(seconds=15)
 
     topic_mql_created: str = topics.MQL_CREATED
     topic_mql_created_dlq: str = topics.MQL_CREATED_DLQ
@@ -54,9 +95,17 @@ class ServiceSettings(BaseSettings):
     topic_lead_accepted: str = topics.LEAD_ACCEPTED
     topic_lead_rejected: str = topics.LEAD_REJECTED
     topic_lead_escalated: str = topics.LEAD_ESCALATED
+    topic_lead_qualified: str = topics.LEAD_QUALIFIED
     topic_scoring_feedback: str = topics.SCORING_FEEDBACK
 
-    @field_validator("consumer_poll", "outbox_poll", "outbox_retention", "kafka_start_timeout", mode="before")
+    @field_validator("database_url", mode="before")
     @classmethod
-    def _duration(cls, value: str | float | timedelta) -> timedelta:
-        return parse_duration(value)
+    def _asyncpg_url(cls, value: object) -> object:
+        """Take ``postgresql://`` and ``postgres://`` URIs (CloudNativePG's, most managed
+        databases') as they are: the services talk to them with asyncpg."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str):
+            for scheme in ("postgresql://", "postgres://"):
+                if raw.startswith(scheme):
+                    return SecretStr("postgresql+asyncpg://" + raw.removeprefix(scheme))
+        return value

@@ -12,6 +12,7 @@ LEAD_ASSIGNED = "lead.assigned"
 LEAD_ACCEPTED = "lead.accepted"
 LEAD_REJECTED = "lead.rejected"
 LEAD_ESCALATED = "lead.escalated"
+LEAD_QUALIFIED = "lead.qualified"
 SCORING_FEEDBACK = "scoring.feedback"
 
 DLQ_SUFFIX = ".dlq"
@@ -106,11 +107,19 @@ TOPICS: tuple[Topic, ...] = (
         ("router", "feedback"),
     ),
     Topic(
+        LEAD_QUALIFIED,
+        "router",
+        "lead_id",
+        (events.LEAD_QUALIFIED,),
+        "After accepting, the assigned rep said what the lead became: sql or disqualified (SAL -> SQL).",
+        ("feedback",),
+    ),
+    Topic(
         SCORING_FEEDBACK,
         "feedback",
-        "lead_id, or the segment key for snapshots",
-        (events.LEAD_OUTCOME, events.FEEDBACK_SNAPSHOT),
-        "Outcomes and aggregates for marketing's scoring team.",
+        "lead_id, or the segment key for snapshots and alerts",
+        (events.LEAD_OUTCOME, events.FEEDBACK_SNAPSHOT, events.ACCEPTANCE_ALERT),
+        "Outcomes, aggregates and acceptance alerts for marketing's scoring team.",
         ("marketing scoring",),
     ),
 )

@@ -95,6 +95,26 @@ def data_of(event_type: str, lead_id: str = "lead-1") -> dict[str, Any]:
             "acceptance_rate": 0.6,
             "seconds_to_accept_p50": 1800.0,
             "seconds_to_accept_p90": 7200.0,
+            "sqls": 3,
+            "sal_to_sql_rate": 0.5,
+        },
+        events.LEAD_QUALIFIED: {
+            **assignment,
+            "outcome": "disqualified",
+            "reason": "no_budget",
+            "qualified_at": "2026-03-03T10:00:00Z",
+            "seconds_since_accept": 86400.0,
+        },
+        events.ACCEPTANCE_ALERT: {
+            "segment": {"campaign": "q3-launch"},
+            "window_start": "2026-03-02T00:00:00Z",
+            "window_end": "2026-03-03T00:00:00Z",
+            "acceptance_rate": 0.35,
+            "decisions": 40,
+            "direction": "below",
+            "threshold": 0.5,
+            "state": "firing",
+            "raised_at": "2026-03-02T15:00:00Z",
         },
     }
     return samples[event_type]
@@ -102,4 +122,6 @@ def data_of(event_type: str, lead_id: str = "lead-1") -> dict[str, Any]:
 
 def subject_of(event_type: str, lead_id: str = "lead-1") -> str:
     """The subject: the lead_id, or the segment key for snapshots."""
-    return "source=webinar,campaign=q3-launch" if event_type == events.FEEDBACK_SNAPSHOT else lead_id
+    if event_type in (events.FEEDBACK_SNAPSHOT, events.ACCEPTANCE_ALERT):
+        return "source=webinar,campaign=q3-launch"
+    return lead_id

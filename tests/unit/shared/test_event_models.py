@@ -46,8 +46,10 @@ def test_event_types_are_the_contract_names() -> None:
         "lead.accepted",
         "lead.rejected",
         "lead.escalated",
+        "lead.qualified",
         "scoring.lead_outcome",
         "scoring.feedback_snapshot",
+        "scoring.acceptance_alert",
     }
 
 
@@ -154,6 +156,11 @@ def test_known_fields_are_strict_no_coercion(path: str, value: object) -> None:
         (events.FEEDBACK_SNAPSHOT, "mqls", True),
         (events.FEEDBACK_SNAPSHOT, "acceptance_rate", 1.5),
         (events.FEEDBACK_SNAPSHOT, "rejected_by_reason", {"spam": "1"}),
+        (events.FEEDBACK_SNAPSHOT, "sal_to_sql_rate", -0.1),
+        (events.LEAD_QUALIFIED, "outcome", "maybe"),
+        (events.LEAD_QUALIFIED, "seconds_since_accept", -1.0),
+        (events.ACCEPTANCE_ALERT, "direction", "sideways"),
+        (events.ACCEPTANCE_ALERT, "state", "open"),
     ],
 )
 def test_wrong_values_are_refused_at_their_field(event_type: str, field: str, value: object) -> None:
@@ -249,3 +256,11 @@ def test_any_aware_time_survives_rfc_3339_round_trip(moment: datetime) -> None:
 
     assert text.endswith("Z")
     assert parse_rfc3339(text) == moment
+
+
+def test_disqualified_needs_a_reason_and_other_a_note() -> None:
+    data = data_of(events.LEAD_QUALIFIED)
+    del data["reason"]
+    assert "outcome 'disqualified' needs a reason" in str(problems(events.LeadQualified, data))
+    assert "reason 'other' needs a note" in str(problems(events.LeadQualified, data | {"reason": "other"}))
+    assert parse_event_data(events.LEAD_QUALIFIED, data | {"outcome": "sql"})

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import yaml
 from handoff_shared import cloudevents, schemas, topics
@@ -68,7 +69,6 @@ def test_schema_files_have_sorted_keys_and_a_trailing_newline() -> None:
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
 def test_exported_schema_accepts_the_sample_and_refuses_a_missing_required_field(event_type: str) -> None:
-    jsonschema_rs = pytest.importorskip("jsonschema_rs")
     schema = json.loads((DOCS / "schemas" / f"{event_type}.json").read_text(encoding="utf-8"))
     validator = jsonschema_rs.validator_for(schema)
     data = data_of(event_type)

@@ -1,0 +1,64 @@
+"""One service process as a FastAPI app: its runtime (engine, producer, outbox relay, consumers,
+background work), health and metrics, problem details. Each service's own ``create_app`` builds
+one with ``create_service`` and adds its routers, consumers and background work to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from sqlalchemy import Table
+
+from handoff_shared.http import ErrorStatuses, RequestMetrics, health_router, install_problem_handlers
+from handoff_shared.runtime import Runtime
+from handoff_shared.settings import ServiceSettings
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service's app and the runtime its lifespan starts and stops."""
+
+    app: FastAPI
+    runtime: Runtime
+
+
+def create_service(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    schema: str,
+    outbox: Table,
+    errors: ErrorStatuses | None = None,
+    version: str = "0.1.0",
+) -> Service:
+    """The app and runtime every service starts from; nothing connects before the lifespan starts.
+
+    Register consumers (``runtime.consume``) and background work (``runtime.spawn``) and include
+    routers before the app is served: the lifespan starts them all, and stops them cleanly.
+    ``errors`` maps the service's domain errors to HTTP statuses, in this one place.
+    """
+    runtime = Runtime(settings, schema=schema, outbox=outbox)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    # /docs serves Swagger UI's scripts and styles from the fastapi-offline package, not from a
+    # CDN: the page works on a machine without internet access. No /redoc: ReDoc's bundle still
+    # fetches its logo from cdn.redoc.ly.
+    app = FastAPIOffline(
+        title=title, version=version, description=description, lifespan=lifespan, redoc_url=None
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app, errors)
+    app.add_middleware(RequestMetrics, service=settings.service_name)
+    app.include_router(health_router(runtime.readiness))
+    return Service(app=app, runtime=runtime)
