@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV = $(shell command -v uv 2>/dev/null || echo python3.11 -m uv)
 STACK := scripts/stack
 
-.PHONY: help setup up down status logs lint typecheck test run clean
+.PHONY: help setup up down status logs lint typecheck test run bench clean
 
 help:
 	@echo "make setup      install uv, Java, Maven, PostgreSQL if missing; the virtualenv; Kafka's jars"
@@ -23,6 +23,7 @@ help:
 	@echo "make typecheck  mypy"
 	@echo "make test       setup, lint, typecheck, up, then pytest"
 	@echo "make run        setup, up, then the demo (scripts/demo.py)"
+	@echo "make bench      setup, up, then every benchmark of bench/; writes docs/benchmarks.md (not part of test)"
 	@echo "make clean      down, then remove .run (data, logs, admin token)"
 
 setup:
@@ -54,6 +55,10 @@ test: setup lint typecheck up
 
 run: setup up
 	$(UV) run --no-sync python scripts/demo.py
+
+# Not part of `make test`: benchmarks print figures, they never pass or fail on timing.
+bench: setup up
+	$(UV) run --no-sync python bench/run.py
 
 clean: down
 	rm -rf .run

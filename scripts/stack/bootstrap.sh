@@ -32,6 +32,19 @@ missing_packages() {
     (($(java_major || echo 0) >= 17)) || echo openjdk-17-jre-headless
     command -v mvn >/dev/null 2>&1 || echo maven
     command -v curl >/dev/null 2>&1 || echo curl
+    [[ -x /usr/bin/chromium ]] || echo chromium # the dashboard's and API docs' browser tests
+    command -v openssl >/dev/null 2>&1 || echo openssl
+    command -v go >/dev/null 2>&1 || echo golang-go
+    [[ -x /usr/bin/chromium ]] || echo chromium  # the browser tests (Playwright drives it)
+}
+
+# deploy/k8s is built with `kubectl kustomize`; without kubectl, kustomize itself from the Go
+# module proxy (into .cache/bin).
+install_kustomize() {
+    command -v kubectl >/dev/null 2>&1 || command -v kustomize >/dev/null 2>&1 && return 0
+    [[ -x "$CACHE/bin/kustomize" ]] && return 0
+    say "installing kustomize (go install, Go module proxy)"
+    GOBIN="$CACHE/bin" go install sigs.k8s.io/kustomize/kustomize/v5@v5.5.0
 }
 
 install_packages() {
@@ -66,6 +79,8 @@ main() {
     install_uv
     sync_virtualenv
     kafka_fetch_jars
+    install_kustomize
+    bash "$ROOT/scripts/k8s/crds.sh"
     say "bootstrap done"
 }
 

@@ -7,6 +7,8 @@ KAFKA_POM="$ROOT/deploy/local/kafka/pom.xml"
 KAFKA_LIB="$CACHE/kafka/lib"
 KAFKA_DIR="$RUN/kafka"
 KAFKA_CONFIG="$KAFKA_DIR/server.properties"
+KAFKA_TLS="$KAFKA_DIR/tls"
+KAFKA_CA="$KAFKA_TLS/ca.crt"
 KAFKA_LOG="$LOGS/kafka.log"
 # A small heap and a quick-starting JIT are plenty for one local broker; override at will.
 KAFKA_JVM_OPTS=${KAFKA_JVM_OPTS:-"-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true"}
@@ -35,19 +37,44 @@ read -r -a KAFKA_JVM_FLAGS <<<"$KAFKA_JVM_OPTS"
 KAFKA_JAVA=(java "${KAFKA_JVM_FLAGS[@]}" -Dorg.slf4j.simpleLogger.showDateTime=true
             "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSZ" -cp "$KAFKA_LIB/*")
 
+# A private CA and the broker's certificate (for 127.0.0.1 and localhost) for the SCRAM
+# listener, made once with openssl; clients trust .run/kafka/tls/ca.crt.
+kafka_tls() {
+    [[ -s "$KAFKA_TLS/broker.pem" ]] && return 0
+    mkdir -p "$KAFKA_TLS"
+    (
+        cd "$KAFKA_TLS"
+        umask 077
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=handoff-local-ca" \
+            -keyout ca.key -out ca.crt
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout broker.key -out broker.csr
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >broker.ext
+        openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+            -extfile broker.ext -out broker.crt
+        cat broker.key broker.crt ca.crt >broker.pem
+        chmod 644 ca.crt
+    ) >"$LOGS/kafka-tls.log" 2>&1 || { log_tail "$LOGS/kafka-tls.log"; die "could not make the broker's certificate"; }
+}
+
 # Rewritten on every start so that changing it here takes effect.
 kafka_write_config() {
     mkdir -p "$KAFKA_DIR/data"
+    kafka_tls
     cat >"$KAFKA_CONFIG" <<EOF
 # Written by scripts/stack/kafka.sh on every start; edits here are lost.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SCRAM_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SCRAM_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+# SASL/SCRAM-SHA-512 over TLS (users: scripts/stack/scram-user.sh); no ACLs locally.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$KAFKA_TLS/broker.pem
 log.dirs=$KAFKA_DIR/data
 num.partitions=$TOPIC_PARTITIONS
 auto.create.topics.enable=false
@@ -78,21 +105,32 @@ kafka_format() {
 kafka_start() {
     ! port_open "$KAFKA_PORT" || die_port_taken Kafka "$KAFKA_PORT"
     ! port_open "$KAFKA_CONTROLLER_PORT" || die_port_taken "Kafka's controller" "$KAFKA_CONTROLLER_PORT"
+    ! port_open "$KAFKA_SCRAM_PORT" || die_port_taken "Kafka's SCRAM listener" "$KAFKA_SCRAM_PORT"
     say "starting Kafka on $KAFKA_BOOTSTRAP"
     start_detached kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_CONFIG"
+    KAFKA_STARTED_HERE=true
 }
+
+# Whether this run of `up` started the broker: one found running that exits meanwhile was
+# stopping (SIGTERM, `kill`), and is started again rather than reported as a failed start.
+KAFKA_STARTED_HERE=false
 
 kafka_listening() {
     local pid
-    pid=$(live_pid kafka) || { log_tail "$KAFKA_LOG"; die "Kafka exited during start-up"; }
+    if ! pid=$(live_pid kafka); then
+        [[ "$KAFKA_STARTED_HERE" == false ]] || { log_tail "$KAFKA_LOG"; die "Kafka exited during start-up"; }
+        say "the Kafka broker found running has stopped: starting it again"
+        kafka_write_config
+        kafka_start
+        return 1
+    fi
     port_open "$KAFKA_PORT"
 }
 
 # Create the contract's topics when missing, waiting for the broker to answer.
 kafka_create_topics() {
     uv_python "$ROOT/scripts/stack/topics.py" --bootstrap "$KAFKA_BOOTSTRAP" \
-        --partitions "$TOPIC_PARTITIONS" --timeout "$KAFKA_START_TIMEOUT" "${TOPICS[@]}" ||
-        { log_tail "$KAFKA_LOG"; die "could not create the Kafka topics"; }
+        --partitions "$TOPIC_PARTITIONS" --timeout "$KAFKA_START_TIMEOUT" "${TOPICS[@]}"
 }
 
 # Start the broker unless it runs already; kafka_wait_ready waits for it, so that other
@@ -112,7 +150,14 @@ kafka_launch() {
 kafka_wait_ready() {
     wait_until "$KAFKA_START_TIMEOUT" kafka_listening ||
         { log_tail "$KAFKA_LOG"; die "Kafka is not listening on $KAFKA_BOOTSTRAP after ${KAFKA_START_TIMEOUT}s"; }
-    kafka_create_topics
+    if ! kafka_create_topics; then
+        # A broker found running may have been on its way down: once it is gone, start it.
+        [[ "$KAFKA_STARTED_HERE" == false ]] && wait_until 30 not live_pid kafka ||
+            { log_tail "$KAFKA_LOG"; die "could not create the Kafka topics"; }
+        wait_until "$KAFKA_START_TIMEOUT" kafka_listening ||
+            { log_tail "$KAFKA_LOG"; die "Kafka is not listening on $KAFKA_BOOTSTRAP after ${KAFKA_START_TIMEOUT}s"; }
+        kafka_create_topics || { log_tail "$KAFKA_LOG"; die "could not create the Kafka topics"; }
+    fi
     say "Kafka ready on $KAFKA_BOOTSTRAP"
 }
 

@@ -9,21 +9,30 @@ PIDS="$RUN/pids"
 LOGS="$RUN/logs"
 STACK_ENV="$RUN/stack.env"
 
-KAFKA_PORT=19092
-KAFKA_CONTROLLER_PORT=19093
-PG_PORT=55432
+# HANDOFF_STACK_PORT_OFFSET moves every port of the stack, so that two checkouts on one
+# machine (say, two worktrees) can each run their own stack side by side.
+PORT_OFFSET=${HANDOFF_STACK_PORT_OFFSET:-0}
+[[ "$PORT_OFFSET" =~ ^[0-9]+$ ]] || { printf 'stack: HANDOFF_STACK_PORT_OFFSET must be a number\n' >&2; exit 1; }
+KAFKA_PORT=$((19092 + PORT_OFFSET))
+KAFKA_CONTROLLER_PORT=$((19093 + PORT_OFFSET))
+# A second listener, SASL/SCRAM-SHA-512 over TLS, as production brokers have (the services
+# use the plain one; tests/integration/test_kafka_scram.py uses this one).
+KAFKA_SCRAM_PORT=$((19094 + PORT_OFFSET))
+PG_PORT=$((55432 + PORT_OFFSET))
 KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+KAFKA_SCRAM_BOOTSTRAP="127.0.0.1:$KAFKA_SCRAM_PORT"
 DATABASE_URL="postgresql+asyncpg://handoff:handoff@127.0.0.1:$PG_PORT/handoff"
 
 # The topics of CONTRACT §1, created with TOPIC_PARTITIONS partitions each, and the
 # dead-letter topic of each other consumed topic (<topic>.dlq, see docs/architecture.md).
 TOPICS=(lead.mql-created lead.mql-created.dlq lead.assigned lead.accepted lead.rejected
-        lead.escalated scoring.feedback
-        lead.assigned.dlq lead.accepted.dlq lead.rejected.dlq lead.escalated.dlq)
+        lead.escalated lead.qualified scoring.feedback
+        lead.assigned.dlq lead.accepted.dlq lead.rejected.dlq lead.escalated.dlq lead.qualified.dlq)
 TOPIC_PARTITIONS=4
 
 # name:python module:HTTP port, in start order.
-SERVICES=(router:handoff_router:8081 sla-monitor:handoff_sla_monitor:8082 feedback:handoff_feedback:8083)
+SERVICES=(router:handoff_router:$((8081 + PORT_OFFSET)) sla-monitor:handoff_sla_monitor:$((8082 + PORT_OFFSET))
+          feedback:handoff_feedback:$((8083 + PORT_OFFSET)))
 
 # Every process the stack starts carries this variable, so `down` can find strays by it.
 STACK_MARK="HANDOFF_STACK_ROOT=$ROOT"

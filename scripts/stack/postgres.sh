@@ -116,20 +116,75 @@ BEGIN
     END IF;
 END
 $$;
+-- Fault tests give router processes a database of their own (tests/integration/isolated.py).
+ALTER ROLE handoff CREATEDB;
 SELECT 'CREATE DATABASE handoff OWNER handoff'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'handoff')\gexec
 SQL
 }
 
-pg_up() {
+# What the postmaster says of itself in postmaster.pid (starting, stopping, ready, standby).
+pg_pm_status() {
+    sed -n 8p "$PG_DATA/postmaster.pid" 2>/dev/null | tr -d '[:space:]'
+}
+
+# Processes of this cluster still alive after their postmaster died (kill -9): backends exit
+# once they notice, but while they hold the shared memory a new postmaster refuses to start.
+pg_orphans() {
+    local proc pid
+    for proc in /proc/[0-9]*; do
+        pid=${proc#/proc/}
+        [[ "$(cat 2>/dev/null <"$proc/comm")" == postgres ]] && is_ours "$pid" && printf '%s\n' "$pid"
+    done
+    return 0
+}
+
+no_pg_orphans() { [[ -z "$(pg_orphans)" ]]; }
+
+# The pid postmaster.pid names, alive or not.
+pg_recorded_pid() {
     local pid
+    pid=$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null) && [[ "$pid" =~ ^[0-9]+$ ]] && printf '%s\n' "$pid"
+}
+
+# A postmaster killed with SIGKILL stays a zombie until its parent reaps it, and PostgreSQL
+# refuses to start while the pid of its lock file exists at all.
+pg_lock_released() {
+    local pid
+    pid=$(pg_recorded_pid) || return 0
+    ! kill -0 "$pid" 2>/dev/null
+}
+
+# Answering, or gone: what a running postmaster is once it has finished starting or stopping.
+pg_settled() { pg_ready || ! pg_pid >/dev/null; }
+
+# A postmaster that is shutting down (SIGINT, SIGTERM, `pg_ctl stop`) answers no more and goes
+# away: wait until it has, then start it again, rather than mistake it for a running one.
+pg_up() {
+    local pid orphans
     pg_prepare_dirs
     pg_init
     pg_write_config
     if pid=$(pg_pid); then
-        wait_until 60 pg_ready || { log_tail "$PG_LOG"; die "PostgreSQL (pid $pid) is not answering"; }
+        if [[ "$(pg_pm_status)" == stopping ]]; then
+            say "PostgreSQL (pid $pid) is shutting down: waiting for it to stop, then starting it"
+            # A smart shutdown (SIGTERM) waits for every client to leave, which the services
+            # never do by themselves: make it a fast one, as `make down` would.
+            wait_until 10 pg_settled || pg_down
+        fi
+        wait_until 60 pg_settled || { log_tail "$PG_LOG"; die "PostgreSQL (pid $pid) is not answering"; }
+    fi
+    if pid=$(pg_pid); then
         say "PostgreSQL already running (pid $pid)"
     else
+        if ! wait_until 15 no_pg_orphans; then
+            mapfile -t orphans < <(pg_orphans)
+            warn "PostgreSQL processes left by a dead postmaster: ${orphans[*]}: SIGKILL"
+            kill -KILL "${orphans[@]}" 2>/dev/null || true
+            wait_until 10 no_pg_orphans || die "PostgreSQL processes ${orphans[*]} do not exit"
+        fi
+        wait_until 30 pg_lock_released ||
+            warn "pid $(pg_recorded_pid) of postmaster.pid is still alive: starting PostgreSQL anyway"
         pg_start
     fi
     pg_provision

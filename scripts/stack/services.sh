@@ -13,6 +13,15 @@ admin_token() {
     printf '%s\n' "$(<"$ADMIN_TOKEN_FILE")"
 }
 
+# A Fernet key (32 random bytes, URL-safe base64) that seals callback secrets, kept like the token.
+callback_secrets_key() {
+    local file="$RUN/callback-secrets-key"
+    if [[ ! -s "$file" ]]; then
+        (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n' >"$file")
+    fi
+    printf '%s\n' "$(<"$file")"
+}
+
 service_url() { printf 'http://127.0.0.1:%s\n' "$1"; }
 
 # The settings every service gets (the same for all; each reads what it knows).
@@ -24,6 +33,13 @@ service_env() {
         "HANDOFF_HTTP_HOST=127.0.0.1" \
         "HANDOFF_SNAPSHOT_INTERVAL=5s" \
         "HANDOFF_CALLBACK_ALLOW_PRIVATE=true" \
+        "HANDOFF_CALLBACK_SECRETS_KEY=$(callback_secrets_key)" \
+        "HANDOFF_CALLBACK_TIMEOUT=3s" \
+        "HANDOFF_CALLBACK_RETRY_BASE=1s" \
+        "HANDOFF_CALLBACK_RETRY_MAX_DELAY=20s" \
+        "HANDOFF_CALLBACK_FAILURE_THRESHOLD=3" \
+        "HANDOFF_CALLBACK_OPEN_FOR=2s" \
+        "HANDOFF_CALLBACK_MAX_OPEN_FOR=10s" \
         "HANDOFF_LOG_LEVEL=info"
 }
 
@@ -36,16 +52,22 @@ service_argv() {
     SERVICE_ARGV=(env "${settings[@]}" "HANDOFF_HTTP_PORT=$port" "${UV[@]}" run --no-sync python -m "$@")
 }
 
-# Apply every service's migrations; any failure stops `up`.
+# Apply every service's migrations, the three at once (each has its own schema and Alembic
+# history; most of the time goes into starting Python); any failure stops `up`.
 services_migrate() {
-    local entry name module port log
+    local entry name module port failed=""
+    local -A jobs=()
     for entry in "${SERVICES[@]}"; do
         IFS=: read -r name module port <<<"$entry"
-        log="$LOGS/migrate-$name.log"
         say "migrating $name"
         service_argv "$port" "$module" migrate
-        "${SERVICE_ARGV[@]}" >"$log" 2>&1 || { log_tail "$log"; die "migrations of $name failed"; }
+        "${SERVICE_ARGV[@]}" >"$LOGS/migrate-$name.log" 2>&1 9>&- &
+        jobs[$name]=$!
     done
+    for name in "${!jobs[@]}"; do
+        wait "${jobs[$name]}" || { log_tail "$LOGS/migrate-$name.log"; failed="$failed $name"; }
+    done
+    [[ -z "$failed" ]] || die "migrations of${failed} failed"
 }
 
 service_ready() {
@@ -58,13 +80,23 @@ service_start() {
     say "starting $name on $(service_url "$port")"
     service_argv "$port" "$module"
     start_detached "$name" "${SERVICE_ARGV[@]}"
+    SERVICE_STARTED_HERE[$name]=1
 }
 
-# Wait for /readyz, failing early if the process died.
+# Services this run of `up` started; one found running that exits while we wait for it was
+# on its way down (SIGTERM): it is started again rather than reported as a failed start.
+declare -A SERVICE_STARTED_HERE=()
+
+# Wait for /readyz, failing early if a process we started died.
 service_wait_ready() {
-    local name=$1 port=$2 deadline=$((SECONDS + SERVICE_READY_TIMEOUT))
+    local name=$1 port=$2 module=$3 deadline=$((SECONDS + SERVICE_READY_TIMEOUT))
     until service_ready "$port"; do
-        live_pid "$name" >/dev/null || { log_tail "$LOGS/$name.log"; die "$name exited during start-up"; }
+        if ! live_pid "$name" >/dev/null; then
+            [[ -z "${SERVICE_STARTED_HERE[$name]:-}" ]] || { log_tail "$LOGS/$name.log"; die "$name exited during start-up"; }
+            say "$name, found running, has stopped: starting it again"
+            wait_until 30 not port_open "$port" || die_port_taken "$name" "$port"
+            service_start "$name" "$module" "$port"
+        fi
         ((SECONDS < deadline)) ||
             { log_tail "$LOGS/$name.log"; die "$name not ready on $(service_url "$port") after ${SERVICE_READY_TIMEOUT}s"; }
         sleep 0.2
@@ -83,8 +115,8 @@ services_up() {
         fi
     done
     for entry in "${SERVICES[@]}"; do
-        IFS=: read -r name _ port <<<"$entry"
-        service_wait_ready "$name" "$port"
+        IFS=: read -r name module port <<<"$entry"
+        service_wait_ready "$name" "$port" "$module"
     done
 }
 

@@ -35,11 +35,14 @@ write_stack_env() {
         cat >"$partial" <<ENV
 # Written by scripts/stack/up.sh (make up): the local stack's addresses.
 HANDOFF_KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP
+HANDOFF_KAFKA_SCRAM_BOOTSTRAP=$KAFKA_SCRAM_BOOTSTRAP
+HANDOFF_KAFKA_SCRAM_CAFILE=$KAFKA_CA
 HANDOFF_DATABASE_URL=$DATABASE_URL
 HANDOFF_ROUTER_URL=${urls[router]}
 HANDOFF_SLA_MONITOR_URL=${urls[sla-monitor]}
 HANDOFF_FEEDBACK_URL=${urls[feedback]}
 HANDOFF_ADMIN_TOKEN=$(admin_token)
+HANDOFF_CALLBACK_SECRETS_KEY=$(callback_secrets_key)
 ENV
     )
     mv -f "$partial" "$STACK_ENV"
