@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from handoff_router.assignments.records import assigned_data, assignment_row
 from handoff_router.routing.engine import RoutingState, route
@@ -29,7 +29,8 @@ def test_lead_assigned_data_is_valid_and_survives_the_envelope() -> None:
         mql_event_id="e-1",
     )
 
-    event = cloudevents.new_event("lead.assigned", "handoff/router", "lead-1", assigned_data(row), time=NOW)
+    data_out = assigned_data(row, decision)
+    event = cloudevents.new_event("lead.assigned", "handoff/router", "lead-1", data_out, time=NOW)
     value, headers = cloudevents.encode(event)
     _, data = cloudevents.decode_typed(value, headers, {"lead.assigned"})
 
@@ -38,3 +39,15 @@ def test_lead_assigned_data_is_valid_and_survives_the_envelope() -> None:
     assert data.sla_due_at > data.assigned_at
     assert data.explanation.strategy == "weighted_round_robin"
     assert data.model_extra == {"config_version": 3}
+    assert data.sla is not None
+    assert (data.sla.accept_within_seconds, data.sla.timezone, data.sla.max_reassignments) == (
+        14400.0,
+        "UTC",
+        2,
+    )
+    assert [(step.percent, step.action) for step in data.sla.ladder] == [
+        (50.0, "remind"),
+        (100.0, "escalate"),
+        (150.0, "reassign"),
+    ]
+    assert data.sla_due_at == NOW + timedelta(seconds=data.sla.accept_within_seconds)

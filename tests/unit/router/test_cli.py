@@ -14,7 +14,7 @@ from tests.unit.router.sample import config_data
 
 def test_config_validate_accepts_the_sample(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "validate", "deploy/local/sample-routing.yaml"]) == 0
-    assert capsys.readouterr().out.startswith("ok: 9 reps, 5 teams, 4 rules")
+    assert capsys.readouterr().out.startswith("ok: 11 reps, 6 teams, 5 rules")
 
 
 def test_config_validate_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

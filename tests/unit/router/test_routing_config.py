@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import yaml
@@ -183,10 +185,32 @@ def test_every_problem_is_listed_at_once() -> None:
             "working hours are not set",
         ),
         (lambda d: d["sla"].update(acept_within="4h"), "sla.acept_within", "did you mean 'accept_within'?"),
+        (
+            lambda d: d["sla"].update(holidays=["US", "XX"]),
+            "sla.holidays[1]",
+            "unknown holiday calendar 'XX'",
+        ),
+        (lambda d: d["sla"].update(holidays=["DE-ZZ"]), "sla.holidays[0]", "unknown holiday calendar"),
+        (lambda d: d["sla"].update(max_reassignments=-1), "sla.max_reassignments", "greater than or equal"),
+        (lambda d: d["sla"].update(pause_after_expired="3"), "sla.pause_after_expired", "valid integer"),
+        (
+            lambda d: d["teams"][0].update(sla={"holidays": ["Narnia"]}),
+            "teams[0].sla.holidays[0]",
+            "unknown holiday calendar",
+        ),
+        (
+            lambda d: d["teams"][2].update(
+                sla={"ladder": [{"at": "100%", "action": "escalate"}, {"at": "90%", "action": "reassign"}]}
+            ),
+            "teams[2].sla.ladder[1].at",
+            "must come after the step before it",
+        ),
         (lambda d: d.update(fallback="overflow"), "fallback", "did you mean 'fallback_team'?"),
     ],
 )
-def test_each_kind_of_problem_is_found_with_its_path(change, path: str, message: str) -> None:
+def test_each_kind_of_problem_is_found_with_its_path(
+    change: Callable[[dict[str, Any]], object], path: str, message: str
+) -> None:
     data = config_data()
     change(data)
 
@@ -260,6 +284,42 @@ def test_defaults_fill_what_the_contract_leaves_optional() -> None:
         (100.0, "escalate"),
         (150.0, "reassign"),
     ]
+    assert (parsed.sla.holidays, parsed.sla.max_reassignments, parsed.sla.pause_after_expired) == (
+        [],
+        2,
+        None,
+    )
+
+
+def test_sla_terms_apply_the_team_override_in_the_reps_timezone() -> None:
+    data = config_data()
+    data["sla"].update(
+        business_hours={"start": "09:00", "end": "17:00", "days": ["mon", "tue", "wed", "thu", "fri"]},
+        holidays=["US"],
+        max_reassignments=1,
+        pause_after_expired=0,
+    )
+    data["teams"][2]["sla"] = {
+        "accept_within": "2h",
+        "holidays": ["DE-BY"],
+        "ladder": [{"at": "100%", "action": "escalate"}, {"at": "200%", "action": "reassign"}],
+    }
+    parsed = validate_config(data)
+
+    us = parsed.sla_terms("us", parsed.rep("dee")).to_dict()
+    dach = parsed.sla_terms("dach", parsed.rep("ana")).to_dict()
+
+    assert us == {
+        "accept_within_seconds": 7200.0,
+        "timezone": "America/New_York",
+        "business_hours": {"start": "09:00", "end": "17:00", "days": ["mon", "tue", "wed", "thu", "fri"]},
+        "holidays": ["DE-BY"],
+        "ladder": [{"percent": 100.0, "action": "escalate"}, {"percent": 200.0, "action": "reassign"}],
+        "max_reassignments": 1,
+        "pause_after_expired": None,  # 0 is off, like absent
+    }
+    assert (dach["accept_within_seconds"], dach["holidays"], dach["timezone"]) == (14400.0, ["US"], "UTC")
+    assert [step["action"] for step in dach["ladder"]] == ["remind", "escalate", "reassign"]
 
 
 def test_a_valid_config_is_frozen() -> None:

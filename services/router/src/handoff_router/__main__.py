@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from handoff_shared import entrypoint
 
@@ -18,11 +17,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return cli_main(args)
     return entrypoint.run(
-        args,
-        name="handoff_router",
-        settings_factory=RouterSettings,
-        app_factory=create_app,
-        migrations_dir=Path(__file__).parent / "migrations",
+        args, package="handoff_router", settings_factory=RouterSettings, app_factory=create_app
     )
 
 

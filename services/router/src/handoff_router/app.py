@@ -1,90 +1,91 @@
-"""The router's FastAPI app factory and lifespan wiring."""
+"""The router's app factory: wiring only. Each feature owns its endpoints, its use cases, its
+consumers and background work; this says which run in the process and hands them the context."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from handoff_shared import events
-from handoff_shared.http import health_router, install_problem_handlers
-from handoff_shared.kafka import decode_batch
-from handoff_shared.runtime import Runtime
-from handoff_shared.stopping import wait_or_stop
+from handoff_shared.service import create_service
 
 from handoff_router import tables
 from handoff_router.assignments import endpoints as assignment_endpoints
+from handoff_router.assignments.consumer import mql_handler
 from handoff_router.assignments.service import Assignments
+from handoff_router.callbacks import endpoints as callback_endpoints
+from handoff_router.callbacks.service import Callbacks
+from handoff_router.callbacks.worker import DeliveryWorker
 from handoff_router.configs import endpoints as config_endpoints
 from handoff_router.configs.repository import ConfigCache
 from handoff_router.configs.service import RoutingConfigs
+from handoff_router.context import RouterContext
+from handoff_router.errors import ERROR_STATUSES
+from handoff_router.escalations.consumer import escalation_handler
+from handoff_router.queue import endpoints as queue_endpoints
+from handoff_router.queue.service import Queue
 from handoff_router.reps import endpoints as rep_endpoints
 from handoff_router.reps.service import Reps
 from handoff_router.settings import RouterSettings
 
 
 def create_app(settings: RouterSettings) -> FastAPI:
-    """The router: SDR and admin API, MQL and reassignment consumers, outbox relay."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, schema=tables.SCHEMA, outbox=tables.outbox)
-        assignments = Assignments(runtime.sessions, ConfigCache(), settings)
-        app.state.settings = settings
-        app.state.runtime = runtime
-        app.state.assignments = assignments
-        app.state.configs = RoutingConfigs(assignments)
-        app.state.reps = Reps(assignments)
-
-        async def on_mqls(records: Sequence[Any]) -> None:
-            valid, dead = decode_batch(
-                records, {events.MQL_CREATED}, runtime.dead_letter_topic, service="router"
-            )
-            await assignments.route_mqls(valid, dead)
-            runtime.relay.wake()
-
-        async def on_escalations(records: Sequence[Any]) -> None:
-            valid, dead = decode_batch(
-                records, {events.LEAD_ESCALATED}, runtime.dead_letter_topic, service="router"
-            )
-            await assignments.reassign_escalated(valid, dead)
-            runtime.relay.wake()
-
-        async def drain_queue_periodically(stop: Any) -> None:
-            # Capacity also frees with time: availability ending, a rep's new local day.
-            interval = settings.queue_drain_interval.total_seconds()
-            while not stop.is_set():
-                await assignments.drain_queue()
-                runtime.relay.wake()
-                await wait_or_stop(stop, interval)
-
-        runtime.consume(settings.consumer_group, [settings.topic_mql_created], on_mqls)
-        runtime.consume(settings.reassign_group, [settings.topic_lead_escalated], on_escalations)
-        runtime.spawn("queue-drain", drain_queue_periodically)
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = FastAPI(
+    """The router: SDR and admin API, MQL and reassignment consumers, queue drainer, outbox relay."""
+    service = create_service(
+        settings,
         title="Handoff router",
-        version="0.1.0",
         description="Routes MQLs to SDRs by territory rules and fair rotation; the SDR and admin API.",
-        lifespan=lifespan,
+        schema=tables.SCHEMA,
+        outbox=tables.outbox,
+        errors=ERROR_STATUSES,
     )
-    install_problem_handlers(app)
-    app.include_router(health_router(lambda: app.state.runtime.readiness()))
-    app.include_router(assignment_endpoints.router)
-    app.include_router(rep_endpoints.router)
-    app.include_router(config_endpoints.router)
+    app, runtime = service.app, service.runtime
+    context = RouterContext(
+        settings=settings, sessions=runtime.sessions, configs=ConfigCache(), relay=runtime.relay
+    )
+    queue = Queue(context)
+
+    async def circuit_closed() -> None:
+        # The rep is routable again: the leads that waited for someone reachable go now.
+        context.queue_changed.wake()
+
+    deliveries = DeliveryWorker(runtime.sessions, settings, context.clock, circuit_closed)
+    app.state.callbacks = Callbacks(runtime.sessions, settings, context.clock, deliveries.wake)
+
+    app.state.assignments = Assignments(context)
+    app.state.reps = Reps(context)
+    app.state.configs = RoutingConfigs(context)
+    app.state.queue = queue
+    for router in (
+        assignment_endpoints.router,
+        rep_endpoints.router,
+        config_endpoints.router,
+        queue_endpoints.router,
+        callback_endpoints.router,
+    ):
+        app.include_router(router)
+
+    runtime.consume(
+        settings.consumer_group, [settings.topic_mql_created], mql_handler(context, runtime.dead_letter_topic)
+    )
+    runtime.consume(
+        settings.reassign_group,
+        [settings.topic_lead_escalated],
+        escalation_handler(context, runtime.dead_letter_topic),
+    )
+    runtime.spawn("queue-drainer", queue.run_drainer)
+    if settings.callback_delivery:
+        runtime.spawn("callback-delivery", deliveries.run)
 
     @app.middleware("http")
-    async def wake_relay(request: Any, call_next: Any) -> Any:
+    async def wake_deliveries(request: Any, call_next: Any) -> Any:
+        # A request that wrote (an assignment decided, a secret issued) may have made callbacks due.
         response = await call_next(request)
-        if request.method != "GET" and hasattr(app.state, "runtime"):
-            app.state.runtime.relay.wake()
+        if request.method != "GET":
+            deliveries.wake()
         return response
 
+    async def wake_after_commit(session: Any, rows: Any) -> None:
+        deliveries.wake()  # runs in the transaction; the worker looks again right after (and polls)
+
+    context.on_assigned.append(wake_after_commit)
     return app

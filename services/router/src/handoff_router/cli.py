@@ -19,7 +19,7 @@ import httpx
 from handoff_router.configs.lead_files import LeadFileInvalid, read_leads
 from handoff_router.routing.config import ConfigInvalid, parse_config
 from handoff_router.routing.engine import RoutingState
-from handoff_router.routing.simulation import compare, simulate
+from handoff_router.routing.simulation import what_if
 
 
 def main(argv: list[str]) -> int:
@@ -104,16 +104,16 @@ def _preview(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     if args.offline is not None:
-        leads = read_leads(args.leads.read_text())
-        now = datetime.now(UTC)
-        empty = RoutingState(rotation={}, load={}, availability={})
-        current = simulate(leads, parse_config(args.offline.read_text()), empty, now)
-        result: dict[str, Any] = {"leads": len(leads), "active": current.to_dict()}
-        if args.candidate is not None:
-            proposed = simulate(leads, parse_config(args.candidate.read_text()), empty, now)
-            result["candidate"] = proposed.to_dict()
-            result["difference"] = compare(current, proposed).to_dict()
-        _print(result)
+        candidate = parse_config(args.candidate.read_text()) if args.candidate is not None else None
+        _print(
+            what_if(
+                read_leads(args.leads.read_text()),
+                parse_config(args.offline.read_text()),
+                candidate,
+                RoutingState(rotation={}, load={}, availability={}),  # nobody has any lead yet
+                datetime.now(UTC),
+            )
+        )
         return 0
     files: dict[str, Any] = {"leads": (args.leads.name, args.leads.read_bytes())}
     if args.candidate is not None:

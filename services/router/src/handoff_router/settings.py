@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handoff_shared.settings import ServiceSettings, parse_duration
-from pydantic import field_validator
+from handoff_shared.settings import Duration, ServiceSettings
+from pydantic import Field, SecretStr
 
 
 class RouterSettings(ServiceSettings):
@@ -14,9 +14,22 @@ class RouterSettings(ServiceSettings):
     consumer_group: str = "handoff-router"
     reassign_group: str = "handoff-router-reassign"
     event_source: str = "handoff/router"
-    queue_drain_interval: timedelta = timedelta(seconds=30)
+    queue_drain_interval: Duration = timedelta(seconds=30)
 
-    @field_validator("queue_drain_interval", mode="before")
-    @classmethod
-    def _interval(cls, value: str | float | timedelta) -> timedelta:
-        return parse_duration(value)
+    # Callbacks (README "Callbacks"): secrets, address safety, concurrency, timeouts, retries, circuit.
+    callback_secrets_key: SecretStr = SecretStr("")  # a Fernet key: secrets are sealed with it
+    callback_secret_grace: Duration = timedelta(hours=24)
+    callback_allow_private: bool = False
+    callback_allowed_networks: str = ""  # comma-separated, e.g. 10.20.0.0/16
+    callback_delivery: bool = True  # run the delivery worker in this process
+    callback_concurrency: int = Field(default=128, ge=1, le=10_000)
+    callback_per_endpoint: int = Field(default=8, ge=1, le=1000)
+    callback_connect_timeout: Duration = timedelta(seconds=5)
+    callback_timeout: Duration = timedelta(seconds=15)
+    callback_poll: Duration = timedelta(milliseconds=200)
+    callback_retry_base: Duration = timedelta(seconds=5)
+    callback_retry_max_delay: Duration = timedelta(hours=6)
+    callback_retry_window: Duration = timedelta(days=3)
+    callback_failure_threshold: int = Field(default=5, ge=1)
+    callback_open_for: Duration = timedelta(seconds=30)
+    callback_max_open_for: Duration = timedelta(minutes=10)

@@ -61,6 +61,7 @@ rep_availability = Table(
     Column("rep_id", String(200), primary_key=True),
     Column("available", Boolean, nullable=False),
     Column("until", DateTime(timezone=True), nullable=True),
+    Column("reason", String(50), nullable=True),  # sla_auto_paused when the router paused the rep
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -119,3 +120,6 @@ unassigned = Table(
     Column("queued_at", DateTime(timezone=True), nullable=False),
 )
 Index("unassigned_by_queued_at", unassigned.c.queued_at)
+
+# The features' own tables join the same metadata (one schema, one Alembic history).
+import handoff_router.callbacks.tables  # noqa: E402, F401

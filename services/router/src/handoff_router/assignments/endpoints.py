@@ -1,67 +1,84 @@
-"""The SDR API (CONTRACT §5): accept, reject, read assignments."""
+"""The SDR API (CONTRACT §5): accept, reject, read assignments. Each endpoint parses, calls one
+use case and shapes the answer; who may touch which assignment is the service's to say."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from handoff_shared.http import problem_responses
 
-from handoff_router.assignments.errors import AssignmentNotFound, NotYourAssignment
-from handoff_router.assignments.records import AssignmentView
-from handoff_router.deps import AssignmentsService, CurrentCaller, CurrentRep
+from handoff_router.assignments.schemas import AssignmentView, Rejection, Status
+from handoff_router.assignments.service import Assignments
+from handoff_router.auth import CurrentCaller, CurrentRep
 
 router = APIRouter(prefix="/v1", tags=["assignments"])
 
-Status = Literal["pending", "accepted", "rejected", "reassigned"]
-ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "No token, or an unknown one"},
-    403: {"description": "Not your assignment"},
-    404: {"description": "No such assignment"},
-    409: {"description": "Already decided the other way, or reassigned away from you"},
+UNAUTHENTICATED = {401: "No token, or an unknown one"}
+DECIDE = {
+    **UNAUTHENTICATED,
+    403: "Not your assignment, or an admin token",
+    404: "No such assignment",
+    409: "Already decided the other way, or reassigned away from you",
 }
 
 
-class Rejection(BaseModel):
-    """Why a rep rejects a lead: one of the configured reason codes; ``other`` needs a note."""
-
-    reason: str = Field(min_length=1, max_length=100, examples=["wrong_persona"])
-    note: str | None = Field(default=None, max_length=2000)
+def get_assignments(request: Request) -> Assignments:
+    service: Assignments = request.app.state.assignments
+    return service
 
 
-@router.post("/assignments/{assignment_id}/accept", responses=ERRORS)
-async def accept(assignment_id: str, rep_id: CurrentRep, service: AssignmentsService) -> AssignmentView:
+AssignmentsService = Annotated[Assignments, Depends(get_assignments)]
+
+
+async def own_assignment(assignment_id: str, rep_id: CurrentRep, service: AssignmentsService) -> str:
+    """The calling rep's id once the assignment is known to be theirs: 403/404 come before any 422."""
+    await service.check_owner(assignment_id, rep_id)
+    return rep_id
+
+
+OwnAssignment = Annotated[str, Depends(own_assignment)]
+
+
+@router.post("/assignments/{assignment_id}/accept", responses=problem_responses(DECIDE))
+async def accept(assignment_id: str, rep_id: OwnAssignment, service: AssignmentsService) -> AssignmentView:
     """Accept an assignment of yours. Accepting again answers 200 and emits nothing."""
     return await service.accept(assignment_id, rep_id)
 
 
-@router.post("/assignments/{assignment_id}/reject", responses={**ERRORS, 422: {"description": "Bad reason"}})
+@router.post(
+    "/assignments/{assignment_id}/reject",
+    responses=problem_responses({**DECIDE, 422: "Unknown reason, ``other`` without a note, or a bad body"}),
+)
 async def reject(
-    assignment_id: str, body: Rejection, rep_id: CurrentRep, service: AssignmentsService
+    assignment_id: str, rep_id: OwnAssignment, body: Rejection, service: AssignmentsService
 ) -> AssignmentView:
     """Reject an assignment of yours with a reason code; ``wrong_territory`` routes the lead again."""
     return await service.reject(assignment_id, rep_id, body.reason, body.note)
 
 
-@router.get("/assignments/{assignment_id}", responses=ERRORS)
+@router.get(
+    "/assignments/{assignment_id}",
+    responses=problem_responses({**UNAUTHENTICATED, 403: "Not your assignment", 404: "No such assignment"}),
+)
 async def get_assignment(
     assignment_id: str, caller: CurrentCaller, service: AssignmentsService
 ) -> AssignmentView:
     """An assignment, its state and explanation: for the assigned rep and admins."""
-    row = await service.get(assignment_id)
-    if row is None:
-        raise AssignmentNotFound(f"no assignment {assignment_id}")
-    if not caller.is_admin and row.rep_id != caller.rep_id:
-        raise NotYourAssignment(f"assignment {assignment_id} is not assigned to you")
-    return AssignmentView.of(row)
+    return await service.get(assignment_id, None if caller.is_admin else caller.rep_id)
 
 
-@router.get("/reps/me/assignments")
+@router.get(
+    "/reps/me/assignments",
+    responses=problem_responses(
+        {**UNAUTHENTICATED, 403: "An admin token: this is for reps", 422: "An unknown status or a bad limit"}
+    ),
+)
 async def my_assignments(
     rep_id: CurrentRep,
     service: AssignmentsService,
     status: Status | None = None,
-    limit: int = Query(default=100, ge=1, le=1000),
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AssignmentView]:
     """The calling rep's assignments, newest first, optionally of one status."""
     return await service.of_rep(rep_id, status, limit)

@@ -1,35 +1,21 @@
-"""The router's domain errors; the app maps each to its HTTP status as problem details."""
+"""What the assignment use cases refuse."""
 
 from __future__ import annotations
 
-from handoff_shared.http import Problem
+from handoff_shared.http import DomainError
 
 
-class AssignmentNotFound(Problem):
-    status = 404
-    title = "Assignment not found"
+class AssignmentNotFound(DomainError):
+    """No assignment of that id."""
 
 
-class NotYourAssignment(Problem):
-    status = 403
-    title = "Not your assignment"
+class NotYourAssignment(DomainError):
+    """The assignment belongs to another rep."""
 
 
-class AlreadyDecided(Problem):
-    status = 409
-    title = "Assignment already decided"
+class AlreadyDecided(DomainError):
+    """Decided the other way already, or reassigned away; ``assignment_status`` says which."""
 
 
-class InvalidReason(Problem):
-    status = 422
-    title = "Invalid rejection reason"
-
-
-class NoActiveConfig(Problem):
-    status = 409
-    title = "No routing configuration is active"
-
-
-class UnknownRep(Problem):
-    status = 404
-    title = "Unknown rep"
+class InvalidReason(DomainError):
+    """A reason code that is not configured, or ``other`` without a note."""

@@ -1,4 +1,4 @@
-"""Assignments as the API shows them, and the events they cause."""
+"""Assignment rows as routing writes them, and the ``lead.assigned`` data they cause."""
 
 from __future__ import annotations
 
@@ -6,35 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from pydantic import BaseModel
-from sqlalchemy import Row
-
 from handoff_router.routing.engine import Decision
-
-
-class AssignmentView(BaseModel):
-    """An assignment, its state and the explanation of how it was made."""
-
-    assignment_id: str
-    lead_id: str
-    rep_id: str
-    team_id: str
-    rule_id: str
-    attempt: int
-    previous_rep_id: str | None
-    status: str
-    config_version: int | None
-    assigned_at: datetime
-    sla_due_at: datetime | None
-    decided_at: datetime | None
-    reason: str | None
-    note: str | None
-    explanation: dict[str, Any]
-    lead: dict[str, Any]
-
-    @classmethod
-    def of(cls, row: Row[Any]) -> AssignmentView:
-        return cls.model_validate(row._mapping, from_attributes=False)
 
 
 def new_assignment_id() -> str:
@@ -76,8 +48,10 @@ def assignment_row(
     }
 
 
-def assigned_data(row: dict[str, Any]) -> dict[str, Any]:
-    """The data of ``lead.assigned`` for an assignment row (CONTRACT §3)."""
+def assigned_data(row: dict[str, Any], decision: Decision | None = None) -> dict[str, Any]:
+    """The data of ``lead.assigned`` for an assignment row (CONTRACT §3), with the SLA terms and
+    the rep's manager of the decision that made it (extensions the sla-monitor runs on)."""
+    terms = decision.sla if decision is not None else None
     return {
         "assignment_id": row["assignment_id"],
         "lead_id": row["lead_id"],
@@ -91,4 +65,6 @@ def assigned_data(row: dict[str, Any]) -> dict[str, Any]:
         "explanation": row["explanation"],
         "lead": row["lead"],
         "config_version": row["config_version"],
+        "manager_id": decision.manager_id if decision is not None else None,
+        "sla": terms.to_dict() if terms is not None else None,
     }

@@ -1,13 +1,14 @@
 """Routing inside a transaction: decide with the pure core, persist, emit.
 
 Every function here takes the open session of the caller's unit of work and never
-commits: the edge (consumer or endpoint) owns the transaction.
+commits: the use case (consumer or service) owns the transaction. Whoever routes takes the
+routing state first (``start_run``), as the lock order of docs/architecture.md says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,15 +16,18 @@ from handoff_shared import cloudevents, events
 from handoff_shared.db import copy_rows, one_of
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.assignments import state as state_store
 from handoff_router.assignments.records import assigned_data, assignment_row, new_assignment_id
+from handoff_router.callbacks import recipients
+from handoff_router.callbacks import repository as callback_store
 from handoff_router.configs.repository import ConfigVersion
+from handoff_router.context import AssignedHook, RouterContext
+from handoff_router.queue import repository as queue
 from handoff_router.routing.engine import RoutingState, route
-from handoff_router.tables import assignments, outbox, unassigned
+from handoff_router.tables import assignments, outbox
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,14 @@ class RoutingRun:
     now: datetime
     source: str
     assigned_topic: str
+    on_assigned: Sequence[AssignedHook] = ()
     assigned: int = 0
     queued: int = 0
     _rows: list[dict[str, Any]] = field(default_factory=list)
     _queue: list[dict[str, Any]] = field(default_factory=list)
     _dequeued: list[str] = field(default_factory=list)
     _messages: list[OutboxMessage] = field(default_factory=list)
+    _callbacks: list[callback_store.NewDelivery] = field(default_factory=list)
 
     def route(self, item: LeadToRoute, *, from_queue: bool = False) -> str | None:
         """Decide one lead; answer the rep chosen, or None when it waits in the queue."""
@@ -85,12 +91,20 @@ class RoutingRun:
             events.LEAD_ASSIGNED,
             self.source,
             row["lead_id"],
-            assigned_data(row),  # the shape is pinned by a unit test against events.LeadAssigned
+            assigned_data(row, decision),  # the shape is pinned by a unit test against events.LeadAssigned
             time=self.now,
         )
-        self._messages.append(OutboxMessage.of_event(self.assigned_topic, event))
+        message = OutboxMessage.of_event(self.assigned_topic, event)
+        self._messages.append(message)
+        self._callbacks.append(
+            recipients.to_rep(self.config.config, decision.rep_id, event, message, self.now)
+        )
         self.assigned += 1
         return decision.rep_id
+
+    def park(self, item: LeadToRoute, rule_id: str, *, reason: str, summary: str) -> None:
+        """Queue the lead for people, not for the drain: it waits, visible, until someone acts."""
+        self._enqueue(item, rule_id, {"parked": True, "reason": reason, "summary": summary})
 
     def _enqueue(self, item: LeadToRoute, rule_id: str, explanation: dict[str, Any]) -> None:
         self._queue.append(
@@ -110,27 +124,37 @@ class RoutingRun:
         self.queued += 1
 
     async def flush(self, before: RoutingState) -> None:
-        """Write every assignment, queue entry and event of the run, and the new state."""
+        """Write every assignment, queue entry and event of the run, and the new state; then let
+        the features that act on new assignments write theirs, in the same transaction."""
         await copy_rows(self.session, assignments, self._rows)
-        if self._queue:
-            statement = insert(unassigned)
-            await self.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[unassigned.c.lead_id],
-                    set_={
-                        "explanation": statement.excluded.explanation,
-                        "rule_id": statement.excluded.rule_id,
-                        "attempt": statement.excluded.attempt,
-                        "previous_rep_id": statement.excluded.previous_rep_id,
-                        "excluded_reps": statement.excluded.excluded_reps,
-                    },
-                ),
-                self._queue,
-            )
-        if self._dequeued:
-            await self.session.execute(delete(unassigned).where(one_of(unassigned.c.lead_id, self._dequeued)))
+        await queue.park(self.session, self._queue)
+        await queue.remove(self.session, self._dequeued)
         await add_to_outbox(self.session, outbox, self._messages)
+        await callback_store.enqueue(self.session, self._callbacks)
         await state_store.save(self.session, before, self.state)
+        if self._rows:
+            for hook in self.on_assigned:
+                await hook(self.session, self._rows)
+
+
+async def start_run(
+    context: RouterContext, session: AsyncSession, config: ConfigVersion | None
+) -> RoutingRun:
+    """Lock the routing state (first in the lock order) and start routing in ``session``."""
+    now = context.clock()
+    state = await state_store.lock(session)
+    if config is not None:  # reps whose callback endpoint is down too long are skipped
+        down = await callback_store.unreachable_reps(session, now, config.config.unreachable_after)
+        state = replace(state, unreachable=down)
+    return RoutingRun(
+        session=session,
+        config=config,
+        state=state,
+        now=now,
+        source=context.settings.event_source,
+        assigned_topic=context.settings.topic_lead_assigned,
+        on_assigned=context.on_assigned,
+    )
 
 
 async def leads_in_hand(session: AsyncSession, lead_ids: Sequence[str]) -> set[str]:
@@ -138,28 +162,31 @@ async def leads_in_hand(session: AsyncSession, lead_ids: Sequence[str]) -> set[s
     if not lead_ids:
         return set()
     ids = list(lead_ids)
-    open_ = select(assignments.c.lead_id).where(
-        one_of(assignments.c.lead_id, ids), assignments.c.status == "pending"
-    )
-    queued = select(unassigned.c.lead_id).where(one_of(unassigned.c.lead_id, ids))
-    return set((await session.scalars(open_.union(queued))).all())
-
-
-async def queued_leads(session: AsyncSession, limit: int) -> list[LeadToRoute]:
-    """The oldest leads of the unassigned queue."""
-    rows = await session.execute(select(unassigned).order_by(unassigned.c.queued_at).limit(limit))
-    return [
-        LeadToRoute(
-            lead=row.lead,
-            mql_event_id=row.mql_event_id,
-            attempt=row.attempt,
-            previous_rep_id=row.previous_rep_id,
-            excluded=frozenset(row.excluded_reps),
+    open_ = await session.scalars(
+        select(assignments.c.lead_id).where(
+            one_of(assignments.c.lead_id, ids), assignments.c.status == "pending"
         )
-        for row in rows
-    ]
+    )
+    return set(open_.all()) | await queue.queued_among(session, ids)
 
 
-async def queue_is_empty(session: AsyncSession) -> bool:
-    """True when no lead waits for capacity."""
-    return (await session.scalar(select(unassigned.c.lead_id).limit(1))) is None
+def from_queue(row: Any) -> LeadToRoute:
+    """A queued lead, on its way again."""
+    return LeadToRoute(
+        lead=row.lead,
+        mql_event_id=row.mql_event_id,
+        attempt=row.attempt,
+        previous_rep_id=row.previous_rep_id,
+        excluded=frozenset(row.excluded_reps),
+    )
+
+
+def next_attempt(row: Any) -> LeadToRoute:
+    """The same lead, routed again without the rep who had it."""
+    return LeadToRoute(
+        lead=row.lead,
+        mql_event_id=row.mql_event_id,
+        attempt=row.attempt + 1,
+        previous_rep_id=row.rep_id,
+        excluded=frozenset(row.excluded_reps) | {row.rep_id},
+    )

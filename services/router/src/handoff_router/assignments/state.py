@@ -3,21 +3,23 @@
 The single ``routing_state`` row is locked for the whole routing transaction, so routers
 on any number of replicas take turns and never double-assign. Decisions lower a rep's
 open count with an atomic ``open = open - 1`` that needs no such lock, and routing writes
-its changes as deltas for the same reason.
+its changes as deltas for the same reason. ``rep_load`` rows are always written in
+``rep_id`` order (the lock order of docs/architecture.md).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.routing.engine import Availability, RepLoad, RoutingState
+from handoff_router.reps.repository import read_availability
+from handoff_router.routing.engine import RepLoad, RoutingState
 from handoff_router.routing.rotation import rotation_from_json, rotation_to_json
-from handoff_router.tables import rep_availability, rep_load, routing_state
+from handoff_router.tables import rep_load, routing_state
 
 
 async def lock(session: AsyncSession) -> RoutingState:
@@ -49,12 +51,6 @@ async def read_load(session: AsyncSession) -> dict[str, RepLoad]:
     return {row.rep_id: RepLoad(open=row.open, day=row.day, today=row.today) for row in rows}
 
 
-async def read_availability(session: AsyncSession) -> dict[str, Availability]:
-    """Every rep's availability as set at run time (absent: available)."""
-    rows = await session.execute(select(rep_availability))
-    return {row.rep_id: Availability(available=row.available, until=row.until) for row in rows}
-
-
 async def save(session: AsyncSession, before: RoutingState, after: RoutingState) -> None:
     """Write what routing changed: the rotation, and each rep's load as a delta."""
     if after.rotation != before.rotation:
@@ -70,7 +66,7 @@ async def save(session: AsyncSession, before: RoutingState, after: RoutingState)
             "day": load.day,
             "today": load.today,
         }
-        for rep, load in after.load.items()
+        for rep, load in sorted(after.load.items())
         if before.load.get(rep) != load
     ]
     if changed:
@@ -89,22 +85,13 @@ async def save(session: AsyncSession, before: RoutingState, after: RoutingState)
 
 
 async def release(session: AsyncSession, rep_ids: Iterable[str]) -> None:
-    """One fewer open assignment for each rep given (a decision or a reassignment)."""
-    for rep in rep_ids:
+    """One fewer open assignment for each rep given, as often as given (decisions, reassignments).
+
+    Rows are updated in ``rep_id`` order, the lock order of every transaction that touches them.
+    """
+    for rep, count in sorted(Counter(rep_ids).items()):
         await session.execute(
             update(rep_load)
-            .where(rep_load.c.rep_id == rep, rep_load.c.open > 0)
-            .values(open=rep_load.c.open - 1)
+            .where(rep_load.c.rep_id == rep)
+            .values(open=func.greatest(rep_load.c.open - count, 0))
         )
-
-
-async def set_availability(
-    session: AsyncSession, rep_id: str, available: bool, until: datetime | None
-) -> None:
-    """Record a rep's availability (``until``: when it flips back)."""
-    statement = insert(rep_availability).values(rep_id=rep_id, available=available, until=until)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[rep_availability.c.rep_id], set_={"available": available, "until": until}
-        )
-    )

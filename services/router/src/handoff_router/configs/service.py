@@ -1,70 +1,117 @@
-"""Routing configuration use cases: put a new version, preview a lead, simulate a file of leads."""
+"""Routing configuration use cases: put a new version, read the active one, preview a lead,
+simulate a file of leads."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from handoff_shared.db import transaction
+from handoff_shared import events
+from pydantic import ValidationError
 
 from handoff_router.assignments import state as state_store
-from handoff_router.assignments.errors import NoActiveConfig
-from handoff_router.assignments.service import Assignments
+from handoff_router.callbacks import repository as callback_store
+from handoff_router.callbacks.service import callback_urls, config_url_problems
 from handoff_router.configs import repository
+from handoff_router.configs.errors import (
+    InvalidConfig,
+    InvalidLead,
+    InvalidLeadFile,
+    NoActiveConfig,
+    NoConfigYet,
+    NotText,
+)
+from handoff_router.configs.lead_files import LeadFileInvalid, read_leads
 from handoff_router.configs.repository import ConfigVersion
-from handoff_router.routing.config import RoutingConfig, parse_config
+from handoff_router.context import RouterContext
+from handoff_router.routing.config import ConfigInvalid, RoutingConfig, parse_config
 from handoff_router.routing.engine import Decision, route
-from handoff_router.routing.simulation import compare, simulate
+from handoff_router.routing.simulation import what_if
+
+
+@dataclass(frozen=True)
+class Preview:
+    decision: Decision
+    version: int
 
 
 @dataclass
 class RoutingConfigs:
     """Versions of the routing configuration and what-if questions asked of them."""
 
-    assignments: Assignments
+    context: RouterContext
 
-    async def active(self) -> ConfigVersion | None:
-        async with self.assignments.sessions() as session:
-            return await self.assignments.configs.active(session)
-
-    async def put(self, source: str) -> ConfigVersion:
-        """Validate whole and store as the new active version (raises ConfigInvalid)."""
-        config = parse_config(source)
-        async with transaction(self.assignments.sessions) as session:
-            await repository.save(session, config, source)
-            version = await self.assignments.configs.active(session)
-        assert version is not None
-        await self.assignments.drain_queue()
+    async def active(self) -> ConfigVersion:
+        """The active version (NoConfigYet before the first put)."""
+        async with self.context.sessions() as session:
+            version = await self.context.configs.active(session)
+        if version is None:
+            raise NoConfigYet("no routing configuration has been put yet")
         return version
 
-    async def preview(self, lead: dict[str, Any]) -> tuple[Decision, int]:
+    async def put(self, body: bytes) -> ConfigVersion:
+        """Validate whole and store as the new active version; queued leads get a new chance."""
+        source = _text(body, "the body")
+        config = _config(source)
+        problems = config_url_problems(config, self.context.settings)
+        if problems:
+            raise InvalidConfig(ConfigInvalid(problems))
+        async with self.context.transaction() as session:
+            await repository.save(session, config, source)
+            await callback_store.sync_urls(session, callback_urls(config))
+            version = await self.context.configs.active(session)
+        assert version is not None
+        self.context.queue_changed.wake()
+        return version
+
+    async def preview(self, lead: dict[str, Any]) -> Preview:
         """Which rule, team and rep would take ``lead`` now, and why; nothing is written."""
-        async with self.assignments.sessions() as session:
-            active = await self.assignments.configs.active(session)
+        try:
+            data = events.MqlCreated.model_validate(lead).model_dump(mode="json", exclude_none=True)
+        except ValidationError as error:
+            errors = [
+                {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()
+            ]
+            raise InvalidLead(
+                "; ".join(f"{e['path']}: {e['message']}" for e in errors), errors=errors
+            ) from None
+        async with self.context.sessions() as session:
+            active = await self.context.configs.active(session)
             if active is None:
                 raise NoActiveConfig("PUT /v1/routing-config first")
+            now = self.context.clock()
             state = await state_store.read(session)
-        decision, _ = route(lead, active.config, state, self.assignments.clock())
-        return decision, active.version
+            down = await callback_store.unreachable_reps(session, now, active.config.unreachable_after)
+        decision, _ = route(data, active.config, replace(state, unreachable=down), now)
+        return Preview(decision, active.version)
 
-    async def simulate(
-        self, leads: Sequence[dict[str, Any]], candidate: RoutingConfig | None
-    ) -> dict[str, Any]:
+    async def simulate(self, leads: bytes, candidate: bytes | None) -> dict[str, Any]:
         """How the active config (and a candidate, if given) would spread ``leads``, from today's load."""
-        async with self.assignments.sessions() as session:
-            active = await self.assignments.configs.active(session)
+        try:
+            lead_list = read_leads(_text(leads, "the lead file"))
+        except LeadFileInvalid as error:
+            raise InvalidLeadFile(str(error), problems=error.problems) from None
+        proposed = _config(_text(candidate, "the candidate config")) if candidate is not None else None
+        async with self.context.sessions() as session:
+            active = await self.context.configs.active(session)
             state = await state_store.read(session)
-        now = self.assignments.clock()
-        if active is None and candidate is None:
+        if active is None and proposed is None:
             raise NoActiveConfig("no active config to simulate: PUT one, or send a candidate config")
-        result: dict[str, Any] = {"leads": len(leads)}
-        current = simulate(leads, active.config, state, now) if active is not None else None
-        if current is not None:
-            result["active"] = {"version": active.version if active else None, **current.to_dict()}
-        if candidate is not None:
-            proposed = simulate(leads, candidate, state, now)
-            result["candidate"] = proposed.to_dict()
-            if current is not None:
-                result["difference"] = compare(current, proposed).to_dict()
+        result = what_if(lead_list, active.config if active else None, proposed, state, self.context.clock())
+        if active is not None:
+            result["active"]["version"] = active.version
         return result
+
+
+def _text(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise NotText(f"{what} is not UTF-8 text") from None
+
+
+def _config(source: str) -> RoutingConfig:
+    try:
+        return parse_config(source)
+    except ConfigInvalid as error:
+        raise InvalidConfig(error) from None

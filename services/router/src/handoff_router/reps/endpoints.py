@@ -1,17 +1,18 @@
-"""Rep administration: tokens, availability, load."""
+"""Rep administration (CONTRACT §6): tokens, availability, load."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends, Request
+from handoff_shared.http import problem_responses
 
-from handoff_router.deps import Admin, CurrentCaller
+from handoff_router.auth import Admin, CurrentCaller
+from handoff_router.reps.schemas import AvailabilityIn, AvailabilityOut, RepLoadOut, Token
 from handoff_router.reps.service import Reps
 
 router = APIRouter(prefix="/v1/reps", tags=["reps"])
+UNKNOWN_REP = {404: "No such rep in the active config", 409: "No configuration has been put yet"}
 
 
 def get_reps(request: Request) -> Reps:
@@ -22,40 +23,46 @@ def get_reps(request: Request) -> Reps:
 RepsService = Annotated[Reps, Depends(get_reps)]
 
 
-class Token(BaseModel):
-    token: str
+async def rep_in_reach(rep_id: str, caller: CurrentCaller) -> str:
+    """The rep of the path, when the caller may act for them: checked before the body is."""
+    Reps.check_may_act_for(rep_id, caller.rep_id, caller.is_admin)
+    return rep_id
 
 
-class AvailabilityIn(BaseModel):
-    """``until``: when the rep is back (unavailable) or away again (available); RFC 3339 with offset."""
-
-    available: bool
-    until: AwareDatetime | None = None
-
-
-class AvailabilityOut(AvailabilityIn):
-    rep_id: str
-
-
-@router.post("/{rep_id}/tokens", status_code=201, responses={404: {"description": "Unknown rep"}})
+@router.post(
+    "/{rep_id}/tokens",
+    status_code=201,
+    responses=problem_responses(
+        {401: "No token, or an unknown one", 403: "Not the admin token", **UNKNOWN_REP}
+    ),
+)
 async def issue_token(rep_id: str, _: Admin, reps: RepsService) -> Token:
     """Issue a token for a rep (admin). It is answered once and stored only as a digest."""
     return Token(token=await reps.issue_token(rep_id))
 
 
-@router.put("/{rep_id}/availability", responses={403: {"description": "Not that rep, nor an admin"}})
+@router.put(
+    "/{rep_id}/availability",
+    responses=problem_responses(
+        {
+            401: "No token, or an unknown one",
+            403: "Neither that rep nor an admin",
+            **UNKNOWN_REP,
+            422: "Not a valid availability (``until`` needs an offset)",
+        }
+    ),
+)
 async def set_availability(
-    rep_id: str, body: AvailabilityIn, caller: CurrentCaller, reps: RepsService
+    rep_id: Annotated[str, Depends(rep_in_reach)], body: AvailabilityIn, reps: RepsService
 ) -> AvailabilityOut:
     """Set a rep's availability (admin or that rep)."""
-    if not caller.is_admin and caller.rep_id != rep_id:
-        raise HTTPException(status_code=403, detail="a rep may set only their own availability")
-    until: datetime | None = body.until
-    await reps.set_availability(rep_id, body.available, until)
-    return AvailabilityOut(rep_id=rep_id, available=body.available, until=until)
+    await reps.set_availability(rep_id, body.available, body.until)
+    return AvailabilityOut(rep_id=rep_id, available=body.available, until=body.until)
 
 
-@router.get("/load")
-async def load(_: Admin, reps: RepsService) -> list[dict[str, Any]]:
+@router.get(
+    "/load", responses=problem_responses({401: "No token, or an unknown one", 403: "Not the admin token"})
+)
+async def load(_: Admin, reps: RepsService) -> list[RepLoadOut]:
     """Every rep's open assignments, today's count, caps and availability (admin)."""
-    return await reps.load()
+    return [RepLoadOut.model_validate(row) for row in await reps.load()]

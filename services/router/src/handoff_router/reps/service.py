@@ -2,55 +2,61 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handoff_shared.db import transaction
-from sqlalchemy import insert
-
 from handoff_router.assignments import state as state_store
-from handoff_router.assignments.errors import NoActiveConfig, UnknownRep
-from handoff_router.assignments.service import Assignments
-from handoff_router.deps import token_digest
-from handoff_router.routing.config import RoutingConfig
+from handoff_router.configs.errors import NoActiveConfig
+from handoff_router.configs.repository import ConfigVersion
+from handoff_router.context import RouterContext
+from handoff_router.reps import repository
+from handoff_router.reps.errors import NotThatRep, UnknownRep
+from handoff_router.reps.tokens import new_token, token_digest
 from handoff_router.routing.engine import is_available
-from handoff_router.tables import rep_tokens
-
-TOKEN_PREFIX = "hrep_"
 
 
 @dataclass
 class Reps:
     """Tokens and availability of the reps of the active configuration."""
 
-    assignments: Assignments
+    context: RouterContext
+
+    async def authenticate(self, token: str) -> str | None:
+        """The rep a token belongs to, or None for an unknown or revoked one."""
+        async with self.context.sessions() as session:
+            return await repository.rep_of_token(session, token_digest(token))
 
     async def issue_token(self, rep_id: str) -> str:
         """A new token for ``rep_id``; only its digest is kept, so it is shown once."""
         await self._known(rep_id)
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        async with transaction(self.assignments.sessions) as session:
-            await session.execute(insert(rep_tokens).values(token_sha256=token_digest(token), rep_id=rep_id))
+        token = new_token()
+        async with self.context.transaction() as session:
+            await repository.add_token(session, token_digest(token), rep_id)
         return token
 
+    @staticmethod
+    def check_may_act_for(rep_id: str, acting_rep: str | None, is_admin: bool) -> None:
+        """Admins act for any rep; a rep only for themselves (NotThatRep)."""
+        if not is_admin and acting_rep != rep_id:
+            raise NotThatRep("a rep may set only their own availability")
+
     async def set_availability(self, rep_id: str, available: bool, until: datetime | None) -> None:
-        """Mark a rep (un)available; a rep back at work may drain the queue."""
+        """Mark a rep (un)available; a rep back at work may take leads from the queue."""
         await self._known(rep_id)
-        async with transaction(self.assignments.sessions) as session:
-            await state_store.set_availability(session, rep_id, available, until)
+        async with self.context.transaction() as session:
+            await repository.set_availability(session, rep_id, available, until)
         if available:
-            await self.assignments.drain_queue()
+            self.context.queue_changed.wake()
 
     async def load(self) -> list[dict[str, Any]]:
         """Each rep's open assignments, today's count, caps and availability."""
-        async with self.assignments.sessions() as session:
-            active = await self.assignments.configs.active(session)
+        async with self.context.sessions() as session:
+            active = await self.context.configs.active(session)
             state = await state_store.read(session)
         if active is None:
             return []
-        now = self.assignments.clock()
+        now = self.context.clock()
         rows = []
         for rep in active.config.reps:
             load = state.load.get(rep.id)
@@ -63,6 +69,9 @@ class Reps:
                     "unavailable_until": availability.until
                     if availability and not availability.available
                     else None,
+                    "unavailable_reason": availability.reason
+                    if availability and not is_available(availability, now)
+                    else None,
                     "open": load.open if load else 0,
                     "max_open": rep.max_open,
                     "assigned_today": load.today if load else 0,
@@ -72,11 +81,11 @@ class Reps:
             )
         return rows
 
-    async def _known(self, rep_id: str) -> RoutingConfig:
-        async with self.assignments.sessions() as session:
-            active = await self.assignments.configs.active(session)
+    async def _known(self, rep_id: str) -> ConfigVersion:
+        async with self.context.sessions() as session:
+            active = await self.context.configs.active(session)
         if active is None:
             raise NoActiveConfig("PUT /v1/routing-config first")
         if rep_id not in {rep.id for rep in active.config.reps}:
             raise UnknownRep(f"no rep {rep_id} in routing config version {active.version}")
-        return active.config
+        return active

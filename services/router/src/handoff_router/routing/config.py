@@ -4,7 +4,12 @@ An invalid configuration is refused whole: ``validate_config`` reports every pro
 finds, shape (the model) and cross-references (``references``) alike, each with its path
 (``teams[1].members[0]``). Keys beyond the contract's, all optional: ``name`` on reps and
 managers, ``working_hours_only`` and ``sla.business_hours`` on teams, ``team`` on
-accounts, ``rejection_reasons`` at the top.
+accounts, ``rejection_reasons`` at the top, ``holidays`` and ``ladder`` in a team's ``sla``.
+
+``sla.holidays`` (and a team's) names country holiday calendars (``US``, ``DE-BY``) whose
+public holidays close business hours; ``sla.max_reassignments`` (default 2) bounds the SLA
+reassignment loop; ``sla.pause_after_expired`` (absent or 0: off) auto-pauses a rep who lets
+that many assignments in a row reach ``reassign``.
 """
 
 from __future__ import annotations
@@ -14,16 +19,17 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import time, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from handoff_shared.business_time import DAYS, BusinessCalendar, BusinessHours, is_known_holiday_calendar
+from handoff_shared.durations import parse_duration
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from handoff_router.routing.calendar import DAYS, BusinessHours
 from handoff_router.routing.config_text import read_config_text
-from handoff_router.routing.durations import parse_duration
 from handoff_router.routing.problems import ConfigInvalid as ConfigInvalid  # re-exported
 from handoff_router.routing.problems import Problem as Problem  # re-exported
 from handoff_router.routing.references import cross_reference_problems
@@ -70,6 +76,15 @@ def _timezone(name: str) -> str:
     return name
 
 
+def _holiday_calendar(code: str) -> str:
+    if not is_known_holiday_calendar(code):
+        raise ValueError(
+            f"unknown holiday calendar {code!r}"
+            " (a country code such as US or DE, or a subdivision such as DE-BY)"
+        )
+    return code
+
+
 def _percent(text: str) -> str:
     if not re.fullmatch(r"\d{1,4}(\.\d+)?%", text):
         raise ValueError(f"{text!r} is not a percentage (write e.g. 50%)")
@@ -99,6 +114,7 @@ Url = Annotated[
     _checked(r"https?://[^\s/?#]+(?:[/?#]\S*)?", "{text!r} is not an http(s) URL"),
 ]
 Timezone = Annotated[str, AfterValidator(_timezone)]
+HolidayCalendar = Annotated[str, Field(max_length=10), AfterValidator(_holiday_calendar)]
 Domain = Annotated[
     str,
     Field(max_length=253),
@@ -157,7 +173,10 @@ class SlaPolicy(Model):
 
     accept_within: Duration = "24h"
     business_hours: Hours | None = None
+    holidays: list[HolidayCalendar] = Field(default_factory=list)
     ladder: list[LadderStep] = Field(default_factory=_default_ladder)
+    max_reassignments: int = Field(default=2, ge=0, le=100)
+    pause_after_expired: int | None = Field(default=None, ge=0, le=1000)
 
 
 class TeamSla(Model):
@@ -165,6 +184,36 @@ class TeamSla(Model):
 
     accept_within: Duration | None = None
     business_hours: Hours | None = None
+    holidays: list[HolidayCalendar] | None = None
+    ladder: list[LadderStep] | None = None
+
+
+@dataclass(frozen=True)
+class SlaTerms:
+    """The SLA an assignment is made under, team overrides applied: what the sla-monitor runs."""
+
+    accept_within: timedelta
+    calendar: BusinessCalendar
+    ladder: tuple[LadderStep, ...]
+    max_reassignments: int
+    pause_after_expired: int | None
+    business_hours: Hours | None
+
+    def due(self, assigned_at: datetime) -> datetime:
+        """When the assignment must be decided."""
+        return self.calendar.add(assigned_at, self.accept_within)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As ``lead.assigned`` carries it (``handoff_shared.events.SlaTerms``)."""
+        return {
+            "accept_within_seconds": self.accept_within.total_seconds(),
+            "timezone": self.calendar.timezone.key,
+            "business_hours": self.business_hours.model_dump() if self.business_hours else None,
+            "holidays": list(self.calendar.holidays),
+            "ladder": [{"percent": step.percent, "action": step.action} for step in self.ladder],
+            "max_reassignments": self.max_reassignments,
+            "pause_after_expired": self.pause_after_expired,
+        }
 
 
 class Rep(Model):
@@ -199,6 +248,7 @@ class Team(Model):
     members: list[Id] = Field(min_length=1)
     sla: TeamSla | None = None
     working_hours_only: bool = False
+    skip_unreachable: bool = True  # skip members whose callback endpoint is down (callback_unreachable)
 
 
 class Account(Model):
@@ -217,6 +267,12 @@ class Rule(Model):
     team: Id
 
 
+class CallbackPolicy(Model):
+    """``callbacks.unreachable_after``: how long a rep's endpoint may be down before routing skips them."""
+
+    unreachable_after: Duration = "15m"
+
+
 class RoutingConfig(Model):
     """A whole routing configuration; build it with ``validate_config`` or ``parse_config``."""
 
@@ -230,6 +286,7 @@ class RoutingConfig(Model):
     rejection_reasons: list[ReasonCode] = Field(
         default_factory=lambda: list(DEFAULT_REJECTION_REASONS), min_length=1
     )
+    callbacks: CallbackPolicy = Field(default_factory=CallbackPolicy)
 
     # Lookups built on first use; cached_property leaves equality and dumps to the fields.
     @cached_property
@@ -295,6 +352,41 @@ class RoutingConfig(Model):
         hours = self._hours
         return hours[team_id] if team_id in hours else hours[None]
 
+    def holidays(self, team_id: str) -> tuple[str, ...]:
+        """The team's holiday calendars, else the default ``sla.holidays``."""
+        own = self._team_sla(team_id)
+        return tuple(own.holidays if own is not None and own.holidays is not None else self.sla.holidays)
+
+    def sla_terms(self, team_id: str, rep: Rep) -> SlaTerms:
+        """The SLA of an assignment of this team to ``rep``: hours in the rep's timezone."""
+        own = self._team_sla(team_id)
+        hours = own.business_hours if own is not None and own.business_hours is not None else None
+        ladder = own.ladder if own is not None and own.ladder is not None else self.sla.ladder
+        return SlaTerms(
+            accept_within=self.accept_within(team_id),
+            calendar=BusinessCalendar(
+                ZoneInfo(rep.timezone), self.business_hours(team_id), self.holidays(team_id)
+            ),
+            ladder=tuple(ladder),
+            max_reassignments=self.sla.max_reassignments,
+            pause_after_expired=self.sla.pause_after_expired or None,
+            business_hours=hours or self.sla.business_hours,
+        )
+
+    def _team_sla(self, team_id: str) -> TeamSla | None:
+        team = self._teams.get(team_id)
+        return team.sla if team is not None else None
+
+    @staticmethod
+    def default_unreachable() -> timedelta:
+        """``callbacks.unreachable_after`` when no config says otherwise."""
+        return parse_duration(CallbackPolicy().unreachable_after)
+
+    @property
+    def unreachable_after(self) -> timedelta:
+        """How long a rep's callback endpoint may be down before routing skips them."""
+        return parse_duration(self.callbacks.unreachable_after)
+
     def canonical_json(self) -> str:
         """A stable text of the configuration, for hashing and comparing versions."""
         return json.dumps(
@@ -350,7 +442,10 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def _message(item: Mapping[str, Any]) -> str:
     if item["type"] == "extra_forbidden":
         key = str(item["loc"][-1])
-        close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
+        # A known key the typo begins (fallback -> fallback_team) beats a merely similar one.
+        close = [known for known in _KNOWN_KEYS if known.startswith(key)][:1] or difflib.get_close_matches(
+            key, _KNOWN_KEYS, n=1
+        )
         hint = f"did you mean {close[0]!r}?" if close else "check its spelling against the documented keys"
         return f"unknown key {key!r} ({hint})"
     return str(item["msg"]).removeprefix("Value error, ")
@@ -359,7 +454,19 @@ def _message(item: Mapping[str, Any]) -> str:
 _KNOWN_KEYS = sorted(
     {
         name
-        for model in (Hours, LadderStep, SlaPolicy, TeamSla, Rep, Manager, Team, Account, Rule, RoutingConfig)
+        for model in (
+            Hours,
+            LadderStep,
+            SlaPolicy,
+            TeamSla,
+            Rep,
+            Manager,
+            Team,
+            Account,
+            Rule,
+            CallbackPolicy,
+            RoutingConfig,
+        )
         for name in model.model_fields
     }
 )

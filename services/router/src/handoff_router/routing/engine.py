@@ -26,14 +26,23 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from handoff_shared.business_time import is_within_hours, local_day
+
 from handoff_router.routing import conditions
-from handoff_router.routing.calendar import add_business_time, is_within_hours, local_day
-from handoff_router.routing.config import Account, Rep, RoutingConfig, Rule, Team
+from handoff_router.routing.config import Account, Rep, RoutingConfig, Rule, SlaTerms, Team
 from handoff_router.routing.rotation import TeamRotation, pick
 
 SkipReason = Literal[
-    "inactive", "excluded", "unavailable", "outside_working_hours", "at_max_open", "at_max_per_day"
+    "inactive",
+    "excluded",
+    "unavailable",
+    "sla_auto_paused",
+    "callback_unreachable",
+    "outside_working_hours",
+    "at_max_open",
+    "at_max_per_day",
 ]
+SLA_AUTO_PAUSED = "sla_auto_paused"
 MatchedBy = Literal["named_account", "rule", "fallback", "none"]
 
 
@@ -52,15 +61,18 @@ class Availability:
 
     available: bool = True
     until: datetime | None = None
+    reason: str | None = None  # sla_auto_paused: the router paused the rep (their leads went cold)
 
 
 @dataclass(frozen=True)
 class RoutingState:
-    """Everything routing remembers between leads: rotations, loads, availability."""
+    """Everything routing knows between leads: rotations, loads, availability, and the reps whose
+    callback endpoint has been down longer than ``callbacks.unreachable_after`` (found by the edge)."""
 
     rotation: Mapping[str, TeamRotation] = field(default_factory=dict)
     load: Mapping[str, RepLoad] = field(default_factory=dict)
     availability: Mapping[str, Availability] = field(default_factory=dict)
+    unreachable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,8 @@ class Decision:
     rule_id: str
     explanation: Explanation
     sla_due_at: datetime | None
+    sla: SlaTerms | None = None  # the SLA the assignment runs under, when a rep was chosen
+    manager_id: str | None = None  # the chosen rep's manager, who hears of escalations
 
     @property
     def is_queued(self) -> bool:
@@ -132,12 +146,15 @@ def skip_reason(
         return "inactive"
     if rep.id in exclude:
         return "excluded"
-    if not is_available(state.availability.get(rep.id), now):
-        return "unavailable"
+    availability = state.availability.get(rep.id)
+    if not is_available(availability, now):
+        return "sla_auto_paused" if availability and availability.reason == SLA_AUTO_PAUSED else "unavailable"
+    if rep.id in state.unreachable and (team is None or team.skip_unreachable):
+        return "callback_unreachable"
     tz = ZoneInfo(rep.timezone)
     if team is not None and team.working_hours_only:
         hours = config.business_hours(team.id)
-        if hours is not None and not is_within_hours(now, hours, tz):
+        if hours is not None and not is_within_hours(now, hours, tz, config.holidays(team.id)):
             return "outside_working_hours"
     load = state.load.get(rep.id, RepLoad())
     if rep.max_open is not None and load.open >= rep.max_open:
@@ -184,7 +201,7 @@ def release(state: RoutingState, rep_id: str) -> RoutingState:
     """The state once one of ``rep_id``'s open assignments is decided or taken away."""
     load = state.load.get(rep_id, RepLoad())
     freed = RepLoad(max(load.open - 1, 0), load.day, load.today)
-    return RoutingState(state.rotation, {**state.load, rep_id: freed}, state.availability)
+    return RoutingState(state.rotation, {**state.load, rep_id: freed}, state.availability, state.unreachable)
 
 
 @dataclass
@@ -240,7 +257,9 @@ def _route_by_rule(
             via = f"so fallback team {team_id}" if trail.teams_tried else f"team {team_id}"
             note = f"{via} ({team.strategy}) chose {chosen}"
             explanation = trail.explain(rule_id, team.strategy, matched_by, note, team_id=team_id)
-            state = RoutingState({**state.rotation, team_id: rotation}, state.load, state.availability)
+            state = RoutingState(
+                {**state.rotation, team_id: rotation}, state.load, state.availability, state.unreachable
+            )
             return _assign(config.rep(chosen), team_id, explanation, config, state, now)
         trail.notes.append(f"nobody in team {team_id} can take it")
         trail.teams_tried.append(team_id)
@@ -284,10 +303,13 @@ def _assign(
     tz = ZoneInfo(rep.timezone)
     load = state.load.get(rep.id, RepLoad())
     new_load = RepLoad(open=load.open + 1, day=local_day(now, tz), today=_today(load, now, tz) + 1)
-    hours = config.business_hours(team_id)
-    due = add_business_time(now, config.accept_within(team_id), hours, tz).astimezone(UTC)
-    decision = Decision(rep.id, team_id, explanation.rule_id, explanation, due)
-    return decision, RoutingState(state.rotation, {**state.load, rep.id: new_load}, state.availability)
+    terms = config.sla_terms(team_id, rep)
+    due = terms.due(now).astimezone(UTC)
+    decision = Decision(rep.id, team_id, explanation.rule_id, explanation, due, terms, rep.manager)
+    new_state = RoutingState(
+        state.rotation, {**state.load, rep.id: new_load}, state.availability, state.unreachable
+    )
+    return decision, new_state
 
 
 def _today(load: RepLoad, now: datetime, tz: ZoneInfo) -> int:

@@ -31,9 +31,13 @@ def cross_reference_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     yield from _account_references(_items(data.get("accounts")), rep_ids, team_ids)
     sla = data.get("sla")
     yield from _hours_problems(sla, "sla")
-    yield from _ladder_problems(sla.get("ladder") if isinstance(sla, Mapping) else None)
+    yield from _ladder_problems(sla.get("ladder") if isinstance(sla, Mapping) else None, "sla.ladder")
     for index, team in teams:
         yield from _hours_problems(team.get("sla"), f"teams[{index}].sla")
+        own = team.get("sla")
+        yield from _ladder_problems(
+            own.get("ladder") if isinstance(own, Mapping) else None, f"teams[{index}].sla.ladder"
+        )
         yield from _working_hours_problems(index, team, sla)
     yield from _fallback_problems(data.get("fallback_team"), reps, teams)
 
@@ -128,7 +132,7 @@ def _working_hours_problems(index: int, team: Mapping[str, Any], sla: Any) -> It
         )
 
 
-def _ladder_problems(ladder: Any) -> Iterator[Problem]:
+def _ladder_problems(ladder: Any, path: str) -> Iterator[Problem]:
     if not isinstance(ladder, list):
         return
     previous: float | None = None
@@ -138,7 +142,7 @@ def _ladder_problems(ladder: Any) -> Iterator[Problem]:
             continue
         percent = float(at[:-1])
         if previous is not None and percent <= previous:
-            yield Problem(f"sla.ladder[{index}].at", f"{at} must come after the step before it")
+            yield Problem(f"{path}[{index}].at", f"{at} must come after the step before it")
         previous = percent
 
 

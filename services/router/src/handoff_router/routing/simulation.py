@@ -7,7 +7,7 @@ as they would on a busy day; pass the live state to start from today's loads.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -107,3 +107,24 @@ def compare(active: SimulationReport, candidate: SimulationReport) -> Difference
         moved,
         delta(active.by_match, candidate.by_match),
     )
+
+
+def what_if(
+    leads: Sequence[Mapping[str, Any]],
+    active: RoutingConfig | None,
+    candidate: RoutingConfig | None,
+    state: RoutingState,
+    now: datetime,
+) -> dict[str, Any]:
+    """The spread of ``leads`` under the active config and a candidate (either may be absent),
+    and the difference when both are there: what the API's and the CLI's simulate answer."""
+    result: dict[str, Any] = {"leads": len(leads)}
+    current = simulate(leads, active, state, now) if active is not None else None
+    if current is not None:
+        result["active"] = current.to_dict()
+    if candidate is not None:
+        proposed = simulate(leads, candidate, state, now)
+        result["candidate"] = proposed.to_dict()
+        if current is not None:
+            result["difference"] = compare(current, proposed).to_dict()
+    return result

@@ -1,19 +1,20 @@
-"""FastAPI dependencies: who is calling, and the services an endpoint needs."""
+"""Who is calling: the bearer token names a rep or the admin. FastAPI dependencies, as
+``Annotated`` aliases: ``CurrentCaller``, ``CurrentRep``, ``Admin``.
+
+Authentication is HTTP's business (401 with ``WWW-Authenticate``, 403 for the wrong kind of
+caller); which assignment or rep a caller may touch is the features' business.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 
-from handoff_router.assignments.service import Assignments
-from handoff_router.settings import RouterSettings
-from handoff_router.tables import rep_tokens
+from handoff_router.reps.service import Reps
 
 bearer = HTTPBearer(auto_error=False, description="A rep's token, or the admin token")
 
@@ -26,45 +27,22 @@ class Caller:
     is_admin: bool = False
 
 
-def token_digest(token: str) -> str:
-    """Rep tokens are stored as their SHA-256 only."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def get_assignments(request: Request) -> Assignments:
-    service: Assignments = request.app.state.assignments
-    return service
-
-
-def get_settings(request: Request) -> RouterSettings:
-    settings: RouterSettings = request.app.state.settings
-    return settings
-
-
-AssignmentsService = Annotated[Assignments, Depends(get_assignments)]
-Settings = Annotated[RouterSettings, Depends(get_settings)]
-
-
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def current_caller(
-    service: AssignmentsService,
-    settings: Settings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
     """The caller named by the bearer token; 401 when there is none or it is unknown."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("a bearer token is required")
+    reps: Reps = request.app.state.reps
     token = credentials.credentials
-    admin = settings.admin_token.get_secret_value()
+    admin = reps.context.settings.admin_token.get_secret_value()
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
         return Caller(is_admin=True)
-    async with service.sessions() as session:
-        rep_id = await session.scalar(
-            select(rep_tokens.c.rep_id).where(rep_tokens.c.token_sha256 == token_digest(token))
-        )
+    rep_id = await reps.authenticate(token)
     if rep_id is None:
         raise _unauthorized("unknown or revoked token")
     return Caller(rep_id=rep_id)

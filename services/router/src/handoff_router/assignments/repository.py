@@ -1,0 +1,87 @@
+"""The ``assignments`` table: reading, deciding and closing assignments.
+
+Lock order (docs/architecture.md): ``routing_state``, then ``assignments`` rows in
+``assignment_id`` order, then ``rep_load`` rows in ``rep_id`` order. Functions that lock
+several assignments take them sorted; callers take the routing state first when they route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from handoff_shared.db import one_of
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff_router.tables import assignments
+
+
+async def get(session: AsyncSession, assignment_id: str) -> Row[Any] | None:
+    """One assignment, or None."""
+    result = await session.execute(select(assignments).where(assignments.c.assignment_id == assignment_id))
+    return result.first()
+
+
+async def owner_of(session: AsyncSession, assignment_id: str) -> str | None:
+    """The rep an assignment was made to (it never changes), or None when there is no such assignment."""
+    return await session.scalar(
+        select(assignments.c.rep_id).where(assignments.c.assignment_id == assignment_id)
+    )
+
+
+async def of_rep(session: AsyncSession, rep_id: str, status: str | None, limit: int) -> Sequence[Row[Any]]:
+    """A rep's assignments, newest first."""
+    query = select(assignments).where(assignments.c.rep_id == rep_id)
+    if status is not None:
+        query = query.where(assignments.c.status == status)
+    rows = await session.execute(query.order_by(assignments.c.assigned_at.desc()).limit(limit))
+    return rows.all()
+
+
+async def decide(
+    session: AsyncSession,
+    assignment_id: str,
+    rep_id: str,
+    *,
+    status: str,
+    now: datetime,
+    reason: str | None = None,
+    note: str | None = None,
+) -> Row[Any] | None:
+    """Move a pending assignment of ``rep_id`` to ``status``; None when nothing changed (ownership
+    and the pending state are part of the WHERE clause, so two decisions can never both win)."""
+    statement = (
+        update(assignments)
+        .where(
+            assignments.c.assignment_id == assignment_id,
+            assignments.c.rep_id == rep_id,
+            assignments.c.status == "pending",
+        )
+        .values(status=status, decided_at=now, reason=reason, note=note)
+        .returning(*assignments.c)
+    )
+    return (await session.execute(statement)).first()
+
+
+async def close_pending(
+    session: AsyncSession, assignment_ids: Sequence[str], *, status: str, now: datetime
+) -> list[Row[Any]]:
+    """Close those of ``assignment_ids`` still pending (e.g. reassigned), locking them in id order first."""
+    if not assignment_ids:
+        return []
+    ids = sorted(set(assignment_ids))
+    await session.execute(
+        select(assignments.c.assignment_id)
+        .where(one_of(assignments.c.assignment_id, ids), assignments.c.status == "pending")
+        .order_by(assignments.c.assignment_id)
+        .with_for_update()
+    )
+    result = await session.execute(
+        update(assignments)
+        .where(one_of(assignments.c.assignment_id, ids), assignments.c.status == "pending")
+        .values(status=status, decided_at=now)
+        .returning(*assignments.c)
+    )
+    return sorted(result.all(), key=lambda row: row.assignment_id)

@@ -1,0 +1,96 @@
+"""The callbacks API (admin): signing secrets, deliveries and their tries, endpoints and circuits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from handoff_router.auth import Admin
+from handoff_router.callbacks.repository import OwnerKind
+from handoff_router.callbacks.schemas import (
+    DeliveryDetail,
+    DeliveryOut,
+    DeliveryStatus,
+    EndpointOut,
+    SecretOut,
+)
+from handoff_router.callbacks.service import Callbacks
+from handoff_router.configs.service import RoutingConfigs
+from handoff_router.routing.config import RoutingConfig
+
+router = APIRouter(tags=["callbacks"])
+DeliveryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", description="the webhook-id")]
+LeadId = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f]*$")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found"}}
+
+
+def get_callbacks(request: Request) -> Callbacks:
+    callbacks: Callbacks = request.app.state.callbacks
+    return callbacks
+
+
+async def active_config(request: Request) -> RoutingConfig | None:
+    configs: RoutingConfigs = request.app.state.configs
+    version = await configs.active()
+    return version.config if version is not None else None
+
+
+CallbacksService = Annotated[Callbacks, Depends(get_callbacks)]
+ActiveConfig = Annotated[RoutingConfig | None, Depends(active_config)]
+
+
+async def _issue(
+    kind: OwnerKind, owner_id: str, callbacks: Callbacks, config: RoutingConfig | None
+) -> SecretOut:
+    return await callbacks.issue_secret(kind, owner_id, config)
+
+
+@router.post("/v1/reps/{rep_id}/callback-secret", status_code=201, responses=NOT_FOUND)
+async def rep_secret(rep_id: str, _: Admin, callbacks: CallbacksService, config: ActiveConfig) -> SecretOut:
+    """Issue the rep's signing secret (admin), shown once. The previous one signs on for the grace period."""
+    return await _issue("rep", rep_id, callbacks, config)
+
+
+@router.post("/v1/managers/{manager_id}/callback-secret", status_code=201, responses=NOT_FOUND)
+async def manager_secret(
+    manager_id: str, _: Admin, callbacks: CallbacksService, config: ActiveConfig
+) -> SecretOut:
+    """Issue the manager's signing secret (admin), shown once."""
+    return await _issue("manager", manager_id, callbacks, config)
+
+
+@router.get("/v1/deliveries")
+async def list_deliveries(
+    _: Admin,
+    callbacks: CallbacksService,
+    status: DeliveryStatus | None = None,
+    endpoint: Annotated[
+        str | None,
+        Query(description="rep:<id> or manager:<id>", pattern=r"^(rep|manager):[A-Za-z0-9._:@-]{1,200}$"),
+    ] = None,
+    lead_id: LeadId = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeliveryOut]:
+    """Callback deliveries, newest first (admin)."""
+    return await callbacks.deliveries(status, endpoint, lead_id, limit)
+
+
+@router.get("/v1/deliveries/{delivery_id}", responses=NOT_FOUND)
+async def show_delivery(delivery_id: DeliveryId, _: Admin, callbacks: CallbacksService) -> DeliveryDetail:
+    """One delivery, its body and every try (admin)."""
+    return await callbacks.delivery(delivery_id)
+
+
+@router.post("/v1/deliveries/{delivery_id}/redeliver", responses=NOT_FOUND)
+async def redeliver(delivery_id: DeliveryId, _: Admin, callbacks: CallbacksService) -> DeliveryOut:
+    """Send a delivery again now, with the same webhook-id and body (admin)."""
+    return await callbacks.redeliver(delivery_id)
+
+
+@router.get("/v1/callbacks/endpoints")
+async def endpoints(_: Admin, callbacks: CallbacksService, config: ActiveConfig) -> list[EndpointOut]:
+    """Each endpoint's circuit, last success, failure streak and pending deliveries (admin)."""
+    return await callbacks.endpoints(
+        config.unreachable_after if config else RoutingConfig.default_unreachable()
+    )

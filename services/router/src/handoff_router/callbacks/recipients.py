@@ -1,0 +1,78 @@
+"""Who is called back for an event: the assigned rep for ``lead.assigned`` and reminders, the rep's
+manager for ``escalate`` and ``reassign``. The body is the event exactly as published."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from handoff_shared import cloudevents
+from handoff_shared.cloudevents import CloudEvent
+from handoff_shared.events import LeadEscalated
+from handoff_shared.outbox import OutboxMessage
+
+from handoff_router.callbacks.repository import NewDelivery, OwnerKind
+from handoff_router.routing.config import RoutingConfig
+
+log = structlog.get_logger(__name__)
+
+
+def to_rep(
+    config: RoutingConfig, rep_id: str, event: CloudEvent, message: OutboxMessage, now: datetime
+) -> NewDelivery:
+    """The callback of ``lead.assigned`` to the rep's tool."""
+    return NewDelivery(
+        kind="rep",
+        owner_id=rep_id,
+        url=config.rep(rep_id).callback_url,
+        event_id=event.id,
+        event_type=event.type,
+        lead_id=event.subject,
+        body=message.value or b"",
+        created_at=event.time or now,
+    )
+
+
+def for_escalation(
+    config: RoutingConfig | None, event: CloudEvent, data: LeadEscalated, now: datetime
+) -> NewDelivery | None:
+    """``remind`` goes to the rep; ``escalate`` and ``reassign`` to the manager (None: nobody to call)."""
+    kind: OwnerKind
+    if data.level == "remind":
+        kind, owner = "rep", data.rep_id
+        url = _rep_url(config, owner)
+    else:
+        kind = "manager"
+        owner = data.manager_id or _manager_of(config, data.rep_id) or ""
+        url = _manager_url(config, owner)
+    if not owner:
+        log.warning("callback.no_manager", event_id=event.id, rep_id=data.rep_id, level=data.level)
+        return None
+    body, _ = cloudevents.encode(event)
+    return NewDelivery(
+        kind=kind,
+        owner_id=owner,
+        url=url,
+        event_id=event.id,
+        event_type=event.type,
+        lead_id=event.subject,
+        body=body,
+        created_at=event.time or now,
+    )
+
+
+def _rep_url(config: RoutingConfig | None, rep_id: str) -> str | None:
+    rep = next((rep for rep in config.reps if rep.id == rep_id), None) if config is not None else None
+    return rep.callback_url if rep is not None else None
+
+
+def _manager_of(config: RoutingConfig | None, rep_id: str) -> str | None:
+    rep = next((rep for rep in config.reps if rep.id == rep_id), None) if config is not None else None
+    return rep.manager if rep is not None else None
+
+
+def _manager_url(config: RoutingConfig | None, manager_id: str) -> str | None:
+    if config is None:
+        return None
+    manager = next((manager for manager in config.managers if manager.id == manager_id), None)
+    return manager.callback_url if manager is not None else None

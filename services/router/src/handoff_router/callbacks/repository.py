@@ -1,0 +1,344 @@
+"""The callbacks' rows: write deliveries with the work that causes them, claim due ones, record tries.
+
+Functions take the caller's session and never commit: the unit of work does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from handoff_shared.db import one_of
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff_router.callbacks.circuit import Circuit, CircuitStatus
+from handoff_router.callbacks.signing import new_webhook_id
+from handoff_router.callbacks.tables import (
+    callback_attempts,
+    callback_deliveries,
+    callback_endpoints,
+    callback_secrets,
+)
+
+OwnerKind = Literal["rep", "manager"]
+
+
+def endpoint_id(kind: OwnerKind, owner_id: str) -> str:
+    """The endpoint of a rep or a manager: ``rep:rep-ana``, ``manager:mgr-bob``."""
+    return f"{kind}:{owner_id}"
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A callback to make: this event's body, to this rep's or manager's endpoint."""
+
+    kind: OwnerKind
+    owner_id: str
+    url: str | None
+    event_id: str
+    event_type: str
+    lead_id: str | None
+    body: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker holds until ``lease_until``: send it, then record what happened."""
+
+    delivery_id: str
+    endpoint_id: str
+    url: str | None
+    body: bytes
+    attempts: int
+    created_at: datetime
+    sealed_secrets: tuple[bytes, ...]
+    probe: bool
+    lease_until: datetime
+
+
+async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> None:
+    """One delivery row per (event, endpoint), in the caller's transaction; repeats are no-ops."""
+    if not deliveries:
+        return
+    endpoints = {
+        endpoint_id(item.kind, item.owner_id): {
+            "endpoint_id": endpoint_id(item.kind, item.owner_id),
+            "owner_kind": item.kind,
+            "owner_id": item.owner_id,
+            "url": item.url,
+        }
+        for item in deliveries
+    }
+    # DO NOTHING takes no lock on an existing endpoint row, so routing never waits on a worker.
+    await session.execute(insert(callback_endpoints).on_conflict_do_nothing(), list(endpoints.values()))
+    rows = [
+        {
+            "delivery_id": new_webhook_id(),
+            "endpoint_id": endpoint_id(item.kind, item.owner_id),
+            "event_id": item.event_id,
+            "event_type": item.event_type,
+            "lead_id": item.lead_id,
+            "body": item.body,
+            "next_attempt_at": item.created_at,
+            "created_at": item.created_at,
+        }
+        for item in deliveries
+    ]
+    await session.execute(insert(callback_deliveries).on_conflict_do_nothing(), rows)
+
+
+async def sync_urls(session: AsyncSession, urls: dict[tuple[OwnerKind, str], str]) -> None:
+    """A config was applied: each endpoint calls its new URL, and a gone one whose URL changed reopens."""
+    if not urls:
+        return
+    rows = [
+        {"endpoint_id": endpoint_id(kind, owner), "owner_kind": kind, "owner_id": owner, "url": url}
+        for (kind, owner), url in urls.items()
+    ]
+    statement = insert(callback_endpoints)
+    changed = callback_endpoints.c.url.is_distinct_from(statement.excluded.url)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[callback_endpoints.c.endpoint_id],
+            set_={"url": statement.excluded.url, "status": "closed", "down_since": None, "failure_streak": 0},
+            where=changed & (callback_endpoints.c.status == "gone"),
+        ),
+        rows,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[callback_endpoints.c.endpoint_id],
+            set_={"url": statement.excluded.url},
+            where=changed,
+        ),
+        rows,
+    )
+
+
+def _valid_secret(now: datetime) -> Any:
+    return or_(callback_secrets.c.expires_at.is_(None), callback_secrets.c.expires_at > now)
+
+
+async def claim(
+    session: AsyncSession,
+    now: datetime,
+    room: dict[str, int],
+    limit: int,
+    per_endpoint: int,
+    lease: timedelta,
+    probe_lease: timedelta,
+) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries whose endpoint may be called (``FOR UPDATE SKIP LOCKED``).
+
+    An endpoint takes at most ``room.get(id, per_endpoint)`` more; an open circuit whose probe
+    is due gives exactly one delivery, as the probe. Claimed rows are leased: they come due
+    again at ``now + lease`` unless the try is recorded first (a crashed worker loses nothing).
+    """
+    d, e = callback_deliveries, callback_endpoints
+    has_secret = exists().where(callback_secrets.c.endpoint_id == d.c.endpoint_id, _valid_secret(now))
+    may_call = or_(
+        e.c.status == "closed",
+        and_(e.c.status == "open", e.c.probe_at <= now),
+        and_(e.c.status == "half_open", e.c.probe_started_at <= now - probe_lease),
+    )
+    query = (
+        select(d.c.delivery_id, d.c.endpoint_id, d.c.body, d.c.attempts, d.c.created_at, e.c.url, e.c.status)
+        .join(e, e.c.endpoint_id == d.c.endpoint_id)
+        .where(
+            d.c.status == "pending",
+            d.c.next_attempt_at <= now,
+            or_(e.c.hold_until.is_(None), e.c.hold_until <= now),
+            may_call,
+            has_secret,
+        )
+        .order_by(d.c.next_attempt_at)
+        .limit(limit * 2)
+        .with_for_update(of=d, skip_locked=True)
+    )
+    chosen: list[Any] = []
+    probes: set[str] = set()
+    taken: dict[str, int] = {}
+    for row in await session.execute(query):
+        if len(chosen) >= limit:
+            break
+        if row.status != "closed":
+            if row.endpoint_id in probes or not await _take_probe(session, row.endpoint_id, now, probe_lease):
+                continue
+            probes.add(row.endpoint_id)
+        elif taken.get(row.endpoint_id, 0) >= room.get(row.endpoint_id, per_endpoint):
+            continue
+        taken[row.endpoint_id] = taken.get(row.endpoint_id, 0) + 1
+        chosen.append(row)
+    if not chosen:
+        return []
+    ids = [row.delivery_id for row in chosen]
+    await session.execute(update(d).where(one_of(d.c.delivery_id, ids)).values(next_attempt_at=now + lease))
+    secrets = await _sealed_secrets(session, {row.endpoint_id for row in chosen}, now)
+    return [
+        Claimed(
+            delivery_id=row.delivery_id,
+            endpoint_id=row.endpoint_id,
+            url=row.url,
+            body=row.body,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            sealed_secrets=secrets.get(row.endpoint_id, ()),
+            probe=row.endpoint_id in probes,
+            lease_until=now + lease,
+        )
+        for row in chosen
+    ]
+
+
+async def _take_probe(session: AsyncSession, endpoint: str, now: datetime, probe_lease: timedelta) -> bool:
+    """Half-open the circuit for exactly one probe; False when another worker took it first."""
+    e = callback_endpoints
+    due = or_(
+        and_(e.c.status == "open", e.c.probe_at <= now),
+        and_(e.c.status == "half_open", e.c.probe_started_at <= now - probe_lease),
+    )
+    result = await session.execute(
+        update(e)
+        .where(e.c.endpoint_id == endpoint, due)
+        .values(status="half_open", probe_started_at=now, updated_at=now)
+        .returning(e.c.endpoint_id)
+    )
+    return result.first() is not None
+
+
+async def _sealed_secrets(
+    session: AsyncSession, endpoints: set[str], now: datetime
+) -> dict[str, tuple[bytes, ...]]:
+    s = callback_secrets
+    rows = await session.execute(
+        select(s.c.endpoint_id, s.c.sealed)
+        .where(one_of(s.c.endpoint_id, sorted(endpoints)), _valid_secret(now))
+        .order_by(s.c.endpoint_id, s.c.created_at.desc(), s.c.id.desc())
+    )
+    found: dict[str, list[bytes]] = {}
+    for row in rows:
+        found.setdefault(row.endpoint_id, []).append(row.sealed)
+    return {key: tuple(value) for key, value in found.items()}
+
+
+async def lock_circuits(session: AsyncSession, endpoints: list[str]) -> dict[str, Circuit]:
+    """The circuits of these endpoints, locked in id order (no deadlock between replicas)."""
+    e = callback_endpoints
+    rows = await session.execute(
+        select(e).where(one_of(e.c.endpoint_id, endpoints)).order_by(e.c.endpoint_id).with_for_update()
+    )
+    found = {row.endpoint_id: circuit_of(row) for row in rows}
+    return {endpoint: found.get(endpoint, Circuit()) for endpoint in endpoints}
+
+
+async def lock_circuit(session: AsyncSession, endpoint: str) -> Circuit:
+    """The endpoint's circuit, locked until the transaction ends."""
+    e = callback_endpoints
+    row = (await session.execute(select(e).where(e.c.endpoint_id == endpoint).with_for_update())).first()
+    return circuit_of(row) if row is not None else Circuit()
+
+
+def circuit_of(row: Any) -> Circuit:
+    """The circuit held in an endpoint row."""
+    status: CircuitStatus = row.status
+    return Circuit(
+        status=status,
+        failure_streak=row.failure_streak,
+        down_since=row.down_since,
+        probe_at=row.probe_at,
+        open_for=row.open_for,
+        probe_started_at=row.probe_started_at,
+        hold_until=row.hold_until,
+        last_success_at=row.last_success_at,
+        last_failure_at=row.last_failure_at,
+    )
+
+
+async def save_circuit(
+    session: AsyncSession, endpoint: str, circuit: Circuit, now: datetime, error: str | None = None
+) -> None:
+    """Write the circuit back (with the last error, when there was one)."""
+    values: dict[str, Any] = {
+        "status": circuit.status,
+        "failure_streak": circuit.failure_streak,
+        "down_since": circuit.down_since,
+        "probe_at": circuit.probe_at,
+        "open_for": circuit.open_for,
+        "probe_started_at": circuit.probe_started_at,
+        "hold_until": circuit.hold_until,
+        "last_success_at": circuit.last_success_at,
+        "last_failure_at": circuit.last_failure_at,
+        "updated_at": now,
+    }
+    if error is not None:
+        values["last_error"] = error
+    await session.execute(
+        update(callback_endpoints).where(callback_endpoints.c.endpoint_id == endpoint).values(**values)
+    )
+
+
+async def record_attempts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Keep what each try got: status, latency, error class, an excerpt of the answer."""
+    if rows:
+        await session.execute(insert(callback_attempts), rows)
+
+
+DELIVERY_FIELDS = ("attempts", "last_status_code", "last_error", "status", "next_attempt_at", "finished_at")
+
+
+async def update_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Move deliveries on after their tries; ``b_id`` names each (one statement for all)."""
+    if not rows:
+        return
+    d = callback_deliveries
+    fields = (*DELIVERY_FIELDS, "failure_reason")
+    statement = (
+        update(d)
+        .where(d.c.delivery_id == bindparam("b_id"), d.c.status == "pending")
+        .values({name: bindparam(f"b_{name}") for name in fields})
+    )
+    await session.execute(
+        statement, [{"b_id": row["b_id"], **{f"b_{n}": row[n] for n in fields}} for row in rows]
+    )
+
+
+async def unreachable_reps(session: AsyncSession, now: datetime, after: timedelta) -> frozenset[str]:
+    """Reps whose endpoint has been down (not closed) for at least ``after``: routing skips them."""
+    e = callback_endpoints
+    rows = await session.scalars(
+        select(e.c.owner_id).where(
+            e.c.owner_kind == "rep", e.c.status != "closed", e.c.down_since <= now - after
+        )
+    )
+    return frozenset(rows.all())
+
+
+async def expire_overdue(session: AsyncSession, now: datetime, window: timedelta) -> int:
+    """Pending deliveries older than the retry window fail, visibly (never silently dropped)."""
+    d = callback_deliveries
+    result = await session.execute(
+        update(d)
+        .where(d.c.status == "pending", d.c.created_at <= now - window, d.c.next_attempt_at <= now)
+        .values(status="failed", failure_reason="window_passed", finished_at=now)
+        .returning(d.c.delivery_id)
+    )
+    return len(result.all())
+
+
+async def store_secret(
+    session: AsyncSession, endpoint: str, sealed: bytes, now: datetime, grace: timedelta
+) -> None:
+    """A new current secret; the ones it replaces keep signing until ``now + grace``."""
+    s = callback_secrets
+    await session.execute(
+        update(s)
+        .where(s.c.endpoint_id == endpoint, or_(s.c.expires_at.is_(None), s.c.expires_at > now + grace))
+        .values(expires_at=now + grace)
+    )
+    await session.execute(delete(s).where(s.c.endpoint_id == endpoint, s.c.expires_at <= now))
+    await session.execute(insert(s).values(endpoint_id=endpoint, sealed=sealed, created_at=now))

@@ -1,0 +1,329 @@
+"""The delivery worker: claim due deliveries, sign, POST, record every try, move circuits.
+
+Bounded concurrency overall (``callback_concurrency`` tries in flight per process) and per
+endpoint (``callback_per_endpoint``), so one slow endpoint holds at most its own slots and
+never delays the others. Claims are leased in the database, so any number of router
+processes deliver each event once, and a process killed mid-try loses nothing: the lease
+runs out and another try goes with the same ``webhook-id`` and the same body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from handoff_shared.db import transaction
+from handoff_shared.stopping import wait_or_stop
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handoff_router.callbacks import circuit as circuits
+from handoff_router.callbacks import metrics, repository
+from handoff_router.callbacks.addresses import parse_networks
+from handoff_router.callbacks.circuit import CircuitPolicy
+from handoff_router.callbacks.retries import Attempt, NextStep, RetryPolicy, next_step, verdict
+from handoff_router.callbacks.sender import Sender, Sent
+from handoff_router.callbacks.signing import SecretBox, signed_headers
+from handoff_router.callbacks.tables import callback_deliveries, callback_endpoints
+from handoff_router.settings import RouterSettings
+
+log = structlog.get_logger(__name__)
+STATS_EVERY = 5.0
+RECORD_BATCH = 500
+EXPIRE_EVERY = 60.0
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The retry and circuit policies, from the settings."""
+
+    retry: RetryPolicy
+    circuit: CircuitPolicy
+
+    @classmethod
+    def of(cls, settings: RouterSettings) -> Policies:
+        return cls(
+            RetryPolicy(
+                base=settings.callback_retry_base,
+                max_delay=settings.callback_retry_max_delay,
+                min_delay=min(timedelta(seconds=1), settings.callback_retry_base),
+                window=settings.callback_retry_window,
+            ),
+            CircuitPolicy(
+                failure_threshold=settings.callback_failure_threshold,
+                open_for=settings.callback_open_for,
+                max_open_for=settings.callback_max_open_for,
+                probe_lease=settings.callback_timeout + timedelta(seconds=15),
+            ),
+        )
+
+
+class DeliveryWorker:
+    """Delivers callbacks until stopped; ``wake`` after writing deliveries to send them at once."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: RouterSettings,
+        clock: Callable[[], datetime],
+        on_circuit_closed: Callable[[], Awaitable[Any]],
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+        self.policies = Policies.of(settings)
+        self.box = SecretBox(settings.callback_secrets_key)
+        self.on_circuit_closed = on_circuit_closed
+        # Longer than any try can take (the total timeout bounds it), so a lease only lapses
+        # when its worker died; then the delivery is simply due again.
+        self.lease = settings.callback_timeout + timedelta(seconds=5)
+        self._wake = asyncio.Event()
+        self._in_flight: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._results: asyncio.Queue[tuple[repository.Claimed, Sent]] = asyncio.Queue()
+
+    def wake(self) -> None:
+        """New deliveries were committed: look for due ones now."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and send until ``stop``; then let the tries under way finish."""
+        settings = self.settings
+        sender = Sender(
+            connect_timeout=settings.callback_connect_timeout.total_seconds(),
+            total_timeout=settings.callback_timeout.total_seconds(),
+            max_connections=settings.callback_concurrency,
+            allow_private=settings.callback_allow_private,
+            allowed=parse_networks(settings.callback_allowed_networks.split(",")),
+        )
+        housekeeping = asyncio.create_task(self._housekeeping(stop), name="callback-stats")
+        recorder = asyncio.create_task(self._recorder(stop), name="callback-recorder")
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                free = settings.callback_concurrency - len(self._tasks)
+                claimed = await self._claim(free) if free > 0 else []
+                for item in claimed:
+                    self._start(sender, item)
+                if claimed and len(claimed) == free:
+                    await self._wait_for_room(stop)
+                elif not claimed:
+                    await self._idle(stop)
+        finally:
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=self.settings.callback_timeout.total_seconds() + 5)
+            await asyncio.wait([recorder], timeout=10)  # records what was sent (stop is set)
+            recorder.cancel()
+            housekeeping.cancel()
+            await asyncio.gather(housekeeping, return_exceptions=True)
+            await sender.close()
+
+    async def _claim(self, free: int) -> list[repository.Claimed]:
+        per_endpoint = self.settings.callback_per_endpoint
+        room = {endpoint: per_endpoint - busy for endpoint, busy in self._in_flight.items()}
+        async with transaction(self.sessions) as session:
+            return await repository.claim(
+                session,
+                self.clock(),
+                room,
+                free,
+                per_endpoint,
+                self.lease,
+                self.policies.circuit.probe_lease,
+            )
+
+    def _start(self, sender: Sender, item: repository.Claimed) -> None:
+        self._in_flight[item.endpoint_id] += 1
+        task = asyncio.create_task(self._deliver(sender, item), name=f"callback:{item.delivery_id}")
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            self._in_flight[item.endpoint_id] -= 1
+            if self._in_flight[item.endpoint_id] <= 0:
+                del self._in_flight[item.endpoint_id]
+            self._wake.set()
+
+        task.add_done_callback(done)
+
+    async def _wait_for_room(self, stop: asyncio.Event) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waiter = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait(
+                [waiter, asyncio.create_task(stop.wait())],
+                timeout=self.settings.callback_poll.total_seconds(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            waiter.cancel()
+
+    async def _deliver(self, sender: Sender, item: repository.Claimed) -> None:
+        try:
+            sent = await self._send(sender, item)
+        except Exception as exc:  # the lease brings the delivery back; the worker goes on
+            log.exception("callback.send_failed", delivery_id=item.delivery_id, error=type(exc).__name__)
+            return
+        if sent is not None:
+            self._results.put_nowait((item, sent))
+
+    async def _send(self, sender: Sender, item: repository.Claimed) -> Sent | None:
+        if self.clock() + self.settings.callback_timeout >= item.lease_until:
+            return None  # claimed too long ago to finish inside the lease: it comes due again
+        if item.url is None:
+            return Sent(Attempt(None, error="no_url"), 0.0, "the endpoint has no callback_url")
+        secrets = [self.box.open(sealed) for sealed in item.sealed_secrets]
+        headers = signed_headers(secrets, item.delivery_id, self.clock(), item.body)
+        return await sender.post(item.url, headers, item.body)
+
+    async def _recorder(self, stop: asyncio.Event) -> None:
+        """Record finished tries in batches: one transaction for many, on one connection."""
+        while not (stop.is_set() and self._results.empty() and not self._tasks):
+            try:
+                batch = [await asyncio.wait_for(self._results.get(), timeout=0.2)]
+            except TimeoutError:
+                continue
+            while not self._results.empty() and len(batch) < RECORD_BATCH:
+                batch.append(self._results.get_nowait())
+            try:
+                closed = await self._record(batch)
+            except Exception as exc:  # the leases bring these deliveries back
+                log.exception("callback.record_failed", tries=len(batch), error=type(exc).__name__)
+                continue
+            for endpoint in closed:
+                log.info("callback.circuit_closed", endpoint=endpoint)
+            if closed:
+                await self.on_circuit_closed()
+
+    async def _record(self, batch: list[tuple[repository.Claimed, Sent]]) -> list[str]:
+        """Record the tries, move deliveries and circuits on; answer the circuits this closed."""
+        now = self.clock()
+        endpoints = sorted({item.endpoint_id for item, _ in batch})
+        attempts: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
+        errors: dict[str, str | None] = {}
+        steps: list[NextStep] = []
+        async with transaction(self.sessions) as session:
+            before = await repository.lock_circuits(session, endpoints)
+            circuits = dict(before)
+            for item, sent in batch:
+                attempt, number = sent.attempt, item.attempts + 1
+                step = next_step(attempt, number, item.created_at, now, random.random(), self.policies.retry)
+                steps.append(step)
+                circuits[item.endpoint_id] = _next_circuit(
+                    circuits[item.endpoint_id], attempt, step, now, self.policies.circuit
+                )
+                errors[item.endpoint_id] = _error_text(sent)
+                attempts.append(
+                    {
+                        "delivery_id": item.delivery_id,
+                        "number": number,
+                        "started_at": now - timedelta(milliseconds=sent.latency_ms),
+                        "latency_ms": sent.latency_ms,
+                        "status_code": attempt.status,
+                        "error_class": attempt.error,
+                        "response_excerpt": sent.excerpt,
+                        "outcome": verdict(attempt) if step.status != "failed" else "failed",
+                        "probe": item.probe,
+                    }
+                )
+                deliveries.append({"b_id": item.delivery_id, **_delivery_values(step, sent, number, now)})
+            for endpoint in endpoints:
+                await repository.save_circuit(session, endpoint, circuits[endpoint], now, errors[endpoint])
+            await repository.record_attempts(session, attempts)
+            await repository.update_deliveries(session, deliveries)
+        for (item, sent), step in zip(batch, steps, strict=True):
+            _observe(item, sent, step, now)
+        return [e for e in endpoints if before[e].status != "closed" and circuits[e].status == "closed"]
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        since_expiry = EXPIRE_EVERY
+        while not stop.is_set():
+            try:
+                async with transaction(self.sessions) as session:
+                    await _refresh_gauges(session, self.clock())
+                    if since_expiry >= EXPIRE_EVERY:
+                        since_expiry = 0.0
+                        expired = await repository.expire_overdue(
+                            session, self.clock(), self.policies.retry.window
+                        )
+                        if expired:
+                            log.warning("callback.deliveries_expired", count=expired)
+            except Exception as exc:  # gauges are best effort; the next round tries again
+                log.warning("callback.stats_failed", error=type(exc).__name__)
+            since_expiry += STATS_EVERY
+            await wait_or_stop(stop, STATS_EVERY)
+
+
+def _next_circuit(
+    before: circuits.Circuit, attempt: Attempt, step: NextStep, now: datetime, policy: CircuitPolicy
+) -> circuits.Circuit:
+    outcome = verdict(attempt)
+    if outcome == "delivered":
+        return circuits.record_success(before, now)
+    if outcome == "gone":
+        return circuits.record_gone(before, now)
+    if attempt.status == 429:
+        wait = (step.retry_at - now) if step.retry_at is not None else policy.open_for
+        return circuits.record_throttle(before, now, wait)
+    return circuits.record_failure(before, now, policy)
+
+
+def _delivery_values(step: NextStep, sent: Sent, number: int, now: datetime) -> dict[str, Any]:
+    pending = step.status == "pending"
+    return {
+        "attempts": number,
+        "last_status_code": sent.attempt.status,
+        "last_error": sent.attempt.error,
+        "status": step.status,
+        "next_attempt_at": step.retry_at if pending else now,
+        "finished_at": None if pending else now,
+        "failure_reason": None if pending else step.reason,
+    }
+
+
+def _error_text(sent: Sent) -> str | None:
+    attempt = sent.attempt
+    if verdict(attempt) == "delivered":
+        return None
+    return attempt.error or f"HTTP {attempt.status}"
+
+
+def _observe(item: repository.Claimed, sent: Sent, step: NextStep, now: datetime) -> None:
+    outcome = verdict(sent.attempt) if step.status != "failed" else "failed"
+    metrics.ATTEMPTS.labels(outcome, sent.attempt.error or str(sent.attempt.status)).inc()
+    if step.status == "delivered":
+        metrics.DELIVERY_SECONDS.observe((now - item.created_at).total_seconds())
+    elif step.status == "pending":
+        metrics.RETRIES.inc()
+    (log.debug if step.status == "delivered" else log.info)(
+        "callback.attempt",
+        delivery_id=item.delivery_id,
+        endpoint=item.endpoint_id,
+        attempt=item.attempts + 1,
+        status_code=sent.attempt.status,
+        error=sent.attempt.error,
+        outcome=step.status,
+        latency_ms=round(sent.latency_ms, 1),
+        probe=item.probe,
+    )
+
+
+async def _refresh_gauges(session: AsyncSession, now: datetime) -> None:
+    d, e = callback_deliveries, callback_endpoints
+    pending, oldest = (
+        await session.execute(select(func.count(), func.min(d.c.created_at)).where(d.c.status == "pending"))
+    ).one()
+    open_circuits = await session.scalar(select(func.count()).where(e.c.status != "closed"))
+    metrics.PENDING.set(pending)
+    metrics.OLDEST_PENDING.set((now - oldest).total_seconds() if oldest is not None else 0)
+    metrics.OPEN_CIRCUITS.set(open_circuits or 0)

@@ -1,0 +1,41 @@
+"""Every domain error of the router and the HTTP status it is answered with: the one place
+where use cases' refusals become RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from handoff_shared.http import ErrorStatuses
+
+from handoff_router.assignments.errors import (
+    AlreadyDecided,
+    AssignmentNotFound,
+    InvalidReason,
+    NotYourAssignment,
+)
+from handoff_router.callbacks.errors import DeliveryNotFound, SecretsNotConfigured, UnknownRecipient
+from handoff_router.configs.errors import (
+    InvalidConfig,
+    InvalidLead,
+    InvalidLeadFile,
+    NoActiveConfig,
+    NoConfigYet,
+    NotText,
+)
+from handoff_router.reps.errors import NotThatRep, UnknownRep
+
+ERROR_STATUSES: ErrorStatuses = {
+    AssignmentNotFound: (404, "Assignment not found"),
+    NotYourAssignment: (403, "Not your assignment"),
+    AlreadyDecided: (409, "Assignment already decided"),
+    InvalidReason: (422, "Invalid rejection reason"),
+    NoActiveConfig: (409, "No routing configuration is active"),
+    NoConfigYet: (404, "Not found"),
+    InvalidConfig: (422, "Invalid routing configuration"),
+    InvalidLead: (422, "Invalid lead"),
+    InvalidLeadFile: (422, "Invalid lead file"),
+    NotText: (422, "Invalid upload"),
+    UnknownRep: (404, "Unknown rep"),
+    NotThatRep: (403, "Not that rep"),
+    DeliveryNotFound: (404, "Delivery not found"),
+    UnknownRecipient: (404, "Unknown rep or manager"),
+    SecretsNotConfigured: (503, "Callback secrets are not configured"),
+}

@@ -1,0 +1,117 @@
+"""What the router does with ``lead.escalated``: at level ``reassign``, close the assignment
+and route the lead to someone else, or, after ``sla.max_reassignments``, park it in the
+unassigned queue with the reason (the other levels are for people, through callbacks).
+
+Locks follow the order of docs/architecture.md: the routing state, then every escalated
+assignment in id order, then the reps' loads in rep order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import structlog
+from handoff_shared.idempotency import first_seen
+from handoff_shared.kafka import Incoming
+from handoff_shared.outbox import OutboxMessage
+from handoff_shared.outbox import add as add_to_outbox
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff_router.assignments import repository as assignment_store
+from handoff_router.assignments import state as state_store
+from handoff_router.assignments.routing import next_attempt, start_run
+from handoff_router.callbacks import recipients
+from handoff_router.callbacks import repository as callback_store
+from handoff_router.configs.repository import ConfigVersion
+from handoff_router.context import RouterContext
+from handoff_router.reps import repository as rep_store
+from handoff_router.routing.engine import SLA_AUTO_PAUSED, Availability
+from handoff_router.tables import assignments, outbox, processed_events
+
+log = structlog.get_logger(__name__)
+
+REASSIGN = "reassign"
+DEFAULT_MAX_REASSIGNMENTS = 2
+PAUSED = Availability(available=False, until=None, reason=SLA_AUTO_PAUSED)
+
+
+async def apply_escalations(
+    context: RouterContext, batch: Sequence[Incoming], dead_letters: Sequence[OutboxMessage]
+) -> None:
+    """Reassign the leads of ``reassign`` escalations still pending; the rest are no-ops."""
+    async with context.transaction() as session:
+        await add_to_outbox(session, outbox, dead_letters)
+        seen = await first_seen(session, processed_events, batch)
+        if not seen:
+            return
+        config = await context.configs.active(session)
+        # Every level is called back (remind: the rep; escalate, reassign: the manager).
+        now = context.clock()
+        calls = [
+            recipients.for_escalation(config.config if config else None, i.event, i.data, now) for i in seen
+        ]
+        await callback_store.enqueue(session, [call for call in calls if call is not None])
+        fresh = [item for item in seen if item.data.level == REASSIGN]
+        if not fresh:
+            return
+        run = await start_run(context, session, config)
+        before = run.state
+        wanted = [item.data.assignment_id for item in fresh]
+        closed = await assignment_store.close_pending(
+            session, wanted, status="reassigned", now=context.clock()
+        )
+        for assignment_id in set(wanted) - {row.assignment_id for row in closed}:
+            log.info("escalation.already_decided", assignment_id=assignment_id)
+        await state_store.release(session, [row.rep_id for row in closed])
+        by_id = {item.data.assignment_id: item.data for item in fresh}
+        for rep_id in sorted({row.rep_id for row in closed}):
+            escalation = next(by_id[row.assignment_id] for row in closed if row.rep_id == rep_id)
+            if await _pause_if_cold(session, rep_id, escalation, config):
+                run.state = replace(run.state, availability={**run.state.availability, rep_id: PAUSED})
+        limits = {item.data.assignment_id: _max_reassignments(item.data, config) for item in fresh}
+        for row in closed:
+            limit = limits[row.assignment_id]
+            if row.attempt - 1 >= limit:
+                # Bounded loop: the lead waits for people, visibly, with the reason.
+                summary = f"parked: reassigned {row.attempt - 1} time(s) for the SLA (limit {limit})"
+                run.park(next_attempt(row), row.rule_id, reason="max_reassignments", summary=summary)
+                log.info("escalation.parked", assignment_id=row.assignment_id, lead_id=row.lead_id)
+                continue
+            run.route(next_attempt(row))
+        await run.flush(before)
+    if closed:
+        context.queue_changed.wake()
+
+
+def _max_reassignments(escalation: Any, config: ConfigVersion | None) -> int:
+    """The limit of the assignment's config version (carried by the escalation), else the active one's."""
+    carried = (escalation.model_extra or {}).get("max_reassignments")
+    if isinstance(carried, int) and not isinstance(carried, bool):
+        return carried
+    return config.config.sla.max_reassignments if config is not None else DEFAULT_MAX_REASSIGNMENTS
+
+
+async def _pause_if_cold(
+    session: AsyncSession, rep_id: str, escalation: Any, config: ConfigVersion | None
+) -> bool:
+    """Pause a rep whose last ``pause_after_expired`` decided assignments all reached ``reassign``."""
+    carried = (escalation.model_extra or {}).get("pause_after_expired")
+    fallback = config.config.sla.pause_after_expired if config is not None else None
+    streak = carried if isinstance(carried, int) else fallback
+    if not streak:
+        return False
+    recent = await session.scalars(
+        select(assignments.c.status)
+        .where(assignments.c.rep_id == rep_id, assignments.c.status != "pending")
+        .order_by(assignments.c.decided_at.desc())
+        .limit(streak)
+    )
+    statuses = list(recent)
+    if len(statuses) < streak or any(status != "reassigned" for status in statuses):
+        return False
+    await rep_store.set_availability(session, rep_id, False, None, reason=SLA_AUTO_PAUSED)
+    log.info("rep.auto_paused", rep_id=rep_id, expired_in_a_row=streak)
+    return True

@@ -1,0 +1,13 @@
+"""What the rep use cases refuse."""
+
+from __future__ import annotations
+
+from handoff_shared.http import DomainError
+
+
+class UnknownRep(DomainError):
+    """No rep of that id in the active routing configuration."""
+
+
+class NotThatRep(DomainError):
+    """A rep acting for another rep (only admins may)."""
