@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from handoff_shared import entrypoint
 
@@ -13,11 +12,7 @@ from handoff_sla_monitor.settings import Settings
 
 def main(argv: list[str] | None = None) -> int:
     return entrypoint.run(
-        sys.argv[1:] if argv is None else argv,
-        name="handoff_sla_monitor",
-        settings_factory=Settings,
-        app_factory=create_app,
-        migrations_dir=Path(__file__).parent / "migrations",
+        argv, package="handoff_sla_monitor", settings_factory=Settings, app_factory=create_app
     )
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from handoff_shared.settings import ServiceSettings
+from datetime import timedelta
+
+from handoff_shared.settings import Duration, ServiceSettings
+from pydantic import Field
 
 
 class Settings(ServiceSettings):
     service_name: str = "sla-monitor"
     http_port: int = 8082
-    consumer_group: str = "handoff-sla-monitor"
+    # Not the skeleton's ``handoff-sla-monitor``: a new group reads the retained history from the
+    # earliest offset on the first run of the timers (see docs/architecture.md, "SLA timers").
+    consumer_group: str = "handoff-sla-monitor-timers"
     event_source: str = "handoff/sla-monitor"
+    sla_scan_interval: Duration = timedelta(milliseconds=250)
+    sla_scan_batch: int = Field(default=1000, ge=1, le=10_000)
+    sla_gauges_interval: Duration = timedelta(seconds=10)

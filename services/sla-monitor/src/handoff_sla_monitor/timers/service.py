@@ -1,0 +1,129 @@
+"""The sla-monitor's use cases: keep timers from lifecycle events, fire the ladder, report.
+
+Each use case is one unit of work; nothing here parses HTTP or Kafka records.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from handoff_shared import events
+from handoff_shared.db import transaction
+from handoff_shared.kafka import Incoming
+from handoff_shared.outbox import OutboxMessage
+from handoff_shared.outbox import add as add_to_outbox
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handoff_sla_monitor.tables import outbox
+from handoff_sla_monitor.timers import metrics, repository
+from handoff_sla_monitor.timers.records import advance, escalation_event, timer_row
+
+log = structlog.get_logger(__name__)
+
+
+def utc_now() -> datetime:
+    """The clock of the edges; the ladder is always handed ``now``."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Timers:
+    """Opens and closes timers, and fires their steps through the outbox."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    source: str
+    escalated_topic: str
+    clock: Callable[[], datetime] = utc_now
+
+    async def apply(self, batch: Sequence[Incoming], dead_letters: Sequence[OutboxMessage]) -> None:
+        """Open timers for assignments, close them on decisions, in one transaction.
+
+        Idempotent by natural keys and indifferent to order: a duplicate opens nothing twice,
+        a decision before its assignment leaves a closed row the assignment cannot reopen,
+        and a newer assignment of a lead closes the older one's timer whichever comes first.
+        """
+        now = self.clock()
+        opened: list[dict[str, Any]] = []
+        decided: list[dict[str, Any]] = []
+        for item in batch:
+            data = item.data
+            if isinstance(data, events.LeadAssigned):
+                opened.append(timer_row(data))
+            elif isinstance(data, events.LeadAccepted | events.LeadRejected):
+                status = "accepted" if isinstance(data, events.LeadAccepted) else "rejected"
+                decided.append(
+                    {
+                        "assignment_id": data.assignment_id,
+                        "lead_id": data.lead_id,
+                        "rep_id": data.rep_id,
+                        "status": status,
+                        "closed_at": now,
+                    }
+                )
+        async with transaction(self.sessions) as session:
+            await add_to_outbox(session, outbox, dead_letters)
+            await repository.open_timers(session, _last_of_each(opened))
+            await repository.supersede_older(session, [row["lead_id"] for row in opened], now)
+            await repository.close_decided(session, _last_of_each(decided))
+        log.info("timers.applied", events=len(batch), opened=len(opened), decided=len(decided))
+
+    async def scan_once(self, batch_max: int) -> int:
+        """Fire the due steps of up to ``batch_max`` timers; answer how many timers were claimed."""
+        started = time.perf_counter()
+        now = self.clock()
+        async with transaction(self.sessions) as session:
+            rows = await repository.claim_due(session, now, batch_max)
+            if not rows:
+                return 0
+            messages: list[OutboxMessage] = []
+            fired_rows: list[dict[str, Any]] = []
+            changes: list[tuple[str, int, datetime | None, str]] = []
+            for row in rows:
+                fired, state, status = advance(row, now)
+                for step in fired:
+                    event = escalation_event(row, step, now, self.source)
+                    messages.append(OutboxMessage.of_event(self.escalated_topic, event))
+                    fired_rows.append(
+                        {
+                            "assignment_id": row.assignment_id,
+                            "step": step.index,
+                            "level": step.level,
+                            "lead_id": row.lead_id,
+                            "rep_id": row.rep_id,
+                            "team_id": row.team_id,
+                            "manager_id": row.manager_id,
+                            "planned_at": step.fire_at,
+                            "fired_at": now,
+                            "overdue_seconds": (now - row.sla_due_at).total_seconds(),
+                        }
+                    )
+                next_fire = None if status != "open" else state.next_fire_at
+                changes.append((row.assignment_id, state.next_step, next_fire, status))
+            await repository.record_escalations(session, fired_rows)
+            await add_to_outbox(session, outbox, messages)
+            await repository.advance(session, changes, now)
+        for fired_row in fired_rows:
+            metrics.ESCALATIONS.labels(fired_row["level"]).inc()
+            metrics.SCAN_LAG.observe((now - fired_row["planned_at"]).total_seconds())
+        metrics.SCAN_SECONDS.observe(time.perf_counter() - started)
+        if fired_rows:
+            log.info("timers.fired", timers=len(rows), steps=len(fired_rows))
+        return len(rows)
+
+    async def refresh_gauges(self) -> None:
+        """Open timers, overdue now, catch-up backlog."""
+        async with self.sessions() as session:
+            open_, overdue, backlog = await repository.gauges(session, self.clock())
+        metrics.OPEN_TIMERS.set(open_)
+        metrics.OVERDUE_NOW.set(overdue)
+        metrics.CATCH_UP_BACKLOG.set(backlog)
+
+
+def _last_of_each(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per assignment (a statement may not touch a row twice): the last one seen."""
+    return list({row["assignment_id"]: row for row in rows}.values())
