@@ -1,51 +1,52 @@
-"""The feedback service's FastAPI app factory and lifespan wiring."""
+"""The feedback service's app: wiring only."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
-from handoff_shared import events
-from handoff_shared.http import health_router, install_problem_handlers
-from handoff_shared.runtime import Runtime, recording_handler
+from handoff_shared.service import create_service
 
 from handoff_feedback import tables
+from handoff_feedback.dashboard.endpoints import dashboard_router
+from handoff_feedback.ingest.service import Ingest
+from handoff_feedback.reports.endpoints import reports_router
+from handoff_feedback.reports.service import Reports
 from handoff_feedback.settings import Settings
-
-CONSUMED_TYPES = frozenset(
-    {events.LEAD_ASSIGNED, events.LEAD_ACCEPTED, events.LEAD_REJECTED, events.LEAD_ESCALATED}
-)
+from handoff_feedback.snapshots.service import Snapshots
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Owns outcomes and aggregates: consumes the lead lifecycle (reports and snapshots are a later issue)."""
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, schema=tables.SCHEMA, outbox=tables.outbox)
-        app.state.runtime = runtime
 
-        on_records = recording_handler(runtime, tables.processed_events, tables.outbox, CONSUMED_TYPES)
-        runtime.consume(
-            settings.consumer_group,
-            [
-                settings.topic_lead_assigned,
-                settings.topic_lead_accepted,
-                settings.topic_lead_rejected,
-                settings.topic_lead_escalated,
-            ],
-            on_records,
-        )
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
+def lifecycle_topics(settings: Settings) -> list[str]:
+    """Every topic the outcome logic reads."""
+    return [
+        settings.topic_mql_created,
+        settings.topic_lead_assigned,
+        settings.topic_lead_accepted,
+        settings.topic_lead_rejected,
+        settings.topic_lead_escalated,
+        settings.topic_lead_qualified,
+    ]
 
-    app = FastAPI(
-        title="Handoff feedback", version="0.1.0", description=create_app.__doc__ or "", lifespan=lifespan
+
+def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """Owns outcomes, aggregates, alerts and rep signals: consumes the lead lifecycle, publishes
+    `scoring.feedback`, serves the reports (admin token) and the dashboard at `/`."""
+    service = create_service(
+        settings,
+        title="Handoff feedback",
+        description=create_app.__doc__ or "",
+        schema=tables.SCHEMA,
+        outbox=tables.outbox,
     )
-    install_problem_handlers(app)
-    app.include_router(health_router(lambda: app.state.runtime.readiness()))
+    runtime, app = service.runtime, service.app
+    app.state.settings = settings
+    runtime.consume(settings.consumer_group, lifecycle_topics(settings), Ingest(runtime, settings).on_records)
+    runtime.spawn("snapshots", Snapshots(runtime, settings, clock).run)
+    app.include_router(reports_router(Reports(settings), runtime.sessions, clock))
+    app.include_router(dashboard_router())
     return app

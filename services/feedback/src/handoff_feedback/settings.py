@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
-from handoff_shared.settings import ServiceSettings
+from datetime import timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from handoff_shared.settings import Duration, ServiceSettings
+from pydantic import Field, field_validator
 
 
 class Settings(ServiceSettings):
     service_name: str = "feedback"
     http_port: int = 8083
-    consumer_group: str = "handoff-feedback"
+    # Not the skeleton's "handoff-feedback": a new group reads every topic from the earliest
+    # offset on the first run of the outcome logic (docs/architecture.md).
+    consumer_group: str = "handoff-feedback-outcomes"
     event_source: str = "handoff/feedback"
+
+    report_timezone: str = "UTC"
+    snapshot_interval: Duration = timedelta(seconds=60)
+    alert_window: Literal["day", "week"] = "day"
+    alert_acceptance_below: float = Field(default=0.5, ge=0, le=1)
+    alert_acceptance_above: float = Field(default=0.9, ge=0, le=1)
+    alert_min_decisions: int = Field(default=20, ge=1)
+    signal_alpha: float = Field(default=0.01, gt=0, lt=1)
+    signal_min_sample: int = Field(default=20, ge=1)
+    signal_rubber_stamp_acceptance: float = Field(default=0.9, ge=0, le=1)
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (an IANA name, e.g. Europe/Berlin)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.report_timezone)

@@ -2,11 +2,88 @@
 
 from __future__ import annotations
 
-from handoff_shared.db import outbox_table, processed_events_table
-from sqlalchemy import MetaData
+from handoff_shared.db import outbox_table
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "feedback"
 metadata = MetaData(schema=SCHEMA)
 
 outbox = outbox_table(metadata)
-processed_events = processed_events_table(metadata)
+
+# One row per lead: every fact known of it (the core's LeadState as JSON), and the keys of the
+# outcomes already published for it.
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", Text, primary_key=True),
+    Column("state", JSONB, nullable=False),
+    Column("published", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The sum of every lead's contributions: one count per segment, window and measure.
+aggregates = Table(
+    "aggregates",
+    metadata,
+    Column("dimension", Text, nullable=False),
+    Column("segment", Text, nullable=False),
+    Column("window", Text, nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("measure", Text, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dimension", "window", "window_start", "segment", "measure"),
+)
+
+# Seconds to accept of each accepted assignment, per segment: exact percentiles of any range.
+accept_samples = Table(
+    "accept_samples",
+    metadata,
+    Column("dimension", Text, nullable=False),
+    Column("segment", Text, nullable=False),
+    Column("assignment_id", Text, nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("seconds", Float, nullable=False),
+    PrimaryKeyConstraint("dimension", "segment", "assignment_id"),
+)
+Index("accept_samples_by_time", accept_samples.c.dimension, accept_samples.c.accepted_at)
+
+# Windows whose counts changed since their last snapshot was published.
+changed_windows = Table(
+    "changed_windows",
+    metadata,
+    Column("dimension", Text, nullable=False),
+    Column("segment", Text, nullable=False),
+    Column("window", Text, nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("dimension", "segment", "window", "window_start"),
+)
+
+# Each segment's acceptance alerts: firing or not, since when, and the latest window judged.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("dimension", Text, nullable=False),
+    Column("segment", Text, nullable=False),
+    Column("below", Boolean, nullable=False, server_default=text("false")),
+    Column("above", Boolean, nullable=False, server_default=text("false")),
+    Column("judged_window", DateTime(timezone=True), nullable=True),
+    Column("acceptance_rate", Float, nullable=True),
+    Column("decisions", BigInteger, nullable=True),
+    Column("changed_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("dimension", "segment"),
+)

@@ -1,0 +1,161 @@
+// The feedback dashboard: reads /v1/reports/* with the admin token kept in sessionStorage.
+"use strict";
+(function () {
+  const KEY = "handoff.adminToken";
+  const REFRESH_MS = 10000;
+  const $ = (id) => document.getElementById(id);
+  const layout = (extra) => Object.assign({ margin: { t: 10, r: 10, b: 40, l: 50 }, showlegend: true,
+    legend: { orientation: "h" }, font: { size: 12 } }, extra || {});
+  const config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
+  let timer = null;
+
+  function token() { return sessionStorage.getItem(KEY); }
+
+  async function api(path) {
+    const response = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
+    if (response.status === 401 || response.status === 403) { logout("That token was refused."); throw new Error("refused"); }
+    if (!response.ok) { throw new Error(path + ": " + response.status); }
+    return response.json();
+  }
+
+  function showLogin(message) {
+    $("app").classList.add("hidden");
+    $("login").classList.remove("hidden");
+    $("login-error").textContent = message || "";
+    $("token").focus();
+  }
+
+  function logout(message) {
+    sessionStorage.removeItem(KEY);
+    if (timer) { clearInterval(timer); timer = null; }
+    showLogin(message);
+  }
+
+  function range() {
+    const days = Number($("f-days").value);
+    const end = new Date();
+    end.setDate(end.getDate() + 1);
+    const start = new Date(end);
+    start.setDate(start.getDate() - days);
+    const day = (d) => d.toISOString().slice(0, 10);
+    return "from=" + day(start) + "&to=" + day(end);
+  }
+
+  function segment() {
+    const parts = ["source", "campaign", "team", "rep"]
+      .filter((name) => $("f-" + name).value)
+      .map((name) => name + "=" + $("f-" + name).value);
+    return parts.length ? parts.join(",") : "all";
+  }
+
+  async function fillFilter(name, groupBy) {
+    const select = $("f-" + name);
+    const chosen = select.value;
+    const summary = await api("/v1/reports/summary?group_by=" + groupBy + "&" + range());
+    const values = summary.rows.map((row) => row.segment[name]).filter(Boolean).sort();
+    select.replaceChildren(new Option("all", ""), ...values.map((v) => new Option(v, v, false, v === chosen)));
+  }
+
+  function pct(x) { return (100 * x).toFixed(1) + " %"; }
+
+  function drawTotals(total) {
+    $("kpi-mqls").textContent = total.mqls;
+    $("kpi-accepted").textContent = total.accepted;
+    $("kpi-rejected").textContent = total.rejected;
+    $("kpi-acceptance").textContent = total.decisions ? pct(total.acceptance_rate) : "–";
+    $("kpi-sqls").textContent = total.sqls;
+    $("kpi-sal-sql").textContent = total.accepted ? pct(total.sal_to_sql_rate) : "–";
+    Plotly.react("funnel", [{ type: "funnel", y: ["MQL", "assigned", "accepted", "SQL"],
+      x: [total.mqls, total.assigned, total.accepted, total.sqls], textinfo: "value+percent initial" }],
+      layout({ showlegend: false, margin: { t: 10, r: 10, b: 20, l: 80 } }), config);
+    const reasons = Object.entries(total.rejected_by_reason).sort((a, b) => b[1] - a[1]);
+    Plotly.react("reasons", [{ type: "bar", orientation: "h", y: reasons.map((r) => r[0]), x: reasons.map((r) => r[1]) }],
+      layout({ showlegend: false, margin: { t: 10, r: 10, b: 30, l: 150 }, yaxis: { autorange: "reversed" } }), config);
+  }
+
+  function drawSeries(points) {
+    const x = points.map((p) => p.window_start);
+    const decided = points.map((p) => (p.decisions ? p.acceptance_rate : null));
+    const band = (y0, y1, color) => ({ type: "rect", xref: "paper", x0: 0, x1: 1, y0: y0, y1: y1,
+      fillcolor: color, opacity: 0.15, line: { width: 0 }, layer: "below" });
+    Plotly.react("acceptance", [{ type: "scatter", mode: "lines+markers", name: "acceptance rate", x: x, y: decided,
+      connectgaps: false }], layout({ yaxis: { range: [0, 1], tickformat: ".0%" },
+      shapes: [band(0, 0.5, "#d93025"), band(0.5, 0.9, "#1e8e3e"), band(0.9, 1, "#f29900")] }), config);
+    const minutes = (s) => (s === null ? null : s / 60);
+    Plotly.react("time-to-accept", [
+      { type: "scatter", mode: "lines+markers", name: "p50", x: x, y: points.map((p) => minutes(p.seconds_to_accept_p50)) },
+      { type: "scatter", mode: "lines+markers", name: "p90", x: x, y: points.map((p) => minutes(p.seconds_to_accept_p90)) },
+    ], layout({ yaxis: { title: { text: "minutes" }, rangemode: "tozero" } }), config);
+    Plotly.react("escalations", ["remind", "escalate", "reassign"].map((level) => ({ type: "bar", name: level, x: x,
+      y: points.map((p) => p.escalations[level] || 0) })), layout({ barmode: "stack" }), config);
+  }
+
+  function table(rows, columns) {
+    if (!rows.length) { const p = document.createElement("p"); p.className = "empty"; p.textContent = "None."; return p; }
+    const element = document.createElement("table");
+    const head = element.createTHead().insertRow();
+    columns.forEach((c) => { const th = document.createElement("th"); th.textContent = c[0]; head.appendChild(th); });
+    const body = element.createTBody();
+    rows.forEach((row) => {
+      const tr = body.insertRow();
+      columns.forEach((c) => { const td = tr.insertCell(); const v = c[1](row); td.textContent = v;
+        if (c[2] && c[2](row)) { td.className = "flag"; } });
+    });
+    return element;
+  }
+
+  function drawAlerts(alerts) {
+    $("alerts").replaceChildren(table(alerts.firing, [
+      ["segment", (a) => a.segment_key], ["direction", (a) => a.direction + " " + pct(a.threshold)],
+      ["rate", (a) => (a.acceptance_rate === null ? "" : pct(a.acceptance_rate))], ["decisions", (a) => a.decisions],
+      ["since", (a) => (a.since || "").replace("T", " ").slice(0, 16)]]));
+  }
+
+  function drawReps(reps) {
+    const team = $("f-team").value, rep = $("f-rep").value;
+    const rows = reps.rows.filter((r) => (!team || r.team_id === team) && (!rep || r.rep_id === rep));
+    $("reps").replaceChildren(table(rows, [
+      ["team", (r) => r.team_id], ["rep", (r) => r.rep_id],
+      ["accepted", (r) => r.accepted], ["rejected", (r) => r.rejected], ["SQLs", (r) => r.sqls],
+      ["signal", (r) => r.signals.filter((s) => s.flagged).map((s) => s.kind + ": " + s.why).join("; ") || "—", (r) => r.flagged]]));
+  }
+
+  async function refresh() {
+    try {
+      $("status").textContent = "refreshing…";
+      const [series, alerts, reps] = await Promise.all([
+        api("/v1/reports/timeseries?segment=" + encodeURIComponent(segment()) + "&window=" + $("f-window").value + "&" + range()),
+        api("/v1/reports/alerts"),
+        api("/v1/reports/reps?" + range()),
+      ]);
+      drawTotals(series.total);
+      drawSeries(series.points);
+      drawAlerts(alerts);
+      drawReps(reps);
+      $("status").textContent = "updated " + new Date().toLocaleTimeString() + " · every " + REFRESH_MS / 1000 + " s";
+    } catch (error) {
+      $("status").textContent = "could not refresh: " + error.message;
+    }
+  }
+
+  async function start() {
+    $("login").classList.add("hidden");
+    $("app").classList.remove("hidden");
+    try {
+      await Promise.all([fillFilter("team", "team"), fillFilter("rep", "rep"), fillFilter("source", "source"),
+        fillFilter("campaign", "campaign")]);
+    } catch (error) { return; }
+    await refresh();
+    if (!timer) { timer = setInterval(refresh, REFRESH_MS); }
+  }
+
+  $("login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY, $("token").value.trim());
+    $("token").value = "";
+    start();
+  });
+  $("logout").addEventListener("click", () => logout(""));
+  ["f-team", "f-rep", "f-source", "f-campaign", "f-days", "f-window"].forEach((id) => $(id).addEventListener("change", refresh));
+  if (token()) { start(); } else { showLogin(""); }
+})();

@@ -1,0 +1,135 @@
+"""The lifecycle consumer: parse, merge into each lead's state, count, emit outcomes.
+
+One transaction per batch: the leads' states are locked and merged (the core), the
+aggregates get ``contributions(after) - contributions(before)``, and every outcome not yet
+published goes to the outbox. Offsets are committed after it (BatchConsumer).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+import structlog
+from aiokafka import ConsumerRecord
+from handoff_shared import cloudevents, db, events, kafka
+from handoff_shared.outbox import OutboxMessage
+from handoff_shared.outbox import add as add_to_outbox
+from handoff_shared.runtime import Runtime
+from prometheus_client import Counter
+from sqlalchemy import text
+
+from handoff_feedback import tables
+from handoff_feedback.aggregates import repository as aggregates
+from handoff_feedback.ingest import repository as leads
+from handoff_feedback.ingest.events_to_facts import CONSUMED_TYPES, fact_of
+from handoff_feedback.ingest.repository import StoredLead
+from handoff_feedback.outcomes.decisions import Outcome, outcomes_of
+from handoff_feedback.outcomes.facts import Fact, apply_all
+from handoff_feedback.outcomes.tally import CountKey, Delta, Sample, SampleKey, contributions, delta
+from handoff_feedback.settings import Settings
+
+log = structlog.get_logger(__name__)
+EVENTS_AGGREGATED = Counter(
+    "handoff_feedback_events_aggregated_total", "Lifecycle events merged into lead states"
+)
+REBUILD_LOCK = 0x68616E646F6666  # "handoff": a rebuild holds it exclusively, batches shared
+OUTCOME_IDS = uuid.UUID("6f1c6a52-5a53-4d1e-9d7a-3c2f0e0b7a11")
+
+
+def outcome_event(outcome: Outcome, settings: Settings) -> OutboxMessage:
+    """``scoring.lead_outcome``; its id is derived from the outcome's key, so a repeat is recognisable."""
+    data = events.LeadOutcome(
+        lead_id=outcome.lead_id,
+        outcome=outcome.outcome,
+        reason=outcome.reason,
+        rep_id=outcome.rep_id,
+        team_id=outcome.team_id,
+        source=outcome.source,
+        campaign=outcome.campaign,
+        score=outcome.score,
+        seconds_to_decision=outcome.seconds_to_decision,
+        decided_at=outcome.decided_at,
+        assignment_id=outcome.assignment_id,
+        rule_id=outcome.rule_id,
+        lead=outcome.lead,
+    )
+    event = cloudevents.new_event(
+        events.LEAD_OUTCOME,
+        settings.event_source,
+        outcome.lead_id,
+        data,
+        id=str(uuid.uuid5(OUTCOME_IDS, f"{outcome.lead_id}/{outcome.key}")),
+        time=outcome.decided_at,
+    )
+    return OutboxMessage.of_event(settings.topic_scoring_feedback, event)
+
+
+def merge_batch(
+    stored: dict[str, StoredLead], facts: dict[str, list[Fact]], settings: Settings
+) -> tuple[dict[str, StoredLead], Delta, list[Outcome]]:
+    """The leads' new states, what the aggregates gain, and the outcomes not yet published."""
+    zone = settings.zone
+    counts: dict[CountKey, int] = defaultdict(int)
+    added: dict[SampleKey, Sample] = {}
+    removed: list[SampleKey] = []
+    due: list[Outcome] = []
+    changed: dict[str, StoredLead] = {}
+    for lead_id, lead_facts in facts.items():
+        before = stored[lead_id]
+        state = apply_all(before.state, lead_facts)
+        if state == before.state:
+            continue  # a repeat: nothing new
+        change = delta(contributions(before.state, zone), contributions(state, zone))
+        for key, n in change.counts.items():
+            counts[key] += n
+        added.update(change.added)
+        removed += change.removed
+        fresh = [o for o in outcomes_of(state) if o.key not in before.published]
+        due += fresh
+        changed[lead_id] = StoredLead(state, before.published | {o.key for o in fresh})
+    return changed, Delta({k: v for k, v in counts.items() if v}, added, removed), due
+
+
+class Ingest:
+    """Applies batches of lifecycle records.
+
+    ``rebuilding=True`` (``handoff-feedback rebuild``) records outcomes as published without
+    publishing them again and leaves dead letters to the live consumer. The live consumer
+    takes the rebuild lock shared, so it waits while a rebuild holds it exclusively.
+    """
+
+    def __init__(self, runtime: Runtime, settings: Settings, *, rebuilding: bool = False) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.publish = not rebuilding
+
+    async def on_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        valid, dead = kafka.decode_batch(
+            records, CONSUMED_TYPES, self.runtime.dead_letter_topic, service=self.settings.service_name
+        )
+        facts: dict[str, list[Fact]] = defaultdict(list)
+        for item in valid:
+            fact = fact_of(item.event, item.data)
+            facts[item.event.subject or ""].append(fact)  # the subject is the lead_id (checked)
+        due: list[Outcome] = []
+        async with db.transaction(self.runtime.sessions) as session:
+            if self.publish:
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": REBUILD_LOCK}
+                )
+                await add_to_outbox(session, tables.outbox, dead)
+            if facts:
+                stored = await leads.lock(session, list(facts))
+                changed, change, due = merge_batch(stored, facts, self.settings)
+                await leads.save(session, changed)
+                await aggregates.add(session, change)
+                if self.publish:
+                    await add_to_outbox(
+                        session, tables.outbox, [outcome_event(o, self.settings) for o in due]
+                    )
+        EVENTS_AGGREGATED.inc(len(valid))
+        log.debug("events.aggregated", received=len(records), dead_letters=len(dead))
+        if self.publish and (dead or due):
+            self.runtime.relay.wake()

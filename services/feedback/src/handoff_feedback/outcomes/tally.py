@@ -1,0 +1,175 @@
+"""Counting: what one lead's state adds to each segment's window, and the figures of a window.
+
+Every measure is counted in the window of its own moment: an MQL at its ``mql_at``, an
+assignment at ``assigned_at``, an acceptance at ``accepted_at``, and so on; so a window's
+acceptances are the decisions made in it. An assignment counts once its ``lead.assigned``
+is known (a decision seen first waits for it). The stored aggregates are the sum of every
+lead's contributions; a batch adds ``contributions(after) - contributions(before)`` of the
+leads it touched, which is order-tolerant because the states are.
+
+Percentiles are exact (linear interpolation between closest ranks, as numpy's default and
+PostgreSQL's ``percentile_cont``), over the stored seconds-to-accept of the window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from handoff_feedback.outcomes.facts import LEVELS, Accepted, LeadState, Rejected
+from handoff_feedback.outcomes.segments import ASSIGNMENT_DIMENSIONS, LEAD_DIMENSIONS, Dimension
+from handoff_feedback.outcomes.segments import segment_key as key_of
+from handoff_feedback.outcomes.windows import WINDOW_KINDS, WindowKind, window_of
+
+# (dimension, segment key, window kind, window start (UTC), measure) -> count
+CountKey = tuple[Dimension, str, WindowKind, datetime, str]
+# (dimension, segment key, assignment id) -> (accepted_at, seconds to accept)
+SampleKey = tuple[Dimension, str, str]
+Sample = tuple[datetime, float]
+
+
+@dataclass(frozen=True)
+class Contributions:
+    counts: Counter[CountKey] = field(default_factory=Counter)
+    samples: dict[SampleKey, Sample] = field(default_factory=dict)
+
+
+def contributions(state: LeadState, tz: ZoneInfo) -> Contributions:
+    """Every count and seconds-to-accept sample this lead adds to the aggregates."""
+    counts: Counter[CountKey] = Counter()
+    samples: dict[SampleKey, Sample] = {}
+    lead = state.lead
+    if lead is None:
+        return Contributions(counts, samples)
+    lead_values: dict[str, str | None] = {"source": lead.source, "campaign": lead.campaign}
+    lead_segments = [(d, key_of(d, lead_values)) for d in LEAD_DIMENSIONS]
+
+    def count(segments: Iterable[tuple[Dimension, str]], at: datetime, measure: str) -> None:
+        for kind in WINDOW_KINDS:
+            start = window_of(at, kind, tz)[0]
+            for dimension, key in segments:
+                counts[(dimension, key, kind, start, measure)] += 1
+
+    count(lead_segments, lead.at, "mqls")
+    for facts in state.assignments:
+        assigned = facts.assigned
+        if assigned is None:
+            continue
+        values = {**lead_values, "team": assigned.team_id, "rep": assigned.rep_id, "rule": assigned.rule_id}
+        own = [(d, key_of(d, values)) for d in ASSIGNMENT_DIMENSIONS]
+        every = lead_segments + own
+        count(every, assigned.at, "assigned")
+        count(own, assigned.at, "mqls")
+        for level in LEVELS:
+            escalated = facts.escalation(level)
+            if escalated is not None:
+                count(every, escalated.at, f"escalated:{level}")
+        decision = facts.decision
+        if isinstance(decision, Accepted):
+            count(every, decision.at, "accepted")
+            for dimension, key in every:
+                samples[(dimension, key, facts.assignment_id)] = (decision.at, decision.seconds_to_accept)
+            qualified = facts.qualified
+            if qualified is not None:
+                count(every, qualified.at, "sqls" if qualified.outcome == "sql" else "disqualified")
+                if qualified.outcome == "disqualified":
+                    count(every, qualified.at, f"disqualified:{qualified.reason or 'unspecified'}")
+        elif isinstance(decision, Rejected):
+            count(every, decision.at, "rejected")
+            count(every, decision.at, f"rejected:{decision.reason}")
+        elif decision is not None:
+            count(every, decision.at, "expired")
+    return Contributions(counts, samples)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What a batch changes in the aggregates: count increments (maybe negative) and samples."""
+
+    counts: dict[CountKey, int]
+    added: dict[SampleKey, Sample]
+    removed: list[SampleKey]
+
+
+def delta(before: Contributions, after: Contributions) -> Delta:
+    """``after - before``: what to add to the stored aggregates."""
+    counts = dict(after.counts)
+    for k, v in before.counts.items():
+        counts[k] = counts.get(k, 0) - v
+    added = {k: v for k, v in after.samples.items() if before.samples.get(k) != v}
+    removed = [k for k in before.samples if k not in after.samples]
+    return Delta({k: v for k, v in counts.items() if v}, added, removed)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The exact ``q`` quantile (0..1) by linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def rate(part: int, whole: int) -> float:
+    """``part / whole``, 0.0 when there is no whole."""
+    return part / whole if whole else 0.0
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The figures of one segment over one window (or several windows summed)."""
+
+    mqls: int = 0
+    assigned: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    expired: int = 0
+    sqls: int = 0
+    disqualified: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    disqualified_by_reason: dict[str, int] = field(default_factory=dict)
+    escalations: dict[str, int] = field(default_factory=dict)
+    seconds_to_accept_p50: float | None = None
+    seconds_to_accept_p90: float | None = None
+
+    @property
+    def decisions(self) -> int:
+        return self.accepted + self.rejected
+
+    @property
+    def acceptance_rate(self) -> float:
+        """accepted / (accepted + rejected)."""
+        return rate(self.accepted, self.decisions)
+
+    @property
+    def sal_to_sql_rate(self) -> float:
+        """sqls / accepted."""
+        return rate(self.sqls, self.accepted)
+
+
+def tally_of(counts: Mapping[str, int], seconds: Sequence[float]) -> Tally:
+    """A window's figures from its measures (``accepted``, ``rejected:spam``, ...) and samples."""
+
+    def by_prefix(prefix: str) -> dict[str, int]:
+        return {name[len(prefix) :]: n for name, n in sorted(counts.items()) if name.startswith(prefix) and n}
+
+    return Tally(
+        mqls=counts.get("mqls", 0),
+        assigned=counts.get("assigned", 0),
+        accepted=counts.get("accepted", 0),
+        rejected=counts.get("rejected", 0),
+        expired=counts.get("expired", 0),
+        sqls=counts.get("sqls", 0),
+        disqualified=counts.get("disqualified", 0),
+        rejected_by_reason=by_prefix("rejected:"),
+        disqualified_by_reason=by_prefix("disqualified:"),
+        escalations={level: counts.get(f"escalated:{level}", 0) for level in LEVELS},
+        seconds_to_accept_p50=percentile(seconds, 0.5),
+        seconds_to_accept_p90=percentile(seconds, 0.9),
+    )

@@ -1,0 +1,47 @@
+"""Report windows: a local day or a local (ISO, Monday-first) week in a configured timezone.
+
+A window runs from local midnight to the next one, so a day on which the clocks change
+lasts 23 or 25 hours. Bounds are answered in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+WindowKind = Literal["day", "week"]
+WINDOW_KINDS: tuple[WindowKind, ...] = ("day", "week")
+
+
+def _first_day(moment: datetime, kind: WindowKind, tz: ZoneInfo) -> date:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: a time needs a UTC offset")
+    day = moment.astimezone(tz).date()
+    return day - timedelta(days=day.weekday()) if kind == "week" else day
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def window_of(moment: datetime, kind: WindowKind, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The ``[start, end)`` of the window holding ``moment``, in UTC."""
+    first = _first_day(moment, kind, tz)
+    length = timedelta(days=7 if kind == "week" else 1)
+    return _midnight(first, tz), _midnight(first + length, tz)
+
+
+def windows_between(
+    start: datetime, end: datetime, kind: WindowKind, tz: ZoneInfo
+) -> Iterator[tuple[datetime, datetime]]:
+    """Every window that overlaps ``[start, end)``, in order."""
+    first = _first_day(start, kind, tz)
+    step = timedelta(days=7 if kind == "week" else 1)
+    while True:
+        window = _midnight(first, tz), _midnight(first + step, tz)
+        if window[0] >= end:
+            return
+        yield window
+        first += step

@@ -1,0 +1,174 @@
+"""Snapshots and alerts: every snapshot interval, each window whose counts changed is published
+as ``scoring.feedback_snapshot`` and its segment's acceptance alerts are judged.
+
+Changed windows are claimed with ``SKIP LOCKED`` and forgotten in the transaction that writes
+their snapshots to the outbox, so several replicas share the work and none is lost. The
+overall day (``all``) is published every interval even when nothing changed, so the
+scoring team sees the feed is alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+import structlog
+from handoff_shared import cloudevents, db, events
+from handoff_shared.outbox import OutboxMessage
+from handoff_shared.outbox import add as add_to_outbox
+from handoff_shared.runtime import Runtime
+from handoff_shared.stopping import wait_or_stop
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff_feedback import tables
+from handoff_feedback.aggregates import repository as aggregates
+from handoff_feedback.aggregates.repository import WindowKey
+from handoff_feedback.outcomes.alerts import AlertRule, SegmentAlerts, Transition, judge
+from handoff_feedback.outcomes.segments import ALL, segment_of
+from handoff_feedback.outcomes.tally import Tally, tally_of
+from handoff_feedback.outcomes.windows import window_of
+from handoff_feedback.settings import Settings
+from handoff_feedback.snapshots import repository as alerts
+
+log = structlog.get_logger(__name__)
+ALERT_DIMENSIONS = frozenset({"all", "source", "campaign", "source_campaign", "team", "rep", "rule"})
+BATCH = 500
+
+
+def snapshot_data(key: WindowKey, end: datetime, tally: Tally) -> events.FeedbackSnapshot:
+    """The contract's snapshot of one window, with the other figures beside it."""
+    return events.FeedbackSnapshot(
+        segment=segment_of(key.segment),
+        window_start=key.window_start,
+        window_end=end,
+        mqls=tally.mqls,
+        accepted=tally.accepted,
+        rejected=tally.rejected,
+        rejected_by_reason=tally.rejected_by_reason,
+        acceptance_rate=tally.acceptance_rate,
+        seconds_to_accept_p50=tally.seconds_to_accept_p50,
+        seconds_to_accept_p90=tally.seconds_to_accept_p90,
+        sqls=tally.sqls,
+        sal_to_sql_rate=tally.sal_to_sql_rate,
+        dimension=key.dimension,
+        segment_key=key.segment,
+        window=key.window,
+        assigned=tally.assigned,
+        expired=tally.expired,
+        disqualified=tally.disqualified,
+        disqualified_by_reason=tally.disqualified_by_reason,
+        escalations=tally.escalations,
+        decisions=tally.decisions,
+    )
+
+
+class Snapshots:
+    """Publishes changed windows and judges alerts, every ``snapshot_interval``."""
+
+    def __init__(self, runtime: Runtime, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.clock = clock
+        self.rule = AlertRule(
+            settings.alert_acceptance_below, settings.alert_acceptance_above, settings.alert_min_decisions
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        interval = self.settings.snapshot_interval.total_seconds()
+        while not stop.is_set():
+            await self.mark_overall_day()
+            while await self.publish_once() == BATCH:
+                pass
+            await wait_or_stop(stop, interval)
+
+    async def mark_overall_day(self) -> None:
+        """Make today's overall window due, so something is published every interval."""
+        start = window_of(self.clock(), "day", self.settings.zone)[0]
+        async with db.transaction(self.runtime.sessions) as session:
+            await session.execute(
+                text(
+                    'INSERT INTO feedback.changed_windows (dimension, segment, "window", window_start)'
+                    " VALUES ('all', :all, 'day', :start) ON CONFLICT DO NOTHING"
+                ),
+                {"all": ALL, "start": start},
+            )
+
+    async def publish_once(self) -> int:
+        """Publish one batch of changed windows; answer how many."""
+        zone = self.settings.zone
+        async with db.transaction(self.runtime.sessions) as session:
+            keys = await aggregates.claim_changed(session, BATCH)
+            if not keys:
+                return 0
+            ends = {key: window_of(key.window_start, key.window, zone)[1] for key in keys}
+            counts = await aggregates.counts_of(session, keys)
+            seconds = await aggregates.seconds_of(session, [(key, ends[key]) for key in keys])
+            tallies = {key: tally_of(counts[key], seconds[key]) for key in keys}
+            messages = [self._snapshot(key, ends[key], tallies[key]) for key in keys]
+            messages += await self._judge(session, keys, tallies, ends)
+            await add_to_outbox(session, tables.outbox, messages)
+        self.runtime.relay.wake()
+        log.info("snapshots.published", windows=len(keys), alerts=len(messages) - len(keys))
+        return len(keys)
+
+    def _snapshot(self, key: WindowKey, end: datetime, tally: Tally) -> OutboxMessage:
+        event = cloudevents.new_event(
+            events.FEEDBACK_SNAPSHOT,
+            self.settings.event_source,
+            key.segment,
+            snapshot_data(key, end, tally),
+            time=self.clock(),
+        )
+        kafka_key = f"{key.segment}|{key.window}|{events.format_rfc3339(key.window_start)}"
+        return OutboxMessage.of_event(self.settings.topic_scoring_feedback, event, key=kafka_key)
+
+    async def _judge(
+        self,
+        session: AsyncSession,
+        keys: Sequence[WindowKey],
+        tallies: Mapping[WindowKey, Tally],
+        ends: Mapping[WindowKey, datetime],
+    ) -> list[OutboxMessage]:
+        judged = [
+            k for k in keys if k.window == self.settings.alert_window and k.dimension in ALERT_DIMENSIONS
+        ]
+        if not judged:
+            return []
+        states = await alerts.lock(session, [(k.dimension, k.segment) for k in judged])
+        updated: dict[tuple[str, str], tuple[SegmentAlerts, float, int]] = {}
+        messages: list[OutboxMessage] = []
+        now = self.clock()
+        for key in sorted(judged, key=lambda k: k.window_start):
+            segment = (key.dimension, key.segment)
+            tally = tallies[key]
+            state, changes = judge(
+                self.rule, states[segment], key.window_start, tally.accepted, tally.rejected
+            )
+            states[segment] = state
+            if state.judged_window == key.window_start:  # judged now: keep its latest figures
+                updated[segment] = (state, tally.acceptance_rate, tally.decisions)
+            messages += [self._alert(key, ends[key], change, now) for change in changes]
+        await alerts.save(session, updated, now)
+        return messages
+
+    def _alert(self, key: WindowKey, end: datetime, change: Transition, now: datetime) -> OutboxMessage:
+        data = events.AcceptanceAlert(
+            segment=segment_of(key.segment),
+            window_start=key.window_start,
+            window_end=end,
+            acceptance_rate=change.acceptance_rate,
+            decisions=change.decisions,
+            direction=change.direction,
+            threshold=change.threshold,
+            state=change.state,
+            raised_at=now,
+            dimension=key.dimension,
+            segment_key=key.segment,
+        )
+        log.info("alert.changed", segment=key.segment, direction=change.direction, state=change.state)
+        event = cloudevents.new_event(
+            events.ACCEPTANCE_ALERT, self.settings.event_source, key.segment, data, time=now
+        )
+        return OutboxMessage.of_event(self.settings.topic_scoring_feedback, event, key=key.segment)
