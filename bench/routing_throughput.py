@@ -1,9 +1,9 @@
 """Routing throughput, end to end, beside the physical ceiling measured in the same run.
 
-    make up && uv run python bench/routing_throughput.py [--leads 20000]
+    make up && uv run python bench/routing_throughput.py [--leads 20000] [--runs 3] [--report DIR]
 
-1. Ceiling: a bare aiokafka consume-produce relay (read a topic, write each record to
-   another, idempotent producer, manual commits), N records through it.
+1. Ceiling: a bare aiokafka consume-parse-produce relay (read a topic, parse each record as
+   JSON, write it to another, idempotent producer, manual commits), N records through it.
 2. Handoff: N ``mql.created`` events produced to ``lead.mql-created`` while the router
    of ``make up`` runs; the clock stops when the N-th ``lead.assigned`` is read.
 It prints leads/s for both and their ratio. Figures vary with the machine's load: compare
@@ -12,7 +12,6 @@ the ratio, and run it more than once.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import time
@@ -22,17 +21,12 @@ from pathlib import Path
 
 import httpx
 import yaml
+from _stack import arguments, stack_env, write_report
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from handoff_shared.kafka import partitions_of
 
-ROOT = Path(__file__).resolve().parent.parent
 PARTITIONS = 4
-
-
-def stack_env() -> dict[str, str]:
-    lines = (ROOT / ".run" / "stack.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 def mql(lead_id: str, country: str) -> bytes:
@@ -118,7 +112,10 @@ async def relay_ceiling(bootstrap: str, n: int) -> float:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=100, max_records=500)
                 futures = [
-                    await relay_producer.send(sink, r.value, key=r.key) for rs in batches.values() for r in rs
+                    await relay_producer.send(sink, r.value, key=r.key)
+                    for rs in batches.values()
+                    for r in rs
+                    if json.loads(r.value)["type"]  # parse each record, as any real relay must
                 ]
                 await asyncio.gather(*futures)
                 if batches:
@@ -142,9 +139,8 @@ async def relay_ceiling(bootstrap: str, n: int) -> float:
     return n / elapsed
 
 
-async def router_rate(env: dict[str, str], n: int) -> float:
-    """Leads/s from ``mql.created`` produced to ``lead.assigned`` read, through the router."""
-    tag = uuid.uuid4().hex[:8]
+async def put_bench_config(env: dict[str, str], tag: str, callback_base: str = "http://127.0.0.1:9") -> None:
+    """Six reps in two teams (weighted round robin, least loaded): the routing under test."""
     reps = [f"bench-{tag}-{i}" for i in range(6)]
     config = {
         "sla": {"accept_within": "4h"},
@@ -153,7 +149,7 @@ async def router_rate(env: dict[str, str], n: int) -> float:
                 "id": r,
                 "email": f"{r}@example.com",
                 "timezone": "UTC",
-                "callback_url": f"http://127.0.0.1:9/{r}",
+                "callback_url": f"{callback_base}/{r}",
                 "weight": 1 + i % 3,
             }
             for i, r in enumerate(reps)
@@ -175,6 +171,12 @@ async def router_rate(env: dict[str, str], n: int) -> float:
             "/v1/routing-config", content=yaml.safe_dump(config), headers={"Content-Type": "application/yaml"}
         )
         response.raise_for_status()
+
+
+async def router_rate(env: dict[str, str], n: int) -> float:
+    """Leads/s from ``mql.created`` produced to ``lead.assigned`` read, through the router."""
+    tag = uuid.uuid4().hex[:8]
+    await put_bench_config(env, tag)
     bootstrap = env["HANDOFF_KAFKA_BOOTSTRAP"]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
     await producer.start()
@@ -191,10 +193,11 @@ async def router_rate(env: dict[str, str], n: int) -> float:
     return n / elapsed
 
 
-async def main(n: int, runs: int) -> None:
+async def main(n: int, runs: int, report: Path | None) -> None:
     env = stack_env()
     print(f"routing throughput, {n} leads per run, {runs} run(s), {PARTITIONS} partitions")
     relay_rates, router_rates = [], []
+    rows = []
     for run in range(1, runs + 1):
         relay = await relay_ceiling(env["HANDOFF_KAFKA_BOOTSTRAP"], n)
         routed = await router_rate(env, n)
@@ -202,19 +205,44 @@ async def main(n: int, runs: int) -> None:
         router_rates.append(routed)
         ratio = routed / relay
         print(f"run {run}: bare relay {relay:8.0f} msgs/s   router {routed:8.0f} leads/s   ratio {ratio:.2f}")
+        rows.append(f"| {run} | {relay:,.0f} | {routed:,.0f} | {ratio:.2f} |")
     relay_median = sorted(relay_rates)[len(relay_rates) // 2]
     router_median = sorted(router_rates)[len(router_rates) // 2]
-    print(
-        f"median: bare relay {relay_median:.0f} msgs/s, router {router_median:.0f} leads/s, "
-        f"ratio {router_median / relay_median:.2f} (goal: >= 5000 leads/s and >= 0.5)"
+    ratio = router_median / relay_median
+    markdown = "\n".join(
+        [
+            "## Routing throughput beside a bare relay",
+            "",
+            f"{n:,} `mql.created` per run, produced as fast as the producer goes, to the last "
+            "`lead.assigned` read (the router of `make up`, with sla-monitor and feedback consuming). "
+            f"The ceiling: a bare aiokafka consume-parse-produce relay on the same broker, {n:,} "
+            f"records, in the same run. {PARTITIONS} partitions.",
+            "",
+            "| run | bare relay (msgs/s) | router (leads/s) | ratio |",
+            "|---|---|---|---|",
+            *rows,
+            f"| **median** | **{relay_median:,.0f}** | **{router_median:,.0f}** | **{ratio:.2f}** |",
+            "",
+            f"Goals: at least 5,000 leads/s ({'reached' if router_median >= 5000 else 'not reached'}) and "
+            f"at least 0.5 of the relay ({'reached' if ratio >= 0.5 else 'not reached'}).",
+        ]
     )
+    figures = {
+        "leads_per_run": n,
+        "relay_msgs_per_s": relay_rates,
+        "router_leads_per_s": router_rates,
+        "relay_median": relay_median,
+        "router_median": router_median,
+        "ratio": ratio,
+    }
+    write_report(report, "routing_throughput", markdown, figures)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--leads", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(main(args.leads, args.runs))
+    if args.quick:
+        args.leads, args.runs = min(args.leads, 5_000), 1
+    asyncio.run(main(args.leads, args.runs, args.report))

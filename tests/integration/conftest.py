@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tests.callback_receiver import Receiver
 from tests.stack import Stack, TopicWatcher, start_producer
 
 pytestmark = pytest.mark.integration
@@ -76,3 +77,11 @@ async def rejected(stack: Stack) -> AsyncIterator[TopicWatcher]:
 async def dead_letters(stack: Stack) -> AsyncIterator[TopicWatcher]:
     async for watcher in _watch(stack, "lead.mql-created.dlq"):
         yield watcher
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A real HTTP server on loopback standing in for SDR tools (tests/callback_receiver.py)."""
+    server = await Receiver().start()
+    yield server
+    await server.stop()

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from handoff_shared import db, kafka
 from handoff_shared.cloudevents import new_event
@@ -155,7 +155,7 @@ async def apply_batch(scratch: Scratch, records: Sequence[ConsumerRecord[bytes, 
                 .where(scratch.applied.c.lead_id == lead_id)
                 .values(times=scratch.applied.c.times + 1)
             )
-            if updated.rowcount == 0:
+            if updated.rowcount == 0:  # type: ignore[attr-defined]
                 await session.execute(scratch.applied.insert().values(lead_id=lead_id, times=1))
 
 
@@ -172,7 +172,7 @@ async def test_consumer_killed_after_db_commit_before_offset_commit_rereads_and_
         await apply_batch(scratch, records)
         handled.append(len(records))
 
-    async def run_until(consumer_type: type[BatchConsumer], condition) -> None:
+    async def run_until(consumer_type: type[BatchConsumer], condition: Callable[[], bool]) -> None:
         consumer = kafka.make_consumer(
             stack.kafka, group_id=group, topics=[scratch.topic], client_id=group, max_records=100
         )
@@ -190,7 +190,7 @@ async def test_consumer_killed_after_db_commit_before_offset_commit_rereads_and_
             await consumer.stop()
 
     class KilledBeforeOffsetCommit(BatchConsumer):
-        async def commit(self, offsets):
+        async def commit(self, offsets: dict[TopicPartition, int]) -> None:
             """The process dies here: the database has the batch, Kafka never hears of it."""
 
     await run_until(KilledBeforeOffsetCommit, lambda: sum(handled) >= 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def assign_one(producer: AIOKafkaProducer, assigned: TopicWatcher, **fields: object) -> dict:
+async def assign_one(producer: AIOKafkaProducer, assigned: TopicWatcher, **fields: Any) -> dict[str, Any]:
     lead = mql_data(**fields)
     await producer.send_and_wait("lead.mql-created", structured_event(lead), key=lead["lead_id"].encode())
     (event,) = await assigned.events_for([lead["lead_id"]])
@@ -267,9 +268,17 @@ async def test_simulate_compares_candidate_config(admin: httpx.AsyncClient) -> N
 
     body = response.json()
     assert response.status_code == 200, body
+    # The active config sends DE to the 3:1 team (fresh reps, so exactly 6:2 over 8 leads);
+    # the candidate sends them to the fallback team's one rep.
     assert body["leads"] == 8
-    assert "difference" in body
-    assert "candidate" in body
+    assert body["active"]["by_team"] == {territory.weighted_team: 8}
+    assert body["active"]["by_rep"] == {territory.ana: 6, territory.ben: 2}
+    assert body["active"]["by_rule"] == {"dach": 8}
+    assert body["candidate"]["by_team"] == {territory.fallback_team: 8}
+    assert body["candidate"]["by_rep"] == {territory.fallback: 8}
+    assert body["difference"]["by_rep"] == {territory.ana: -6, territory.ben: -2, territory.fallback: 8}
+    assert body["difference"]["leads_moved"] == 8
+    assert body["active"]["queued"] == body["candidate"]["queued"] == 0
 
 
 async def test_unavailable_team_queues_lead_until_a_rep_returns(
@@ -320,3 +329,29 @@ async def test_rep_sets_only_their_own_availability(
     load = {row["rep_id"]: row for row in (await admin.get("/v1/reps/load")).json()}
     assert load[territory.ana]["available"] is False
     assert load[territory.ben]["available"] is True
+
+
+async def test_ownership_is_checked_before_the_body_or_the_reason(
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+) -> None:
+    territory = Territory.new()
+    await territory.apply(admin)
+    event = await assign_one(producer, assigned, country="FR")
+    intruder = bearer(await territory.token(admin, territory.ana))
+    url = f"/v1/assignments/{event['assignment_id']}/reject"
+    missing = f"/v1/assignments/{uuid.uuid4()}/reject"
+
+    answers = [
+        await router_http.post(url, headers=intruder, json={"reason": "too_tired"}),
+        await router_http.post(url, headers=intruder, json={"reason": "other"}),
+        await router_http.post(url, headers=intruder, content=b"nope"),
+        await router_http.post(missing, headers=intruder, json={"reason": "too_tired"}),
+        await router_http.post(missing, headers=intruder, content=b"nope"),
+        await router_http.put(f"/v1/reps/{territory.ben}/availability", headers=intruder, json={"until": 5}),
+    ]
+
+    assert [answer.status_code for answer in answers] == [403, 403, 403, 404, 404, 403]
+    assert all(a.headers["content-type"].startswith("application/problem+json") for a in answers)

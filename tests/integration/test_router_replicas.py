@@ -108,7 +108,7 @@ async def test_two_routers_never_double_assign_and_stay_fair(
             ),
             {"ids": [lead["lead_id"] for lead in leads]},
         )
-        counts = dict(per_lead.all())
+        counts: dict[str, int] = {row[0]: row[1] for row in per_lead.all()}
     assert len(counts) == 400
     assert set(counts.values()) == {1}
     assert sum(1 for event in assigned.events() if event["subject"] in counts) == 400

@@ -1,0 +1,211 @@
+"""Callback delivery: throughput to a local receiver, and latency at a steady lead rate,
+beside a bare httpx client's rate to the same receiver in the same run.
+
+    make up && uv run python bench/callback_delivery.py [--deliveries N] [--rate 300] [--seconds 20]
+
+1. Ceiling: a bare httpx AsyncClient (128 concurrent POSTs, keep-alive) to the receiver.
+2. Throughput: N deliveries written at once to the router's tables (as routing writes
+   them); the router of ``make up`` signs and POSTs them; the clock stops at the N-th call.
+3. Latency: MQLs produced at ``--rate`` per second for ``--seconds``; for each lead, from
+   ``assigned_at`` of its ``lead.assigned`` (set in the routing transaction, just before it
+   commits) to the callback arriving at the receiver. p50 and p99.
+The receiver is a real HTTP server (uvicorn) in this process, so it shares the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import yaml
+from aiokafka import AIOKafkaProducer
+from handoff_router.callbacks import repository
+from handoff_router.callbacks.signing import SecretBox, new_secret
+from handoff_shared.db import make_engine, make_sessions, transaction
+from pydantic import SecretStr
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from _stack import arguments, percentile, stack_env, write_report  # noqa: E402
+from routing_throughput import mql  # noqa: E402
+
+from tests.callback_receiver import Receiver  # noqa: E402
+
+REPS = 20
+
+
+def config(tag: str, receiver: Receiver) -> dict[str, object]:
+    reps = [f"{tag}-rep-{n}" for n in range(REPS)]
+    return {
+        "reps": [
+            {"id": rep, "email": f"{rep}@example.com", "callback_url": receiver.url(rep)} for rep in reps
+        ],
+        "teams": [{"id": f"{tag}-team", "members": reps}],
+        "rules": [],
+        "fallback_team": f"{tag}-team",
+    }
+
+
+async def ceiling(receiver: Receiver, count: int) -> float:
+    """Bare httpx POSTs to the receiver, 128 at a time: the most any client gets here."""
+    body = b'{"type":"bench"}'
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    async with httpx.AsyncClient(limits=limits) as client:
+        queue = list(range(count))
+
+        async def worker() -> None:
+            while queue:
+                queue.pop()
+                await client.post(receiver.url("ceiling"), content=body)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(128)))
+        return count / (time.perf_counter() - started)
+
+
+async def throughput(env: dict[str, str], receiver: Receiver, reps: list[str], count: int) -> float:
+    """Deliveries written at once; the router sends them all."""
+    engine = make_engine(env["HANDOFF_DATABASE_URL"], pool_size=1)
+    box = SecretBox(SecretStr(env["HANDOFF_CALLBACK_SECRETS_KEY"]))
+    before = len(receiver.calls)
+    now = datetime.now(UTC)
+    rows = [
+        repository.NewDelivery(
+            kind="rep",
+            owner_id=reps[n % len(reps)],
+            url=receiver.url(reps[n % len(reps)]),
+            event_id=str(uuid.uuid4()),
+            event_type="lead.assigned",
+            lead_id=f"bench-{n}",
+            body=json.dumps({"type": "lead.assigned", "n": n, "pad": "x" * 1500}).encode(),
+            created_at=now,
+        )
+        for n in range(count)
+    ]
+    try:
+        async with transaction(make_sessions(engine)) as session:
+            for rep in reps:
+                await repository.store_secret(session, f"rep:{rep}", box.seal(new_secret()), now, now - now)
+        started = time.perf_counter()
+        async with transaction(make_sessions(engine)) as session:
+            await repository.enqueue(session, rows)
+        async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"]) as router:
+            await router.post("/v1/deliveries/none/redeliver")  # any POST wakes the worker at once
+        while len(receiver.calls) - before < count:  # noqa: ASYNC110 (the receiver has no event to wait on)
+            await asyncio.sleep(0.01)
+        return count / (time.perf_counter() - started)
+    finally:
+        await engine.dispose()
+
+
+async def latency(env: dict[str, str], receiver: Receiver, rate: int, seconds: int) -> list[float]:
+    """Seconds from ``assigned_at`` to the callback's arrival, per lead, at ``rate`` leads/s."""
+    arrived: dict[str, float] = {}
+    wall_minus_monotonic = time.time() - time.monotonic()
+    producer = AIOKafkaProducer(bootstrap_servers=env["HANDOFF_KAFKA_BOOTSTRAP"], acks="all")
+    await producer.start()
+    leads: list[str] = []
+    topic = env.get("HANDOFF_TOPIC_MQL_CREATED", "lead.mql-created")
+    try:
+        started = time.monotonic()
+        for n in range(rate * seconds):
+            lead_id = f"bench-{uuid.uuid4().hex[:12]}"
+            leads.append(lead_id)
+            await producer.send(topic, mql(lead_id, "US"), key=lead_id.encode())
+            due = started + (n + 1) / rate
+            if due > time.monotonic():
+                await asyncio.sleep(due - time.monotonic())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    wanted = set(leads)
+    deadline = time.monotonic() + 120
+    samples: list[float] = []
+    read = 0
+    while time.monotonic() < deadline:
+        calls, read = receiver.calls[read:], len(receiver.calls)
+        for call in calls:
+            event = call.event
+            subject = event.get("subject")
+            if subject in wanted and subject not in arrived:
+                arrived[subject] = call.at
+                assigned_at = datetime.fromisoformat(event["data"]["assigned_at"]).timestamp()
+                samples.append(call.at + wall_minus_monotonic - assigned_at)
+        if len(arrived) == len(wanted):
+            break
+        await asyncio.sleep(0.2)
+    print(f"  {len(arrived)}/{len(wanted)} callbacks arrived")
+    return samples
+
+
+async def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--deliveries", type=int, default=3000)
+    parser.add_argument("--rate", type=int, default=300)
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args()
+    if args.quick:
+        args.deliveries, args.seconds = 500, 5
+    env = stack_env()
+    receiver = await Receiver().start()
+    tag = f"bench-{uuid.uuid4().hex[:6]}"
+    try:
+        headers = {"Authorization": f"Bearer {env['HANDOFF_ADMIN_TOKEN']}"}
+        async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"], headers=headers) as admin:
+            previous = (await admin.get("/v1/routing-config", headers={"Accept": "application/yaml"})).text
+            response = await admin.put(
+                "/v1/routing-config",
+                content=yaml.safe_dump(config(tag, receiver)),
+                headers={"Content-Type": "application/yaml"},
+            )
+            response.raise_for_status()
+            reps = [f"{tag}-rep-{n}" for n in range(REPS)]
+            bare = await ceiling(receiver, args.deliveries)
+            rate = await throughput(env, receiver, reps, args.deliveries)
+            samples = await latency(env, receiver, args.rate, args.seconds)
+            if previous.strip() and not previous.lstrip().startswith("{"):
+                await admin.put(
+                    "/v1/routing-config", content=previous, headers={"Content-Type": "application/yaml"}
+                )
+    finally:
+        await receiver.stop()
+    if not samples:
+        raise SystemExit("no callback arrived: is the stack up (make up)?")
+    p50, p99 = percentile(samples, 50) * 1000, percentile(samples, 99) * 1000
+    figures = {
+        "ceiling_posts_per_s": round(bare),
+        "deliveries_per_s": round(rate),
+        "ratio": round(rate / bare, 2),
+        "rate_leads_per_s": args.rate,
+        "seconds": args.seconds,
+        "latency_p50_ms": round(p50),
+        "latency_p99_ms": round(p99),
+        "latency_max_ms": round(max(samples) * 1000),
+        "samples": len(samples),
+    }
+    markdown = f"""## Callback delivery
+
+{args.deliveries} signed deliveries written at once, sent by the router of `make up` to a
+loopback receiver (20 endpoints); then MQLs at {args.rate} leads/s for {args.seconds}s, timed
+from `assigned_at` of `lead.assigned` to the callback's arrival.
+
+| figure | value |
+|---|---|
+| bare httpx to the receiver (ceiling) | {bare:,.0f} POSTs/s |
+| router deliveries | {rate:,.0f} deliveries/s (ratio {rate / bare:.2f}) |
+| latency p50 / p99 / max | {p50:,.0f} / {p99:,.0f} / {max(samples) * 1000:,.0f} ms (n={len(samples)}) |
+
+Goals: at least 1,000 deliveries/s: {"reached" if rate >= 1000 else "not reached"};
+p99 under 500 ms at 300 leads/s: {"reached" if p99 < 500 and args.rate >= 300 else "not reached"}.
+"""
+    write_report(args.report, "callback_delivery", markdown, figures)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

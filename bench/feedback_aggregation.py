@@ -1,0 +1,154 @@
+"""Feedback aggregation: lifecycle events aggregated per second with the service running, and
+the time ``handoff-feedback rebuild`` takes over the topics.
+
+    make up
+    uv run python bench/feedback_aggregation.py --leads 10000 [--rebuild]
+
+It produces, per lead, ``lead.assigned`` and a decision (``lead.accepted`` or
+``lead.rejected``), spread over 30 days and 40 campaigns, then reads the feedback service's
+``handoff_feedback_events_aggregated_total`` until it has grown by the number produced, and
+prints events/s from the first produce to the last event counted. In the same run it
+measures the core alone (merge + contributions per lead, in process) as the ceiling.
+``--rebuild`` then times ``handoff-feedback rebuild`` over every record of the topics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+from handoff_feedback.outcomes.facts import Accepted, Assigned, LeadState, Mql, Rejected, apply_all
+from handoff_feedback.outcomes.tally import contributions, delta
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def stack_env() -> dict[str, str]:
+    text = (ROOT / ".run" / "stack.env").read_text()
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+
+
+def envelope(type_: str, lead_id: str, data: dict[str, object]) -> bytes:
+    return orjson.dumps(
+        {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "bench", "type": type_,
+         "time": datetime.now(UTC).isoformat(), "subject": lead_id,
+         "datacontenttype": "application/json", "data": data}
+    )  # fmt: skip
+
+
+def events_of(n: int) -> list[tuple[str, str, bytes]]:
+    found = []
+    for i in range(n):
+        lead_id = f"bench-{uuid.uuid4().hex[:12]}"
+        at = START + timedelta(minutes=(i * 37) % (30 * 24 * 60))
+        lead = {"lead_id": lead_id, "email": "b@example.com", "source": f"src-{i % 5}",
+                "campaign": f"camp-{i % 40}", "score": 50, "mql_at": at.isoformat()}  # fmt: skip
+        base = {"assignment_id": f"asg-{lead_id}", "lead_id": lead_id, "rep_id": f"rep-{i % 12}"}
+        assigned = {**base, "team_id": f"team-{i % 3}", "rule_id": "r", "attempt": 1,
+                    "assigned_at": at.isoformat(), "sla_due_at": at.isoformat(),
+                    "explanation": {"rule_id": "r"}, "lead": lead}  # fmt: skip
+        found.append(("lead.assigned", lead_id, envelope("lead.assigned", lead_id, assigned)))
+        later = (at + timedelta(seconds=60 + i % 3600)).isoformat()
+        if i % 4:
+            decision = {**base, "accepted_at": later, "seconds_to_accept": float(60 + i % 3600)}
+            found.append(("lead.accepted", lead_id, envelope("lead.accepted", lead_id, decision)))
+        else:
+            decision = {**base, "rejected_at": later, "reason": "not_icp"}
+            found.append(("lead.rejected", lead_id, envelope("lead.rejected", lead_id, decision)))
+    return found
+
+
+def core_rate(n: int) -> float:
+    """Merge + contributions diff per lead, in process: the ceiling of the consumer."""
+    zone = ZoneInfo("UTC")
+    started = time.perf_counter()
+    for i in range(n):
+        at = START + timedelta(minutes=i)
+        mql = Mql(f"m{i}", at, "src", "camp", 50.0, {})
+        facts = [
+            Assigned(f"a{i}", at, f"asg{i}", "rep", "team", "r", 1, mql),
+            Accepted(f"c{i}", at + timedelta(minutes=5), f"asg{i}", "rep", 300.0)
+            if i % 4 else Rejected(f"r{i}", at, f"asg{i}", "rep", "not_icp"),
+        ]  # fmt: skip
+        state = LeadState(f"l{i}")
+        after = apply_all(state, facts)
+        delta(contributions(state, zone), contributions(after, zone))
+    return 2 * n / (time.perf_counter() - started)
+
+
+async def aggregated(feedback: str) -> float:
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"{feedback}/metrics")).text
+    match = re.search(r"^handoff_feedback_events_aggregated_total ([0-9.e+]+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+async def run(leads: int) -> None:
+    env = stack_env()
+    feedback = env["HANDOFF_FEEDBACK_URL"]
+    events = events_of(leads)
+    before = await aggregated(feedback)
+    producer = AIOKafkaProducer(bootstrap_servers=env["HANDOFF_KAFKA_BOOTSTRAP"], linger_ms=20,
+                                max_batch_size=512 * 1024, enable_idempotence=True)  # fmt: skip
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = [await producer.send(topic, value, key=key.encode()) for topic, key, value in events]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    produced = time.perf_counter() - started
+    deadline = time.monotonic() + 1800
+    while await aggregated(feedback) < before + len(events):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the feedback service did not count every event")
+        await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    print(f"produced {len(events)} events in {produced:.1f}s")
+    print(
+        f"feedback service: {len(events)} events aggregated in {elapsed:.1f}s"
+        f" = {len(events) / elapsed:,.0f} events/s"
+    )
+
+
+def rebuild() -> None:
+    env = {**os.environ, **{k: v for k, v in stack_env().items() if k.startswith("HANDOFF_")}}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "handoff_feedback", "rebuild"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    elapsed = time.perf_counter() - started
+    print(f"rebuild: {done.stdout.strip()} in {elapsed:.1f}s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+    ceiling = core_rate(min(args.leads, 20_000))
+    print(f"core alone (merge + contributions, in process): {ceiling:,.0f} events/s")
+    asyncio.run(run(args.leads))
+    if args.rebuild:
+        rebuild()
+
+
+if __name__ == "__main__":
+    main()

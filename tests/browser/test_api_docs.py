@@ -1,0 +1,66 @@
+"""Each service's /docs renders in headless Chromium from the service alone: every
+operation listed, and not one request to another host (the pages work offline)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.stack import Stack
+
+pytestmark = pytest.mark.integration
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Stack:
+    return Stack.from_env_file()
+
+
+def service_urls(stack: Stack) -> dict[str, str]:
+    return {"router": stack.router_url, "sla-monitor": stack.sla_monitor_url, "feedback": stack.feedback_url}
+
+
+@pytest.mark.parametrize("service", ["router", "sla-monitor", "feedback"])
+def test_swagger_ui_lists_every_operation_without_leaving_the_service(
+    browser: Browser, stack: Stack, service: str
+) -> None:
+    base = service_urls(stack)[service]
+    document = httpx.get(f"{base}/openapi.json", timeout=10).json()
+    operations = {
+        f"{method.upper()} {path}" for path, methods in document["paths"].items() for method in methods
+    }
+    page = browser.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.goto(f"{base}/docs")
+    page.wait_for_selector(".opblock", timeout=15_000)
+    shown = {
+        f"{block.locator('.opblock-summary-method').inner_text().strip()} "
+        f"{block.locator('.opblock-summary-path').get_attribute('data-path')}"
+        for block in page.locator(".opblock").all()
+    }
+    page.close()
+
+    assert shown == operations
+    outside = [
+        url
+        for url in requested
+        if urlsplit(url).scheme in {"http", "https"} and urlsplit(url).netloc != urlsplit(base).netloc
+    ]
+    assert outside == []

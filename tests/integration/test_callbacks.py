@@ -1,0 +1,223 @@
+"""Callbacks end to end through the running router, to a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from aiokafka import AIOKafkaProducer
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from tests.callback_receiver import Receiver
+from tests.integration.callbacks import Tools, delivery_of, send_mql
+from tests.stack import ROOT, eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_assignment_is_called_back_signed_with_the_issued_secret(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver
+) -> None:
+    tools = Tools.new(receiver)
+    await tools.apply(admin)
+    secret = await tools.secret(admin, tools.solo)
+
+    lead_id = await send_mql(producer, "FR")
+
+    (call,) = await eventually(lambda: receiver.delivered(tools.solo), timeout=20, what="the callback")
+    assert call.verified is True
+    event = call.event
+    assert (event["type"], event["subject"], event["data"]["rep_id"]) == (
+        "lead.assigned",
+        lead_id,
+        tools.solo,
+    )
+    Webhook(secret).verify(call.body, _headers(call))
+    wrong = "whsec_" + base64.b64encode(b"x" * 32).decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(wrong).verify(call.body, _headers(call))
+    delivery = await eventually(
+        lambda: _delivered(admin, lead_id), timeout=10, what="the delivery marked delivered"
+    )
+    assert delivery["delivery_id"] == call.webhook_id
+    detail = (await admin.get(f"/v1/deliveries/{call.webhook_id}")).json()
+    assert [(a["number"], a["status_code"], a["outcome"]) for a in detail["attempts_made"]] == [
+        (1, 200, "delivered")
+    ]
+    assert detail["body"]["id"] == event["id"]
+
+
+async def test_during_rotation_both_secrets_sign_and_either_verifies(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver
+) -> None:
+    tools = Tools.new(receiver)
+    await tools.apply(admin)
+    old = await tools.secret(admin, tools.solo)
+    response = await admin.post(f"/v1/reps/{tools.solo}/callback-secret")
+    new = response.json()["secret"]
+    assert response.json()["previous_valid_until"] is not None
+
+    await send_mql(producer, "FR")
+
+    (call,) = await eventually(lambda: receiver.delivered(tools.solo), timeout=20, what="the callback")
+    assert len(call.signature.split(" ")) == 2
+    for secret in (old, new):
+        Webhook(secret).verify(call.body, _headers(call))
+
+
+@pytest.mark.parametrize("failure", ["500", "429:1", "slow", "hang", "refused"])
+async def test_a_failed_try_is_retried_and_delivered_with_the_same_webhook_id(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver, failure: str
+) -> None:
+    tools = Tools.new(receiver)
+    await tools.apply(admin)
+    await tools.secret(admin, tools.solo)
+    if failure == "refused":
+        await receiver.stop()
+    else:
+        receiver.fail(tools.solo, failure)
+
+    lead_id = await send_mql(producer, "FR")
+
+    if failure == "refused":
+        first = await eventually(
+            lambda: _attempted(admin, lead_id), timeout=20, what="a refused try recorded"
+        )
+        assert first["last_error"] == "connect_error"
+        await receiver.start()
+    (call,) = await eventually(
+        lambda: receiver.delivered(tools.solo), timeout=30, what="the retried callback"
+    )
+    assert call.verified is True
+    ids = {item.webhook_id for item in receiver.received(tools.solo)}
+    assert ids == {call.webhook_id}
+    delivery = await eventually(lambda: _delivered(admin, lead_id), timeout=10, what="delivered")
+    assert delivery["attempts"] >= 2
+    detail = (await admin.get(f"/v1/deliveries/{call.webhook_id}")).json()
+    first_try = detail["attempts_made"][0]
+    expected = {"500": (500, None), "429:1": (429, None), "refused": (None, "connect_error")}
+    assert (first_try["status_code"], first_try["error_class"]) == expected.get(failure, (None, "timeout"))
+
+
+async def test_without_a_secret_the_delivery_waits_visibly_then_goes(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver
+) -> None:
+    tools = Tools.new(receiver)
+    await tools.apply(admin)
+
+    lead_id = await send_mql(producer, "FR")
+
+    delivery = await delivery_of(admin, lead_id)
+    assert (delivery["status"], delivery["waiting_for"], delivery["attempts"]) == ("pending", "secret", 0)
+    assert receiver.received(tools.solo) == []
+    await tools.secret(admin, tools.solo)
+    (call,) = await eventually(lambda: receiver.delivered(tools.solo), timeout=20, what="the callback")
+    assert call.verified is True
+
+
+async def test_gone_stops_calling_the_endpoint_until_redelivered(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver
+) -> None:
+    tools = Tools.new(receiver)
+    await tools.apply(admin)
+    await tools.secret(admin, tools.solo)
+    receiver.fail(tools.solo, "410")
+
+    lead_id = await send_mql(producer, "FR")
+
+    failed = await eventually(lambda: _status(admin, lead_id, "failed"), timeout=20, what="failed")
+    assert (failed["failure_reason"], failed["last_status_code"], failed["attempts"]) == (
+        "endpoint_gone",
+        410,
+        1,
+    )
+    endpoint = await _endpoint(admin, f"rep:{tools.solo}")
+    assert endpoint["circuit"] == "gone"
+    second = await send_mql(producer, "FR")
+    waiting = await eventually(lambda: _status(admin, second, "pending"), timeout=20, what="second waits")
+    assert waiting["waiting_for"] == "endpoint_gone"
+    assert len(receiver.received(tools.solo)) == 1
+
+    response = await admin.post(f"/v1/deliveries/{failed['delivery_id']}/redeliver")
+    assert response.status_code == 200, response.text
+
+    delivered = await eventually(
+        lambda: receiver.delivered(tools.solo) if len(receiver.delivered(tools.solo)) == 2 else None,
+        timeout=20,
+        what="the redelivered one and the one that waited",
+    )
+    assert {call.webhook_id for call in delivered} == {failed["delivery_id"], waiting["delivery_id"]}
+
+
+async def test_unknown_delivery_and_recipient_are_404_and_admin_only(
+    admin: httpx.AsyncClient, router_http: httpx.AsyncClient
+) -> None:
+    assert (await admin.get("/v1/deliveries/msg_nope")).status_code == 404
+    assert (await admin.post("/v1/deliveries/msg_nope/redeliver")).status_code == 404
+    assert (await admin.post("/v1/reps/nobody-at-all/callback-secret")).status_code == 404
+    assert (await admin.post("/v1/managers/nobody-at-all/callback-secret")).status_code == 404
+    assert (await router_http.get("/v1/deliveries")).status_code == 401
+    assert (await router_http.get("/v1/callbacks/endpoints")).status_code == 401
+
+
+async def test_config_refuses_urls_that_may_not_be_called_with_their_paths(
+    admin: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    tools = Tools.new(receiver)
+    config = tools.config()
+    config["reps"][0]["callback_url"] = "https://user:pw@tools.example.com/hook"
+    config["managers"][0]["callback_url"] = "http://169.254.169.254/latest/meta-data"
+    response = await admin.put(
+        "/v1/routing-config", content=yaml.safe_dump(config), headers={"Content-Type": "application/yaml"}
+    )
+
+    assert response.status_code == 422, response.text
+    paths = {problem["path"] for problem in response.json()["problems"]}
+    assert paths == {"reps[0].callback_url", "managers[0].callback_url"}
+
+
+async def test_a_secret_never_reaches_the_logs(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver
+) -> None:
+    tools = Tools.new(receiver)
+    await tools.apply(admin)
+    secret = await tools.secret(admin, tools.solo)
+    await send_mql(producer, "FR")
+    await eventually(lambda: receiver.delivered(tools.solo), timeout=20, what="the callback")
+
+    log = (ROOT / ".run" / "logs" / "router.log").read_text()
+    key = secret.removeprefix("whsec_")
+    assert tools.solo in log  # the log is the right one, and it mentions this rep's endpoint
+    assert secret not in log
+    assert key not in log
+
+
+def _headers(call: object) -> dict[str, str]:
+    return {
+        "webhook-id": call.webhook_id,  # type: ignore[attr-defined]
+        "webhook-timestamp": call.timestamp,  # type: ignore[attr-defined]
+        "webhook-signature": call.signature,  # type: ignore[attr-defined]
+    }
+
+
+async def _status(admin: httpx.AsyncClient, lead_id: str, status: str) -> dict[str, Any] | None:
+    found = (await admin.get("/v1/deliveries", params={"lead_id": lead_id})).json()
+    return found[0] if found and found[0]["status"] == status else None
+
+
+async def _delivered(admin: httpx.AsyncClient, lead_id: str) -> dict[str, Any] | None:
+    return await _status(admin, lead_id, "delivered")
+
+
+async def _attempted(admin: httpx.AsyncClient, lead_id: str) -> dict[str, Any] | None:
+    found = (await admin.get("/v1/deliveries", params={"lead_id": lead_id})).json()
+    return found[0] if found and found[0]["attempts"] >= 1 else None
+
+
+async def _endpoint(admin: httpx.AsyncClient, endpoint: str) -> dict[str, Any]:
+    found = (await admin.get("/v1/callbacks/endpoints")).json()
+    return next(item for item in found if item["endpoint"] == endpoint)
