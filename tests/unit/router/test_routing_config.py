@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
-from handoff_router.routing.config import ConfigInvalid, parse_config, validate_config
+from handoff_router.routing.config import (
+    DEFAULT_DISQUALIFICATION_REASONS,
+    ConfigInvalid,
+    parse_config,
+    validate_config,
+)
 from pydantic import ValidationError
 
 from tests.unit.router.sample import config, config_data
@@ -26,6 +31,7 @@ def test_sample_config_of_the_demo_is_valid() -> None:
         parsed = parse_config(file.read())
     assert parsed.fallback_team == "overflow"
     assert parsed.rejection_reasons[-1] == "other"
+    assert parsed.disqualification_reasons == list(DEFAULT_DISQUALIFICATION_REASONS)
 
 
 def test_yaml_and_json_give_the_same_config() -> None:
@@ -124,6 +130,17 @@ def test_every_problem_is_listed_at_once() -> None:
         ),
         (lambda d: d.update(rejection_reasons=["spam", "spam"]), "rejection_reasons[1]", "duplicate reason"),
         (lambda d: d.update(rejection_reasons=["Not ICP"]), "rejection_reasons[0]", "not a reason code"),
+        (
+            lambda d: d.update(disqualification_reasons=["no_budget", "no_need", "no_budget"]),
+            "disqualification_reasons[2]",
+            "duplicate reason 'no_budget'",
+        ),
+        (
+            lambda d: d.update(disqualification_reasons=["No Budget"]),
+            "disqualification_reasons[0]",
+            "not a reason code",
+        ),
+        (lambda d: d.update(disqualification_reasons=[]), "disqualification_reasons", "at least 1"),
         (lambda d: d["reps"][4].update(max_open=0), "fallback_team", "unreachable fallback"),
         (lambda d: d["reps"][4].update(max_per_day=0), "fallback_team", "unreachable fallback"),
         (lambda d: d.pop("fallback_team"), "fallback_team", "Field required"),
@@ -339,3 +356,35 @@ def test_business_hours_of_a_team_override_the_default() -> None:
     assert (dach.start.hour, dach.days) == (9, frozenset({0}))
     assert (fr.start.hour, fr.end.hour, fr.days) == (8, 12, frozenset({5}))
     assert validate_config(config_data()).business_hours("dach") is None
+
+
+def test_disqualification_reasons_default_to_the_contracts_list() -> None:
+    assert config().disqualification_reasons == [
+        "no_budget",
+        "no_authority",
+        "no_need",
+        "bad_timing",
+        "unresponsive",
+        "chose_competitor",
+        "other",
+    ]
+    assert config(disqualification_reasons=["no_budget", "other"]).disqualification_reasons == [
+        "no_budget",
+        "other",
+    ]
+
+
+def test_duplicate_disqualification_reasons_are_listed_with_every_other_problem() -> None:
+    data = config_data(
+        disqualification_reasons=["no_budget", "no_budget"], rejection_reasons=["spam", "spam"]
+    )
+    data["rules"][0]["team"] = "nowhere"
+    found = problems_of(data)
+    assert found["disqualification_reasons[1]"] == "duplicate reason 'no_budget'"
+    assert found["rejection_reasons[1]"] == "duplicate reason 'spam'"
+    assert found["rules[0].team"] == "unknown team 'nowhere'"
+
+
+def test_a_misspelt_disqualification_key_is_named() -> None:
+    found = problems_of(config_data(disqualification_reason=["no_budget"]))
+    assert "did you mean 'disqualification_reasons'?" in found["disqualification_reason"]

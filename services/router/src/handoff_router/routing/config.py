@@ -4,7 +4,8 @@ An invalid configuration is refused whole: ``validate_config`` reports every pro
 finds, shape (the model) and cross-references (``references``) alike, each with its path
 (``teams[1].members[0]``). Keys beyond the contract's, all optional: ``name`` on reps and
 managers, ``working_hours_only`` and ``sla.business_hours`` on teams, ``team`` on
-accounts, ``rejection_reasons`` at the top, ``holidays`` and ``ladder`` in a team's ``sla``.
+accounts, ``rejection_reasons`` and ``disqualification_reasons`` (CONTRACT §9) at the top,
+``holidays`` and ``ladder`` in a team's ``sla``.
 
 ``sla.holidays`` (and a team's) names country holiday calendars (``US``, ``DE-BY``) whose
 public holidays close business hours; ``sla.max_reassignments`` (default 2) bounds the SLA
@@ -45,6 +46,15 @@ DEFAULT_REJECTION_REASONS = (
     "student_or_job_seeker",
     "wrong_territory",
     "spam",
+    "other",
+)
+DEFAULT_DISQUALIFICATION_REASONS = (
+    "no_budget",
+    "no_authority",
+    "no_need",
+    "bad_timing",
+    "unresponsive",
+    "chose_competitor",
     "other",
 )
 LONGEST_SLA = timedelta(days=365)
@@ -285,6 +295,9 @@ class RoutingConfig(Model):
     fallback_team: Id
     rejection_reasons: list[ReasonCode] = Field(
         default_factory=lambda: list(DEFAULT_REJECTION_REASONS), min_length=1
+    )
+    disqualification_reasons: list[ReasonCode] = Field(
+        default_factory=lambda: list(DEFAULT_DISQUALIFICATION_REASONS), min_length=1
     )
     callbacks: CallbackPolicy = Field(default_factory=CallbackPolicy)
 

@@ -56,14 +56,19 @@ def _duplicates(data: Mapping[str, Any], reps: Items, teams: Items) -> Iterator[
             value = item.get(key)
             if isinstance(value, str) and counts[_fold(key, value)] > 1:
                 yield Problem(f"{section}[{index}].{key}", f"duplicate {key} {value!r}")
-    reasons = data.get("rejection_reasons")
-    if isinstance(reasons, list):
-        seen: set[str] = set()
-        for position, reason in enumerate(reasons):
-            if isinstance(reason, str) and reason in seen:
-                yield Problem(f"rejection_reasons[{position}]", f"duplicate reason {reason!r}")
-            if isinstance(reason, str):
-                seen.add(reason)
+    for key in ("rejection_reasons", "disqualification_reasons"):
+        yield from _duplicate_reasons(data.get(key), key)
+
+
+def _duplicate_reasons(reasons: Any, key: str) -> Iterator[Problem]:
+    if not isinstance(reasons, list):
+        return
+    seen: set[str] = set()
+    for position, reason in enumerate(reasons):
+        if isinstance(reason, str) and reason in seen:
+            yield Problem(f"{key}[{position}]", f"duplicate reason {reason!r}")
+        if isinstance(reason, str):
+            seen.add(reason)
 
 
 def _manager_references(reps: Items, manager_ids: set[str]) -> Iterator[Problem]:
