@@ -1,10 +1,11 @@
 """The live demo of ``make run``: applies the sample routing config, streams realistic MQLs
 (Faker) into ``lead.mql-created``, shows each assignment as it happens, lets a few reps
-accept or reject, shows the SLA ladder at work on one lead of the `sla-demo` team (20s SLA:
-a reminder, an escalation to the manager and a reassignment to another rep within a minute),
-then says where to look. The reference SDR tool (examples/sdr-tool) receives the signed
-callbacks of every demo rep and manager; rep-ana's tool goes down for a while and comes
-back, so her circuit opens, routing goes around her, and her leads arrive after.
+accept or reject and then qualify some accepted leads (SAL -> SQL), shows the SLA ladder at
+work on one lead of the `sla-demo` team (20s SLA: a reminder, an escalation to the manager
+and a reassignment to another rep within a minute), then says where to look. The reference
+SDR tool (examples/sdr-tool) receives the signed callbacks of every demo rep and manager;
+rep-ana's tool goes down for a while and comes back, so her circuit opens, routing goes
+around her, and her leads arrive after.
 
     uv run python scripts/demo.py [--leads 120] [--rate 6]
 """
@@ -43,6 +44,14 @@ SOURCES = {
 }
 NAMED = ["acme.io", "eu.globex.com", "initech.com"]
 REJECT_REASONS = ["wrong_persona", "not_icp", "no_intent", "bad_contact_data", "wrong_territory"]
+DISQUALIFY_REASONS = [
+    "no_budget",
+    "no_authority",
+    "no_need",
+    "bad_timing",
+    "unresponsive",
+    "chose_competitor",
+]
 
 
 SDR_TOOL_PORT = 8099 + int(os.environ.get("HANDOFF_STACK_PORT_OFFSET", "0"))
@@ -195,10 +204,12 @@ async def watch_escalations(env: dict[str, str], reassigned: asyncio.Event, stop
 
 async def decide_some(
     router: httpx.AsyncClient, tokens: dict[str, str], seen: list[dict[str, Any]]
-) -> Counter[str]:
-    """Reps accept most of their leads and reject some with a reason, as an SDR tool would."""
+) -> tuple[Counter[str], list[dict[str, Any]]]:
+    """Reps accept most of their leads and reject some with a reason, as an SDR tool would;
+    answers the counts and the assignments accepted."""
 
     outcomes: Counter[str] = Counter()
+    accepted: list[dict[str, Any]] = []
     for data in list(seen):
         token = tokens.get(data["rep_id"])
         if token is None or random.random() < 0.3:
@@ -207,6 +218,8 @@ async def decide_some(
         if random.random() < 0.75:
             response = await router.post(f"/v1/assignments/{data['assignment_id']}/accept", headers=headers)
             outcomes["accepted" if response.status_code == 200 else f"accept {response.status_code}"] += 1
+            if response.status_code == 200:
+                accepted.append(data)
         else:
             reason = random.choice(REJECT_REASONS)
             response = await router.post(
@@ -215,6 +228,29 @@ async def decide_some(
             outcomes[
                 f"rejected ({reason})" if response.status_code == 200 else f"reject {response.status_code}"
             ] += 1
+    return outcomes, accepted
+
+
+async def qualify_some(
+    router: httpx.AsyncClient, tokens: dict[str, str], accepted: list[dict[str, Any]]
+) -> Counter[str]:
+    """After working them, reps say what some accepted leads became (SAL -> SQL): about a third
+    become SQLs, some are disqualified with a reason, the rest are still being worked."""
+    outcomes: Counter[str] = Counter()
+    for data in accepted:
+        if random.random() < 0.4:
+            continue
+        if random.random() < 0.55:
+            body: dict[str, str] = {"outcome": "sql", "note": "meeting booked"}
+        else:
+            body = {"outcome": "disqualified", "reason": random.choice(DISQUALIFY_REASONS)}
+        response = await router.post(
+            f"/v1/assignments/{data['assignment_id']}/qualify",
+            headers={"Authorization": f"Bearer {tokens[data['rep_id']]}"},
+            json=body,
+        )
+        said = body["outcome"] + (f" ({body['reason']})" if "reason" in body else "")
+        outcomes[said if response.status_code == 200 else f"qualify {response.status_code}"] += 1
     return outcomes
 
 
@@ -287,7 +323,8 @@ async def main(leads: int, rate: float) -> None:
                     await asyncio.wait_for(all_seen.wait(), timeout=20)
             finally:
                 await producer.stop()
-            outcomes = await decide_some(router, tokens, seen)
+            outcomes, accepted = await decide_some(router, tokens, seen)
+            qualifications = await qualify_some(router, tokens, accepted)
             print("Waiting for the sla-demo lead to be reminded, escalated and reassigned...")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(reassigned.wait(), timeout=60)
@@ -300,6 +337,7 @@ async def main(leads: int, rate: float) -> None:
 
     print(f"\n{len(seen)} assignments seen; {queue['total']} lead(s) waiting in the unassigned queue.")
     print("Decisions made by the demo reps:", dict(outcomes))
+    print("Accepted leads they qualified (lead.qualified):", dict(qualifications))
     print("Load per rep:")
     for row in load:
         print(

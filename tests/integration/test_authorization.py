@@ -44,6 +44,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("router", "GET", "/metrics"): Access.PUBLIC,
     ("router", "POST", "/v1/assignments/{assignment_id}/accept"): Access.ASSIGNED_REP,
     ("router", "POST", "/v1/assignments/{assignment_id}/reject"): Access.ASSIGNED_REP,
+    ("router", "POST", "/v1/assignments/{assignment_id}/qualify"): Access.ASSIGNED_REP,
     ("router", "GET", "/v1/assignments/{assignment_id}"): Access.ASSIGNED_REP_OR_ADMIN,
     ("router", "GET", "/v1/reps/me/assignments"): Access.ANY_REP,
     ("router", "POST", "/v1/reps/{rep_id}/tokens"): Access.ADMIN,
@@ -79,6 +80,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {
 
 SAMPLE_BODIES: dict[tuple[str, str, str], Any] = {
     ("router", "POST", "/v1/assignments/{assignment_id}/reject"): {"reason": "not_icp"},
+    ("router", "POST", "/v1/assignments/{assignment_id}/qualify"): {"outcome": "sql"},
     ("router", "PUT", "/v1/reps/{rep_id}/availability"): {"available": True},
     ("router", "POST", "/v1/route/preview"): mql_data(),
 }

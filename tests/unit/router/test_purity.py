@@ -1,11 +1,13 @@
-"""The routing core, the callbacks' core, and the business time and durations shared with other
-services do no I/O, read no clock and draw no random numbers: checked on their source."""
+"""The routing core, the callbacks' core, the qualification rules, and the business time and
+durations shared with other services do no I/O, read no clock and draw no random numbers:
+checked on their source."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import handoff_router.assignments.qualification
 import handoff_router.callbacks
 import handoff_router.routing
 import handoff_shared.business_time
@@ -33,6 +35,7 @@ CALLBACK_CORE = ("retries", "circuit", "addresses")
 MODULES = [
     *sorted(PACKAGE.glob("*.py")),
     *(CALLBACKS / f"{name}.py" for name in CALLBACK_CORE),
+    Path(handoff_router.assignments.qualification.__file__),
     Path(handoff_shared.business_time.__file__),
     Path(handoff_shared.durations.__file__),
 ]
@@ -69,7 +72,16 @@ def clock_and_file_calls(tree: ast.AST) -> set[str]:
 
 def test_the_routing_package_has_all_its_modules() -> None:
     names = {path.stem for path in MODULES}
-    expected = {"config", "conditions", "durations", "rotation", "engine", "simulation", "business_time"}
+    expected = {
+        "config",
+        "conditions",
+        "durations",
+        "rotation",
+        "engine",
+        "simulation",
+        "business_time",
+        "qualification",
+    }
     assert expected <= names
 
 

@@ -8,6 +8,8 @@ from handoff_shared.http import ErrorStatuses
 from handoff_router.assignments.errors import (
     AlreadyDecided,
     AssignmentNotFound,
+    CannotQualify,
+    InvalidQualification,
     InvalidReason,
     NotYourAssignment,
 )
@@ -27,6 +29,8 @@ ERROR_STATUSES: ErrorStatuses = {
     NotYourAssignment: (403, "Not your assignment"),
     AlreadyDecided: (409, "Assignment already decided"),
     InvalidReason: (422, "Invalid rejection reason"),
+    CannotQualify: (409, "Assignment cannot be qualified"),
+    InvalidQualification: (422, "Invalid qualification"),
     NoActiveConfig: (409, "No routing configuration is active"),
     NoConfigYet: (404, "Not found"),
     InvalidConfig: (422, "Invalid routing configuration"),

@@ -94,6 +94,11 @@ assignments = Table(
     Column("lead", JSONB, nullable=False),
     Column("mql_event_id", Text, nullable=False),
     Column("excluded_reps", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    # SAL -> SQL (CONTRACT §9): what the rep said the accepted lead became, set once.
+    Column("qualification_outcome", String(20), nullable=True),  # sql | disqualified
+    Column("qualification_reason", String(100), nullable=True),
+    Column("qualification_note", Text, nullable=True),
+    Column("qualified_at", DateTime(timezone=True), nullable=True),
 )
 Index(
     "assignments_one_open_per_lead",

@@ -1,4 +1,4 @@
-"""The SDR API (CONTRACT §5): accept, reject, read assignments. Each endpoint parses, calls one
+"""The SDR API (CONTRACT §5, §9): accept, reject, qualify, read assignments. Each endpoint parses, calls one
 use case and shapes the answer; who may touch which assignment is the service's to say."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from handoff_shared.http import problem_responses
 
-from handoff_router.assignments.schemas import AssignmentView, Rejection, Status
+from handoff_router.assignments.schemas import AssignmentView, QualifyRequest, Rejection, Status
 from handoff_router.assignments.service import Assignments
 from handoff_router.auth import CurrentCaller, CurrentRep
 
@@ -55,6 +55,25 @@ async def reject(
 ) -> AssignmentView:
     """Reject an assignment of yours with a reason code; ``wrong_territory`` routes the lead again."""
     return await service.reject(assignment_id, rep_id, body.reason, body.note)
+
+
+@router.post(
+    "/assignments/{assignment_id}/qualify",
+    responses=problem_responses(
+        {
+            **DECIDE,
+            409: "Not accepted (pending, rejected or reassigned), or qualified otherwise before",
+            422: "``disqualified`` without a configured reason, ``other`` without a note, a reason for"
+            " ``sql``, or a bad body",
+        }
+    ),
+)
+async def qualify(
+    assignment_id: str, rep_id: OwnAssignment, body: QualifyRequest, service: AssignmentsService
+) -> AssignmentView:
+    """Say what an accepted lead of yours became: ``sql``, or ``disqualified`` with a reason code.
+    The same call again answers 200 and emits nothing; a different one answers 409."""
+    return await service.qualify(assignment_id, rep_id, body.qualification())
 
 
 @router.get(

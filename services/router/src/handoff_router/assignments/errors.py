@@ -19,3 +19,11 @@ class AlreadyDecided(DomainError):
 
 class InvalidReason(DomainError):
     """A reason code that is not configured, or ``other`` without a note."""
+
+
+class CannotQualify(DomainError):
+    """Not accepted (yet), or qualified otherwise before; ``assignment_status`` says which."""
+
+
+class InvalidQualification(DomainError):
+    """A disqualification without a configured reason, ``other`` without a note, or a reason for ``sql``."""

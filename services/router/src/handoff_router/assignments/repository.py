@@ -65,6 +65,45 @@ async def decide(
     return (await session.execute(statement)).first()
 
 
+async def lock(session: AsyncSession, assignment_id: str) -> Row[Any] | None:
+    """One assignment, locked for this transaction (its one row: lock order holds), or None."""
+    result = await session.execute(
+        select(assignments).where(assignments.c.assignment_id == assignment_id).with_for_update()
+    )
+    return result.first()
+
+
+async def qualify(
+    session: AsyncSession,
+    assignment_id: str,
+    rep_id: str,
+    *,
+    outcome: str,
+    reason: str | None,
+    note: str | None,
+    now: datetime,
+) -> Row[Any] | None:
+    """Record the qualification of an accepted, unqualified assignment of ``rep_id``; None when
+    nothing changed (ownership, acceptance and "not yet qualified" are the WHERE clause)."""
+    statement = (
+        update(assignments)
+        .where(
+            assignments.c.assignment_id == assignment_id,
+            assignments.c.rep_id == rep_id,
+            assignments.c.status == "accepted",
+            assignments.c.qualified_at.is_(None),
+        )
+        .values(
+            qualification_outcome=outcome,
+            qualification_reason=reason,
+            qualification_note=note,
+            qualified_at=now,
+        )
+        .returning(*assignments.c)
+    )
+    return (await session.execute(statement)).first()
+
+
 async def close_pending(
     session: AsyncSession, assignment_ids: Sequence[str], *, status: str, now: datetime
 ) -> list[Row[Any]]:

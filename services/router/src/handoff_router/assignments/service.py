@@ -1,4 +1,4 @@
-"""The SDR's use cases on assignments: read, accept, reject. Each is one unit of work; nothing
+"""The SDR's use cases on assignments: read, accept, reject, qualify. Each is one unit of work; nothing
 here parses HTTP. Freed capacity wakes the queue drainer after the commit, never inside the request.
 """
 
@@ -18,14 +18,24 @@ from handoff_router.assignments import state as state_store
 from handoff_router.assignments.errors import (
     AlreadyDecided,
     AssignmentNotFound,
+    CannotQualify,
+    InvalidQualification,
     InvalidReason,
     NotYourAssignment,
+)
+from handoff_router.assignments.qualification import (
+    Conflict,
+    Qualification,
+    Verdict,
+    check_qualification,
+    judge,
+    seconds_since_accept,
 )
 from handoff_router.assignments.routing import next_attempt, start_run
 from handoff_router.assignments.schemas import AssignmentView
 from handoff_router.configs.repository import ConfigVersion
 from handoff_router.context import RouterContext
-from handoff_router.routing.config import DEFAULT_REJECTION_REASONS
+from handoff_router.routing.config import DEFAULT_DISQUALIFICATION_REASONS, DEFAULT_REJECTION_REASONS
 from handoff_router.tables import outbox
 
 WRONG_TERRITORY = "wrong_territory"
@@ -118,6 +128,49 @@ class Assignments:
         self.context.queue_changed.wake()
         return AssignmentView.of(row)
 
+    async def qualify(self, assignment_id: str, rep_id: str, asked: Qualification) -> AssignmentView:
+        """The assigned rep says what an accepted lead became (SAL -> SQL); the same report again
+        answers the same, with nothing emitted."""
+        await self.check_owner(assignment_id, rep_id)  # 403/404 before the body's 422
+        async with self.context.transaction() as session:
+            _check_qualification(await self.context.configs.active(session), asked)
+            row = await repository.lock(session, assignment_id)
+            _check_owner(assignment_id, row.rep_id if row else None, rep_id)
+            assert row is not None
+            verdict = judge(row.status, recorded_qualification(row), asked)
+            if isinstance(verdict, Conflict):
+                raise CannotQualify(
+                    f"assignment {assignment_id}: {verdict.message}",
+                    assignment_status=row.status,
+                    qualification=row.qualification_outcome,
+                )
+            if verdict is Verdict.REPEAT:
+                return AssignmentView.of(row)
+            qualified = await repository.qualify(
+                session,
+                assignment_id,
+                rep_id,
+                outcome=asked.outcome,
+                reason=asked.reason,
+                note=asked.note,
+                now=self.context.clock(),
+            )
+            assert qualified is not None  # the row is locked, accepted and unqualified
+            data = events.LeadQualified(
+                assignment_id=qualified.assignment_id,
+                lead_id=qualified.lead_id,
+                rep_id=qualified.rep_id,
+                outcome=asked.outcome,
+                reason=asked.reason,
+                note=asked.note,
+                qualified_at=qualified.qualified_at,
+                seconds_since_accept=seconds_since_accept(qualified.decided_at, qualified.qualified_at),
+            )
+            await self._emit(
+                session, self.context.settings.topic_lead_qualified, events.LEAD_QUALIFIED, qualified, data
+            )
+        return AssignmentView.of(qualified)
+
     async def _emit(
         self, session: AsyncSession, topic: str, event_type: str, row: Row[Any], data: Any
     ) -> None:
@@ -155,3 +208,21 @@ def _check_reason(config: ConfigVersion | None, reason: str, note: str | None) -
         )
     if reason == "other" and not (note or "").strip():
         raise InvalidReason("reason 'other' needs a note saying why")
+
+
+def recorded_qualification(row: Row[Any]) -> Qualification | None:
+    """The qualification an assignment row holds, or None before the rep gave one."""
+    if row.qualified_at is None:
+        return None
+    return Qualification(row.qualification_outcome, row.qualification_reason, row.qualification_note)
+
+
+def _check_qualification(config: ConfigVersion | None, asked: Qualification) -> None:
+    """The active config's disqualification reasons; the default ones while no config is active."""
+    reasons = (
+        config.config.disqualification_reasons if config is not None else DEFAULT_DISQUALIFICATION_REASONS
+    )
+    problem = check_qualification(asked, reasons)
+    if problem is not None:
+        extra = {"allowed": list(problem.allowed)} if problem.allowed else {}
+        raise InvalidQualification(problem.message, **extra)
