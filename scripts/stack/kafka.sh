@@ -103,9 +103,9 @@ kafka_format() {
 }
 
 kafka_start() {
-    ! port_open "$KAFKA_PORT" || die_port_taken Kafka "$KAFKA_PORT"
-    ! port_open "$KAFKA_CONTROLLER_PORT" || die_port_taken "Kafka's controller" "$KAFKA_CONTROLLER_PORT"
-    ! port_open "$KAFKA_SCRAM_PORT" || die_port_taken "Kafka's SCRAM listener" "$KAFKA_SCRAM_PORT"
+    need_free_port Kafka "$KAFKA_PORT"
+    need_free_port "Kafka's controller" "$KAFKA_CONTROLLER_PORT"
+    need_free_port "Kafka's SCRAM listener" "$KAFKA_SCRAM_PORT"
     say "starting Kafka on $KAFKA_BOOTSTRAP"
     start_detached kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_CONFIG"
     KAFKA_STARTED_HERE=true

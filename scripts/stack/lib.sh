@@ -92,6 +92,14 @@ die_port_taken() {
 }
 
 # Run "$@" until it succeeds; give up after $1 seconds.
+# Fail unless PART's port is free. A part killed a moment ago may still hold it while its
+# processes die (the pid file's process is gone first): wait a little for that before failing.
+need_free_port() {
+    local part=$1 port=$2
+    port_open "$port" || return 0
+    wait_until 20 not port_open "$port" || die_port_taken "$part" "$port"
+}
+
 wait_until() {
     local timeout=$1 deadline
     shift

@@ -99,7 +99,7 @@ pg_ready() {
 }
 
 pg_start() {
-    ! port_open "$PG_PORT" || die_port_taken PostgreSQL "$PG_PORT"
+    need_free_port PostgreSQL "$PG_PORT"
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_pg_owner pg_ctl start --pgdata="$PG_DATA" --log="$PG_LOG" --wait --timeout=60 --silent ||
         { log_tail "$PG_LOG"; die "PostgreSQL did not start"; }

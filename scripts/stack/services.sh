@@ -76,7 +76,7 @@ service_ready() {
 
 service_start() {
     local name=$1 module=$2 port=$3
-    ! port_open "$port" || die_port_taken "$name" "$port"
+    need_free_port "$name" "$port"
     say "starting $name on $(service_url "$port")"
     service_argv "$port" "$module"
     start_detached "$name" "${SERVICE_ARGV[@]}"

@@ -48,8 +48,9 @@ async def test_a_producer_start_that_hangs_is_abandoned_and_retried(stack: Stack
 
 
 async def test_commit_after_a_rebalance_is_survived_and_records_read_again(stack: Stack) -> None:
-    """Consumer A is inside a batch when B joins its group and takes the partition: A's commit
-    fails (CommitFailedError), A goes on, and every record is handled (some twice, which the
+    """Consumer A is inside a batch for longer than its max poll interval, so it leaves the
+    group and B takes the partition from the last committed offset: A's commit then fails
+    (CommitFailedError), A goes on, and every record is handled (A's held batch twice, which the
     idempotent handlers absorb) and finally committed."""
     topic, group = unique("trap-rebalance"), unique("trap-group")
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
@@ -63,10 +64,10 @@ async def test_commit_after_a_rebalance_is_survived_and_records_read_again(stack
     await producer.stop()
 
     seen: dict[str, list[bytes]] = {"a": [], "b": []}
-    b_has_partition = asyncio.Event()
+    held: list[bytes] = []
     stop_a, stop_b = asyncio.Event(), asyncio.Event()
 
-    def consumer(client_id: str) -> AIOKafkaConsumer:
+    def consumer(client_id: str, **options: Any) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             topic,
             bootstrap_servers=stack.kafka,
@@ -75,33 +76,32 @@ async def test_commit_after_a_rebalance_is_survived_and_records_read_again(stack
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=5,
+            **options,
         )
+
+    a, b = consumer("trap-a", max_poll_interval_ms=3000), consumer("trap-b")
 
     async def handle_a(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         seen["a"].extend(r.value for r in records)
-        if len(seen["a"]) == len(records):  # the first batch: hold it until B owns the partition
-            await asyncio.wait_for(b_has_partition.wait(), timeout=60)
+        if not held:  # the first batch: hold it until B owns the partition
+            held.extend(r.value for r in records)
+            await eventually(b.assignment, timeout=60, what="B to own the partition")
 
     async def handle_b(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         seen["b"].extend(r.value for r in records)
 
-    a, b = consumer("trap-a"), consumer("trap-b")
     await a.start()
     poll = timedelta(milliseconds=100)
     runner_a = asyncio.create_task(
         BatchConsumer(a, handle_a, max_records=5, poll=poll, service="trap").run(stop_a)
     )
-    await eventually(lambda: seen["a"], timeout=30, what="A's first batch")
+    await eventually(lambda: held, timeout=30, what="A's first batch")
     await b.start()
     runner_b: asyncio.Task[None] | None = None
     try:
-        # B only gets the partition once A has left it; A's heartbeat keeps A in the group, so
-        # A rejoins while still inside its batch, and the partition may go to either of them.
         runner_b = asyncio.create_task(
             BatchConsumer(b, handle_b, max_records=5, poll=poll, service="trap").run(stop_b)
         )
-        await eventually(lambda: b.assignment() or a.assignment(), timeout=60, what="a rebalance")
-        b_has_partition.set()
         everything = {f"record-{i}".encode() for i in range(20)}
         await eventually(
             lambda: everything <= set(seen["a"]) | set(seen["b"]), timeout=60, what="every record handled"
@@ -117,13 +117,14 @@ async def test_commit_after_a_rebalance_is_survived_and_records_read_again(stack
                 await check.stop()
 
         await eventually(committed, timeout=60, interval=0.5, what="offset 20 committed")
+        assert not runner_a.done(), "consumer A stopped"
+        assert not runner_b.done(), "consumer B stopped"
         print(f"rebalance: A handled {len(seen['a'])} records, B {len(seen['b'])} (20 produced)")
-        # The commit of A's held batch failed after the rebalance, so that batch was read again.
-        assert len(seen["a"]) + len(seen["b"]) > 20
+        # A's commit of its held batch failed: B read that batch again from offset 0.
+        assert set(held) <= set(seen["b"])
     finally:
         stop_a.set()
         stop_b.set()
-        b_has_partition.set()
         for runner in (runner_a, runner_b):
             if runner is not None:
                 with contextlib.suppress(Exception):

@@ -33,6 +33,10 @@ pytestmark = pytest.mark.integration
 RATE = 100  # leads/s offered while the faults happen
 
 
+class FlowStopped(Exception):
+    """The flow was stopped while it had no producer."""
+
+
 class LeadFlow:
     """Produces MQLs at a steady rate, each until the broker acknowledges it (same event id on
     every try), through broker restarts."""
@@ -56,8 +60,15 @@ class LeadFlow:
         target = len(self.acknowledged) + more
         await eventually(lambda: len(self.acknowledged) >= target, timeout=timeout, what=f"{more} more leads")
 
+    async def _pause(self, seconds: float) -> None:
+        """Pace the flow: wait ``seconds``, or less if the flow is stopped meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
     async def _producer(self) -> AIOKafkaProducer:
         while True:
+            if self._stop.is_set():  # e.g. a failed recovery left no broker: never wait forever
+                raise FlowStopped
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all", request_timeout_ms=5000
             )
@@ -67,16 +78,22 @@ class LeadFlow:
             except (TimeoutError, KafkaError, OSError):
                 await _close(producer)
                 self.retries += 1
-                await asyncio.sleep(0.5)  # the broker is away: try again shortly
+                await self._pause(0.5)  # the broker is away: back off, then try again
 
     async def _run(self) -> None:
+        try:
+            await self._send()
+        except FlowStopped:
+            return
+
+    async def _send(self) -> None:
         producer = await self._producer()
         started = time.monotonic()
         try:
             while not self._stop.is_set():
                 due = int((time.monotonic() - started) * RATE) - len(self.acknowledged)
-                if due <= 0:
-                    await asyncio.sleep(0.01)
+                if due <= 0:  # ahead of the rate: wait until the next lead is due (or a stop)
+                    await self._pause(1 / RATE)
                     continue
                 lead = mql_data(country="DE")
                 value = structured_event(lead, event_id=str(uuid.uuid4()))

@@ -29,7 +29,7 @@ async def producer(stack: Stack) -> AsyncIterator[AIOKafkaProducer]:
 
 @pytest.fixture(scope="session")
 async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(stack.database_url, pool_size=2)
+    engine = create_async_engine(stack.database_url, pool_size=2, pool_pre_ping=True)
     yield engine
     await engine.dispose()
 

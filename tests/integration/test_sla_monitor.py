@@ -342,7 +342,11 @@ async def test_two_monitor_processes_fire_each_step_once(
 async def test_a_monitor_killed_mid_scan_loses_and_doubles_nothing(
     stack: Stack, producer: AIOKafkaProducer, escalated: TopicWatcher, engine: AsyncEngine, tmp_path: Path
 ) -> None:
+    # The stack's own monitor is frozen (SIGSTOP) until the victim dies, so the victim is the
+    # one scanning when it is killed: otherwise the stack's monitor may fire every step first.
+    stack_monitor = int((ROOT / ".run" / "pids" / "sla-monitor.pid").read_text())
     victim = await start_monitor(stack, _port(stack, 51), tmp_path / "victim.log")
+    os.killpg(stack_monitor, signal.SIGSTOP)
     try:
         timers = [assigned_data(1) for _ in range(500)]
         await asyncio.gather(*(publish(producer, "lead.assigned", "lead.assigned", data) for data in timers))
@@ -350,15 +354,17 @@ async def test_a_monitor_killed_mid_scan_loses_and_doubles_nothing(
         async def scanning() -> bool:
             return "timers.fired" in (tmp_path / "victim.log").read_text()
 
-        await eventually(scanning, timeout=30, interval=0.01, what="the victim to fire steps")
+        await eventually(scanning, timeout=60, interval=0.01, what="the victim to fire steps")
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
+        os.killpg(stack_monitor, signal.SIGCONT)
         restarted = await start_monitor(stack, _port(stack, 51), tmp_path / "restarted.log")
         try:
             await fired_once_each(engine, [data["assignment_id"] for data in timers], escalated)
         finally:
             await stop(restarted)
     finally:
+        os.killpg(stack_monitor, signal.SIGCONT)
         await stop(victim)
 
 
