@@ -123,6 +123,9 @@ def test_rules_cover_what_an_sre_watches() -> None:
         "handoff_dead_letters_total",
         "handoff_sla_scan_lag_seconds_bucket",
         "handoff_http_requests_total",
+        "handoff_callback_oldest_pending_seconds",
+        "handoff_callback_open_circuits",
+        "handoff_callback_attempts_total",
     ):
         assert metric in watched, metric
 
