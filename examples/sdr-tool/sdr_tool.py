@@ -1,5 +1,6 @@
-"""A reference SDR tool: receives Handoff's callbacks, verifies them, shows the leads, and
-accepts or rejects them through the router's API. Small enough to copy.
+"""A reference SDR tool: receives Handoff's callbacks, verifies them, shows the leads, accepts
+or rejects them and qualifies accepted ones (SQL or disqualified) through the router's API.
+Small enough to copy.
 
     HANDOFF_ROUTER_URL=http://127.0.0.1:8081 SDR_TOOL_REPS=reps.json \\
         uv run uvicorn sdr_tool:app --app-dir examples/sdr-tool --port 8099
@@ -69,15 +70,33 @@ async def switch_on(owner_id: str) -> None:
 
 @app.post("/decide/{webhook_id}")
 async def decide(webhook_id: str, action: str = Form(...), reason: str = Form("")) -> RedirectResponse:
-    """Accept or reject the assignment of a received lead, with the rep's token."""
+    """Accept or reject the assignment of a received lead, then qualify an accepted one (``sql``
+    or ``disqualified`` with a reason), with the rep's token."""
     item = inbox[webhook_id]
     data = item["event"]["data"]
     token = load_keys()[item["owner"]]["token"]
-    body = {"reason": reason} if action == "reject" else None
+    path, body, done = {
+        "accept": ("accept", None, "accepted"),
+        "reject": ("reject", {"reason": reason}, "rejected"),
+        "sql": ("qualify", {"outcome": "sql"}, "accepted, sql"),
+        "disqualified": ("qualify", {"outcome": "disqualified", "reason": reason}, "accepted, disqualified"),
+    }[action]
     async with httpx.AsyncClient(base_url=ROUTER, headers={"Authorization": f"Bearer {token}"}) as router:
-        response = await router.post(f"/v1/assignments/{data['assignment_id']}/{action}", json=body)
-    item["decision"] = f"{action}ed" if response.status_code == 200 else f"{action}: {response.status_code}"
+        response = await router.post(f"/v1/assignments/{data['assignment_id']}/{path}", json=body)
+    item["decision"] = done if response.status_code == 200 else f"{action}: {response.status_code}"
     return RedirectResponse("/", status_code=303)
+
+
+def qualify_form(webhook_id: str) -> str:
+    """After accepting: what the lead became (SAL -> SQL)."""
+    return (
+        f"accepted <form method=post action='/decide/{webhook_id}'>"
+        "<button name=action value=sql>SQL</button> "
+        "<select name=reason><option>no_budget</option><option>no_authority</option>"
+        "<option>no_need</option><option>bad_timing</option><option>unresponsive</option>"
+        "<option>chose_competitor</option></select> "
+        "<button name=action value=disqualified>Disqualify</button></form>"
+    )
 
 
 @app.get("/api/inbox")
@@ -94,7 +113,7 @@ async def page() -> str:
         lead = data.get("lead", {})
         company = html.escape(str(lead.get("company", {}).get("name", "")))
         what = event["type"] if event["type"] != "lead.escalated" else f"escalated ({data['level']})"
-        actions = item["decision"] or (
+        actions = (qualify_form(webhook_id) if item["decision"] == "accepted" else item["decision"]) or (
             f"<form method=post action='/decide/{webhook_id}'>"
             "<button name=action value=accept>Accept</button> "
             "<select name=reason><option>not_icp</option><option>wrong_persona</option>"
