@@ -22,6 +22,7 @@ from handoff_router.callbacks.signing import SecretBox, new_secret
 from handoff_shared.db import make_engine, make_sessions, transaction
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.stack import ROOT, Stack, eventually
@@ -169,9 +170,21 @@ class IsolatedRouters:
                 process.kill()
                 await asyncio.wait_for(process.wait(), timeout=10)
         admin_engine = create_async_engine(self.stack.database_url, isolation_level="AUTOCOMMIT")
-        async with admin_engine.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
-        await admin_engine.dispose()
+
+        async def dropped() -> bool:
+            # FORCE cannot end an autovacuum worker (it runs as the superuser, not as `handoff`):
+            # the drop then fails until that worker is done, which takes a moment.
+            try:
+                async with admin_engine.connect() as connection:
+                    await connection.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+            except DBAPIError:
+                return False
+            return True
+
+        try:
+            await eventually(dropped, timeout=60, interval=0.5, what=f"database {self.database} dropped")
+        finally:
+            await admin_engine.dispose()
         kafka = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka)
         await kafka.start()
         try:
