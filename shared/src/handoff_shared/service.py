@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Table
 
+from handoff_shared.api_docs import add_redoc
 from handoff_shared.http import ErrorStatuses, RequestMetrics, health_router, install_problem_handlers
 from handoff_shared.runtime import Runtime
 from handoff_shared.settings import ServiceSettings
@@ -51,12 +52,12 @@ def create_service(
         finally:
             await runtime.stop()
 
-    # /docs serves Swagger UI's scripts and styles from the fastapi-offline package, not from a
-    # CDN: the page works on a machine without internet access. No /redoc: ReDoc's bundle still
-    # fetches its logo from cdn.redoc.ly.
+    # /docs and /redoc serve their scripts and styles from the fastapi-offline package, not from a
+    # CDN: the pages work on a machine without internet access (ReDoc's logo: api_docs.py).
     app = FastAPIOffline(
         title=title, version=version, description=description, lifespan=lifespan, redoc_url=None
     )
+    add_redoc(app)
     app.state.runtime = runtime
     install_problem_handlers(app, errors)
     app.add_middleware(RequestMetrics, service=settings.service_name)
