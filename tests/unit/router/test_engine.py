@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from handoff_router.routing.config import RoutingConfig, validate_config
-from handoff_router.routing.engine import Availability, Decision, RepLoad, RoutingState, Skip, release, route
+from handoff_router.routing.engine import Availability, Decision, RepLoad, RoutingState, Skip, route
 
 from tests.unit.router.sample import config, config_data, lead
 
@@ -251,7 +251,7 @@ def test_named_account_leaves_the_rotation_alone() -> None:
 def test_queued_decision_names_the_rule_and_every_team_tried() -> None:
     state = RoutingState(availability={"cy": Availability(False), "fb": Availability(False)})
     decision, _ = route(lead(country="FR"), config(), state, NOW)
-    assert decision.is_queued
+    assert decision.rep_id is None
     assert (decision.rule_id, decision.team_id) == ("france", None)
     assert decision.explanation.teams_tried == ("fr", "overflow")
     assert decision.explanation.strategy is None
@@ -306,17 +306,6 @@ def test_todays_count_starts_again_on_a_new_local_day() -> None:
     state = RoutingState(load={"ana": RepLoad(open=2, day=NOW.date() - timedelta(days=1), today=9)})
     _, state = route(lead(country="DE"), config(), state, NOW)
     assert state.load["ana"] == RepLoad(open=3, day=NOW.date(), today=1)
-
-
-def test_release_frees_an_open_slot_and_never_goes_below_zero() -> None:
-    (decision,), state = route_many(1, country="FR")
-    assert decision.rep_id == "cy"
-    freed = release(state, "cy")
-    assert freed.load["cy"].open == 0
-    assert release(freed, "cy").load["cy"].open == 0
-    assert release(RoutingState(), "nobody").load["nobody"] == RepLoad()
-    again, _ = route(lead("again", country="FR"), config(), freed, NOW)
-    assert again.rep_id == "cy"
 
 
 def test_a_rep_who_left_the_team_leaves_its_rotation() -> None:

@@ -16,8 +16,6 @@ that many assignments in a row reach ``reassign``.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -399,17 +397,6 @@ class RoutingConfig(Model):
     def unreachable_after(self) -> timedelta:
         """How long a rep's callback endpoint may be down before routing skips them."""
         return parse_duration(self.callbacks.unreachable_after)
-
-    def canonical_json(self) -> str:
-        """A stable text of the configuration, for hashing and comparing versions."""
-        return json.dumps(
-            self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
-        )
-
-
-def config_hash(config: RoutingConfig) -> str:
-    """``sha256:<hex>`` of the canonical JSON: equal for configurations that mean the same."""
-    return "sha256:" + hashlib.sha256(config.canonical_json().encode()).hexdigest()
 
 
 def parse_config(text: str | bytes) -> RoutingConfig:

@@ -120,11 +120,6 @@ class Decision:
     sla: SlaTerms | None = None  # the SLA the assignment runs under, when a rep was chosen
     manager_id: str | None = None  # the chosen rep's manager, who hears of escalations
 
-    @property
-    def is_queued(self) -> bool:
-        """True when nobody could take the lead and it waits in the unassigned queue."""
-        return self.rep_id is None
-
 
 def is_available(availability: Availability | None, now: datetime) -> bool:
     """True unless marked unavailable and not yet past ``until``."""
@@ -195,13 +190,6 @@ def route(
         trail.notes.append(f"named account {account.domain}: owner {owner.id} skipped ({reason})")
     rule = next((rule for rule in config.rules if conditions.matches(rule.when, lead)), None)
     return _route_by_rule(rule, config, state, now, exclude, trail)
-
-
-def release(state: RoutingState, rep_id: str) -> RoutingState:
-    """The state once one of ``rep_id``'s open assignments is decided or taken away."""
-    load = state.load.get(rep_id, RepLoad())
-    freed = RepLoad(max(load.open - 1, 0), load.day, load.today)
-    return RoutingState(state.rotation, {**state.load, rep_id: freed}, state.availability, state.unreachable)
 
 
 @dataclass
