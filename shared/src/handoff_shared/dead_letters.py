@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from handoff_shared import kafka
 from handoff_shared.kafka_security import KafkaSecurity
-from handoff_shared.topics import DLQ_HEADER_NAMES, DLQ_HEADERS, DLQ_SUFFIX
+from handoff_shared.topics import DLQ_HEADERS, DLQ_REASON_HEADER_NAMES, DLQ_SUFFIX
 
 REPLAYED_FROM = "handoff.replayed-from"
 
@@ -41,7 +41,11 @@ class DeadLetter:
     @property
     def reason(self) -> dict[str, str]:
         """The ``error.*`` and ``original.*`` headers."""
-        return {name: raw.decode(errors="replace") for name, raw in self.headers if name in DLQ_HEADER_NAMES}
+        return {
+            name: raw.decode(errors="replace")
+            for name, raw in self.headers
+            if name in DLQ_REASON_HEADER_NAMES
+        }
 
     @property
     def original_topic(self) -> str:
@@ -77,7 +81,7 @@ class DeadLetter:
         headers = [
             (name, raw)
             for name, raw in self.headers
-            if name not in DLQ_HEADER_NAMES and name != REPLAYED_FROM
+            if name not in DLQ_REASON_HEADER_NAMES and name != REPLAYED_FROM
         ]
         headers.append((REPLAYED_FROM, self.address.encode()))
         if fixed is None:

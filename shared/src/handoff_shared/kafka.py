@@ -246,7 +246,11 @@ class BatchConsumer:
                 if is_transient(exc):
                     raise
                 error = InvalidEvent("handler_error", f"{type(exc).__name__}: {str(exc)[:500]}")
-                await sink(dead_letter(record, error, stage="handle", topic=topic_of(record.topic)))
+                await sink(
+                    dead_letter(
+                        record, error, stage="handle", topic=topic_of(record.topic), service=self._service
+                    )
+                )
                 observability.DEAD_LETTERS.labels(self._service, record.topic, error.error_class).inc()
                 log.error(
                     "consumer.dead_letter_after_failures",
@@ -279,9 +283,10 @@ def dead_letter_topic(topic: str, mql_created: str, mql_created_dlq: str) -> str
 
 
 def dead_letter(
-    record: ConsumerRecord[bytes, bytes], error: InvalidEvent, *, stage: str, topic: str
+    record: ConsumerRecord[bytes, bytes], error: InvalidEvent, *, stage: str, topic: str, service: str
 ) -> OutboxMessage:
-    """The original bytes, unchanged, with the reason in headers (CONTRACT §1)."""
+    """The original bytes, unchanged, with the reason in headers (CONTRACT §1) and the service
+    whose consumer refused them."""
     reason = {
         DLQ_HEADERS.error_class: error.error_class,
         DLQ_HEADERS.error_message: error.message[:4000],
@@ -289,6 +294,7 @@ def dead_letter(
         DLQ_HEADERS.original_topic: record.topic,
         DLQ_HEADERS.original_partition: str(record.partition),
         DLQ_HEADERS.original_offset: str(record.offset),
+        DLQ_HEADERS.error_service: service,
     }
     headers = [(name, value) for name, value in (record.headers or ()) if name not in reason]
     headers += [(name, value.encode()) for name, value in reason.items()]
@@ -317,7 +323,11 @@ def decode_batch(
                 error_class=error.error_class,
             )
             observability.DEAD_LETTERS.labels(service, record.topic, error.error_class).inc()
-            dead.append(dead_letter(record, error, stage="decode", topic=dead_letter_topic_of(record.topic)))
+            dead.append(
+                dead_letter(
+                    record, error, stage="decode", topic=dead_letter_topic_of(record.topic), service=service
+                )
+            )
             continue
         observability.EVENTS_CONSUMED.labels(service, record.topic, event.type).inc()
         valid.append(Incoming(record, event, data))

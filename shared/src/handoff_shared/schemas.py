@@ -219,6 +219,7 @@ def _dead_letter_message() -> dict[str, Any]:
                 DLQ_HEADERS.original_topic: text,
                 DLQ_HEADERS.original_partition: {**text, "pattern": "^[0-9]+$"},
                 DLQ_HEADERS.original_offset: {**text, "pattern": "^[0-9]+$"},
+                DLQ_HEADERS.error_service: {**text, "description": "The service whose consumer refused it."},
             },
         },
         "payload": {"description": "The original value, byte for byte (possibly not JSON, possibly empty)."},

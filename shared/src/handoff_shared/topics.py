@@ -28,6 +28,9 @@ class DeadLetterHeaders:
     original_topic: str = "original.topic"
     original_partition: str = "original.partition"
     original_offset: str = "original.offset"
+    # Beyond the contract's headers: which service's consumer refused the record. Two services
+    # may read one topic and refuse one record differently (feedback also reads MQLs).
+    error_service: str = "error.service"
 
 
 DLQ_HEADERS = DeadLetterHeaders()
@@ -39,6 +42,9 @@ DLQ_HEADER_NAMES: tuple[str, ...] = (
     DLQ_HEADERS.original_partition,
     DLQ_HEADERS.original_offset,
 )
+"""The headers CONTRACT §1 requires of a dead letter."""
+DLQ_REASON_HEADER_NAMES: tuple[str, ...] = (*DLQ_HEADER_NAMES, DLQ_HEADERS.error_service)
+"""Every header a dead letter adds to the original record's (a replay takes them all off)."""
 
 
 @dataclass(frozen=True)

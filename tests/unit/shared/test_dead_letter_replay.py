@@ -15,6 +15,7 @@ def letter(value: bytes | None, headers: tuple[tuple[str, bytes], ...] = ()) -> 
         ("error.class", b"invalid_data"),
         ("original.topic", b"lead.mql-created"),
         ("original.offset", b"7"),
+        ("error.service", b"router"),
     )
     return DeadLetter("lead.mql-created.dlq", 2, 41, b"l1", value, reason + headers)
 

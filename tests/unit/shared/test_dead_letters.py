@@ -29,7 +29,11 @@ def test_dead_letter_keeps_bytes_key_and_headers_and_adds_the_reason() -> None:
     original = record(b"\xff not json", [("trace-id", b"t-1")])
 
     letter = dead_letter(
-        original, InvalidEvent("not_json", "value is not JSON"), stage="decode", topic="lead.mql-created.dlq"
+        original,
+        InvalidEvent("not_json", "value is not JSON"),
+        stage="decode",
+        topic="lead.mql-created.dlq",
+        service="router",
     )
 
     headers = dict(letter.headers)
@@ -42,6 +46,7 @@ def test_dead_letter_keeps_bytes_key_and_headers_and_adds_the_reason() -> None:
         "original.topic": b"lead.mql-created",
         "original.partition": b"2",
         "original.offset": b"41",
+        "error.service": b"router",
     }
 
 
