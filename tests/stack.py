@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from handoff_shared.kafka import partitions_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,6 +162,18 @@ class TopicWatcher:
         for records in batches.values():
             self.records.extend(records)
 
+    async def read_to_end(self, *, timeout: float = 20.0) -> None:
+        """Read every record up to the topic's end offsets as of now (not only those polled)."""
+        partitions = sorted(self._consumer.assignment(), key=lambda tp: tp.partition)
+        ends = await self._consumer.end_offsets(partitions)
+
+        async def caught_up() -> bool:
+            await self._poll()
+            positions = {tp: await self._consumer.position(tp) for tp in ends}
+            return all(positions[tp] >= end for tp, end in ends.items())
+
+        await eventually(caught_up, timeout=timeout, interval=0, what=f"{self.topic} read to its end")
+
     def events(self) -> list[dict[str, Any]]:
         """Every structured CloudEvent seen so far."""
         return [json.loads(record.value) for record in self.records if record.value]
@@ -196,6 +209,18 @@ def _subject(record: ConsumerRecord[bytes, bytes]) -> str | None:
         return json.loads(record.value).get("subject")  # type: ignore[no-any-return]
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+async def committed_offset(bootstrap: str, group: str, partition: TopicPartition) -> int:
+    """The offset ``group`` has committed for ``partition`` (-1: none yet)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group, partitions=[partition])
+    finally:
+        await admin.close()
+    committed = offsets.get(partition)
+    return committed.offset if committed is not None else -1
 
 
 async def start_producer(bootstrap: str) -> AIOKafkaProducer:

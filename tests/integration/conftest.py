@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.callback_receiver import Receiver
+from tests.integration.routing_configs import Territory
 from tests.stack import Stack, TopicWatcher, start_producer
 
 pytestmark = pytest.mark.integration
@@ -40,6 +41,15 @@ async def admin(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
         base_url=stack.router_url, headers={"Authorization": f"Bearer {stack.admin_token}"}, timeout=30
     ) as client:
         yield client
+
+
+@pytest.fixture
+async def territory(admin: httpx.AsyncClient) -> Territory:
+    """A routing config of this test's own, active: its reps and teams only (a lead from any
+    country is assigned), whatever config or rep availability earlier tests left behind."""
+    territory = Territory.new()
+    await territory.apply(admin)
+    return territory
 
 
 @pytest.fixture

@@ -307,6 +307,45 @@ async def test_unavailable_team_queues_lead_until_a_rep_returns(
     assert not await queued()
 
 
+async def test_accept_answers_while_routing_is_locked_and_the_drainer_routes_after(
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    engine: AsyncEngine,
+) -> None:
+    """Nothing after the commit in the request path (issue 12, item 3): an accept that frees a
+    slot answers even while another transaction holds the routing lock that draining the queue
+    needs; the woken drainer gives the freed slot to the waiting lead once the lock is free."""
+    territory = Territory.new()
+    await territory.apply(admin)
+    first = await assign_one(producer, assigned, country="FR")  # cap's one slot (max_open 1)
+    away = await admin.put(f"/v1/reps/{territory.fallback}/availability", json={"available": False})
+    assert away.status_code == 200, away.text
+    waiting = mql_data(country="FR")
+    await producer.send_and_wait(
+        "lead.mql-created", structured_event(waiting), key=waiting["lead_id"].encode()
+    )
+
+    async def queued() -> bool:
+        body = (await admin.get("/v1/queue", params={"limit": 1000})).json()
+        return any(item["lead_id"] == waiting["lead_id"] for item in body["items"])
+
+    await eventually(queued, what="the second lead to wait for the capped rep")
+    token = await territory.token(admin, territory.cap)
+
+    async with engine.connect() as holder, holder.begin():
+        await holder.execute(text("SELECT 1 FROM router.routing_state WHERE id = 1 FOR UPDATE"))
+        accept = await router_http.post(
+            f"/v1/assignments/{first['assignment_id']}/accept", headers=bearer(token), timeout=10
+        )
+        assert accept.status_code == 200, accept.text
+        assert await queued()  # nobody could route while the lock was held
+
+    (event,) = await assigned.events_for([waiting["lead_id"]])
+    assert event["rep_id"] == territory.cap
+
+
 async def test_rep_sets_only_their_own_availability(
     admin: httpx.AsyncClient, router_http: httpx.AsyncClient
 ) -> None:
