@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,15 +20,32 @@ ReadinessCheck = Callable[[], Awaitable[Mapping[str, bool]]]
 PROBLEM_JSON = "application/problem+json"
 
 
+class Liveness(BaseModel):
+    """What ``/healthz`` answers while the process serves."""
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """What ``/readyz`` answers: ready when every dependency (database, Kafka) answers."""
+
+    status: Literal["ready", "not ready"]
+    checks: dict[str, bool]
+
+
 def health_router(readiness: ReadinessCheck) -> APIRouter:
     """``/healthz`` (alive), ``/readyz`` (dependencies reachable) and ``/metrics``."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> Liveness:
+        return Liveness(status="ok")
 
-    @router.get("/readyz", responses={503: {"description": "A dependency is unreachable"}})
+    @router.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A dependency is unreachable"}},
+    )
     async def readyz() -> JSONResponse:
         checks = dict(await readiness())
         ready = all(checks.values())
@@ -36,7 +53,16 @@ def health_router(readiness: ReadinessCheck) -> APIRouter:
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
         )
 
-    @router.get("/metrics", response_class=Response)
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

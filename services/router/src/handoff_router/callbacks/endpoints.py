@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from handoff_shared.http import problem_responses
 
 from handoff_router.auth import Admin
 from handoff_router.callbacks.repository import OwnerKind
@@ -22,7 +23,7 @@ from handoff_router.routing.config import RoutingConfig
 router = APIRouter(tags=["callbacks"])
 DeliveryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", description="the webhook-id")]
 LeadId = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f]*$")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found"}}
+NOT_FOUND = problem_responses({404: "Not found"})
 
 
 def get_callbacks(request: Request) -> Callbacks:
