@@ -70,7 +70,7 @@ def test_swagger_ui_lists_every_operation_without_leaving_the_service(
     base = service_urls(stack)[service]
     operations = set(operations_of(base).values())
     page, requested = open_page(browser, f"{base}/docs")
-    page.wait_for_selector(".opblock", timeout=15_000)
+    page.wait_for_selector(".opblock", timeout=60_000)
     shown = {
         f"{block.locator('.opblock-summary-method').inner_text().strip()} "
         f"{block.locator('.opblock-summary-path').get_attribute('data-path')}"
@@ -89,7 +89,7 @@ def test_redoc_lists_every_operation_without_leaving_the_service(
     base = service_urls(stack)[service]
     operations = operations_of(base)
     page, requested = open_page(browser, f"{base}/redoc")
-    page.wait_for_selector("[data-section-id*='operation/']", timeout=15_000)
+    page.wait_for_selector("[data-section-id*='operation/']", state="attached", timeout=60_000)
     page.wait_for_load_state("networkidle")
     sections = {
         section.get_attribute("data-section-id") or ""

@@ -30,6 +30,11 @@ async def assign_one(producer: AIOKafkaProducer, assigned: TopicWatcher, **field
     return event
 
 
+async def waits_in_queue(admin: httpx.AsyncClient, lead: dict[str, Any]) -> bool:
+    body = (await admin.get("/v1/queue", params={"limit": 1000})).json()
+    return any(item["lead_id"] == lead["lead_id"] for item in body["items"])
+
+
 async def test_rep_accepts_own_assignment_once(
     admin: httpx.AsyncClient,
     router_http: httpx.AsyncClient,
@@ -294,17 +299,13 @@ async def test_unavailable_team_queues_lead_until_a_rep_returns(
     lead = mql_data(country="FR")
     await producer.send_and_wait("lead.mql-created", structured_event(lead), key=lead["lead_id"].encode())
 
-    async def queued() -> bool:
-        body = (await admin.get("/v1/queue", params={"limit": 1000})).json()
-        return any(item["lead_id"] == lead["lead_id"] for item in body["items"])
-
-    await eventually(queued, what="the lead to wait in the unassigned queue")
+    await eventually(lambda: waits_in_queue(admin, lead), what="the lead to wait in the unassigned queue")
     back = await admin.put(f"/v1/reps/{territory.cap}/availability", json={"available": True})
     assert back.status_code == 200
 
     (event,) = await assigned.events_for([lead["lead_id"]])
     assert event["rep_id"] == territory.cap
-    assert not await queued()
+    assert not await waits_in_queue(admin, lead)
 
 
 async def test_accept_answers_while_routing_is_locked_and_the_drainer_routes_after(
@@ -327,11 +328,9 @@ async def test_accept_answers_while_routing_is_locked_and_the_drainer_routes_aft
         "lead.mql-created", structured_event(waiting), key=waiting["lead_id"].encode()
     )
 
-    async def queued() -> bool:
-        body = (await admin.get("/v1/queue", params={"limit": 1000})).json()
-        return any(item["lead_id"] == waiting["lead_id"] for item in body["items"])
-
-    await eventually(queued, what="the second lead to wait for the capped rep")
+    await eventually(
+        lambda: waits_in_queue(admin, waiting), what="the second lead to wait for the capped rep"
+    )
     token = await territory.token(admin, territory.cap)
 
     async with engine.connect() as holder, holder.begin():
@@ -340,7 +339,7 @@ async def test_accept_answers_while_routing_is_locked_and_the_drainer_routes_aft
             f"/v1/assignments/{first['assignment_id']}/accept", headers=bearer(token), timeout=10
         )
         assert accept.status_code == 200, accept.text
-        assert await queued()  # nobody could route while the lock was held
+        assert await waits_in_queue(admin, waiting)  # nobody could route while the lock was held
 
     (event,) = await assigned.events_for([waiting["lead_id"]])
     assert event["rep_id"] == territory.cap
