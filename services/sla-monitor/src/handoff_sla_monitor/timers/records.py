@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -9,13 +11,15 @@ from zoneinfo import ZoneInfo
 
 from handoff_shared import cloudevents, events
 from handoff_shared.business_time import DAYS, BusinessCalendar, BusinessHours
-from handoff_shared.cloudevents import CloudEvent
+from handoff_shared.cloudevents import STRUCTURED, CloudEvent
 from handoff_shared.events import format_rfc3339
 
 from handoff_sla_monitor.ladder import DEFAULT_LADDER, LadderStep, PlannedStep, TimerState, fire, plan
 
 _UTC = ZoneInfo("UTC")
-_ESCALATION_IDS = uuid.UUID("6f1c1d39-7d1e-4c43-9d0c-5b0e3a6c2f41")
+ESCALATION_IDS = uuid.UUID("6f1c1d39-7d1e-4c43-9d0c-5b0e3a6c2f41")
+# The outbox headers of a structured-mode event, as OutboxMessage.row writes them.
+HEADERS = json.dumps([[name, base64.b64encode(STRUCTURED.encode()).decode()] for name in ("content-type",)])
 
 
 def calendar_and_ladder(
@@ -93,14 +97,20 @@ def advance(row: Any, now: datetime) -> tuple[tuple[PlannedStep, ...], TimerStat
 
 
 def escalation_id(assignment_id: str, step: int) -> str:
-    """The same id for the same step, always: consumers dedupe even a step published twice."""
-    return str(uuid.uuid5(_ESCALATION_IDS, f"{assignment_id}/{step}"))
+    """The same id for the same step, always: consumers dedupe even a step published twice.
+
+    Version 3 (MD5), not 5: the scanner computes it in SQL, and PostgreSQL has MD5 built in.
+    """
+    return str(uuid.uuid3(ESCALATION_IDS, f"{assignment_id}/{step}"))
 
 
 def escalation_event(row: Any, step: PlannedStep, now: datetime, source: str) -> CloudEvent:
-    """``lead.escalated`` for one step of one timer."""
+    """``lead.escalated`` for one step of one timer.
+
+    The reference of what the scanner writes: the scanner builds the same event in SQL
+    (repository.fire_due), and tests/integration/test_sla_scanner_sql.py holds the two equal.
+    """
     terms = row.terms or {}
-    # Built as JSON directly (the scanner's hot path); a unit test pins it to events.LeadEscalated.
     data = {
         "assignment_id": row.assignment_id,
         "lead_id": row.lead_id,
