@@ -100,7 +100,8 @@ def assigned(number: int, *, at: datetime, seconds: float, **extra: Any) -> even
 
 def situations() -> list[dict[str, Any]]:
     """Timer rows: before the first step, at each step, past several (catch-up), past all,
-    half-way through, without terms or manager, on a short ladder, at the last attempt."""
+    half-way through, without terms or manager, on a short ladder, at the last attempt, and
+    one whose steps carry no events written ahead (the statement's other path)."""
     hour = 3600.0
     rows = [
         timer_row(assigned(1, at=NOW - timedelta(minutes=10), seconds=hour)),  # nothing due
@@ -108,7 +109,7 @@ def situations() -> list[dict[str, Any]]:
         timer_row(assigned(3, at=NOW - timedelta(minutes=61), seconds=hour)),  # remind, escalate
         timer_row(assigned(4, at=NOW - timedelta(hours=3), seconds=hour)),  # all three
         timer_row(assigned(5, at=NOW - timedelta(hours=3), seconds=hour, manager_id=None, attempt=3)),
-        timer_row(assigned(6, at=NOW - timedelta(hours=3), seconds=hour, team_id="apac")) | {"terms": None},
+        timer_row(assigned(6, at=NOW - timedelta(hours=3), seconds=hour, team_id="apac", sla=None)),
     ]
     two_steps = {"percent": 50, "action": "remind"}, {"percent": 100, "action": "escalate"}
     terms = {"accept_within_seconds": hour, "timezone": "UTC", "ladder": list(two_steps)}
@@ -119,6 +120,10 @@ def situations() -> list[dict[str, Any]]:
     rows.append(halfway)
     exact = timer_row(assigned(9, at=NOW - timedelta(minutes=30, microseconds=123456), seconds=hour))
     rows.append(exact)  # due at exactly NOW
+    older = timer_row(assigned(10, at=NOW - timedelta(hours=3), seconds=hour))
+    for step in older["steps"]:  # opened by a version that did not write events ahead
+        del step["envelope"], step["data"]
+    rows.append(older)
     return rows
 
 
@@ -162,7 +167,7 @@ async def test_the_scanners_statement_does_what_the_python_reference_says(own_da
                 "data": normalised(event.data),
             }
 
-    assert len(expected_events) == 17  # every situation fires what it should (1+2+3+3+3+2+2+1)
+    assert len(expected_events) == 20  # every situation fires what it should (1+2+3+3+3+2+2+1+3)
     scanner = Timers(sessions, SOURCE, "lead.escalated", clock=lambda: NOW)
     claimed = await scanner.scan_once(100)
     assert claimed == sum(1 for row in stored.values() if row.next_fire_at and row.next_fire_at <= NOW)
