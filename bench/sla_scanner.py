@@ -5,6 +5,7 @@ Measures, with the scanner of the service's own code (``Timers.scan_once``) in t
   record it, write lead.escalated to the outbox, advance the timers, commit) when 10k, 100k
   and 1M timers are open: it should stay flat, since the claim walks the next-fire-time index;
 - escalations fired per second, draining a backlog of due timers with 1M open;
+  (each batch is one SQL statement: repository.fire_due; SLA_BENCH_BATCH=5000 tries larger batches)
 - how late steps fire (p50/p99) when timers fall due at a steady rate and the scanner polls
   every 250 ms, as the service does.
 
@@ -26,10 +27,11 @@ from typing import Any
 from _stack import ROOT, arguments, percentile, stack_env, write_report
 from handoff_shared import db
 from handoff_sla_monitor.tables import escalations, outbox, timers
+from handoff_sla_monitor.timers.records import with_fragments
 from handoff_sla_monitor.timers.service import Timers
 from sqlalchemy import delete, func, select, text
 
-BATCH = 1000
+BATCH = int(os.environ.get("SLA_BENCH_BATCH", "1000"))  # the service's HANDOFF_SLA_SCAN_BATCH default
 FAR = datetime.now(UTC) + timedelta(days=30)
 
 
@@ -65,6 +67,7 @@ def timer_rows(
                 "terms": {"max_reassignments": 2},
             }
         )
+        with_fragments(rows[-1])  # as the service opens timers: each step's event written ahead
     return rows
 
 
@@ -108,7 +111,8 @@ async def drain_rate(service: Timers, sessions: Any, count: int) -> tuple[float,
 async def lateness(service: Timers, sessions: Any, rate: int, seconds: int) -> list[float]:
     """Timers falling due at ``rate``/s for ``seconds``; the scanner loop of the service."""
     count = rate * seconds
-    first = datetime.now(UTC) + timedelta(seconds=3)
+    # Loading takes a while on a busy machine: the first timer falls due only after it.
+    first = datetime.now(UTC) + timedelta(seconds=3 + count / 1000)
     await load(sessions, timer_rows("steady", 0, count, first, spread=seconds))
     end = first + timedelta(seconds=seconds + 5)
     while datetime.now(UTC) < end:

@@ -370,9 +370,32 @@ async def test_a_monitor_killed_mid_scan_loses_and_doubles_nothing(
         await stop(victim)
 
 
-async def test_after_max_reassignments_the_lead_is_parked_in_the_queue_with_the_reason(
-    admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher, escalated: TopicWatcher
-) -> None:
+def manager_notice_of(lead_id: str, reason: str) -> Callable[[Any], bool]:
+    """The router's word to the manager: ``lead.escalated`` of level ``escalate`` with a reason."""
+
+    def matches(record: Any) -> bool:
+        data = json.loads(record.value)["data"]
+        return bool(
+            data["lead_id"] == lead_id and data["level"] == "escalate" and data.get("reason") == reason
+        )
+
+    return matches
+
+
+async def manager_callbacks(engine: AsyncEngine, event_id: str) -> list[str]:
+    """The callback deliveries the router enqueued for one event (their endpoint ids)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT endpoint_id FROM router.callback_deliveries WHERE event_id = :id"), {"id": event_id}
+        )
+        return [str(row[0]) for row in rows]
+
+
+async def park_a_lead(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, escalated: TopicWatcher
+) -> tuple[Territory, dict[str, Any], dict[str, Any]]:
+    """A lead ignored by both reps of a team with ``max_reassignments: 1``: answer the territory,
+    the MQL, and the last ``reassign`` escalation (attempt 2), after which the router parks it."""
     territory = Territory.new()
     await territory.apply(admin, sla={"accept_within": "2s", "max_reassignments": 1})
     lead = mql_data(country="DE")
@@ -393,18 +416,102 @@ async def test_after_max_reassignments_the_lead_is_parked_in_the_queue_with_the_
     final = json.loads((await escalated.wait_for(reassign_of_attempt(2), timeout=40))[0].value)["data"]
     assert (first["reassignments_left"], final["reassignments_left"]) == (1, 0)
     assert final["manager_id"] == territory.manager
+    return territory, lead, final
+
+
+async def queued(admin: httpx.AsyncClient, lead_id: str) -> dict[str, Any] | None:
+    items: list[dict[str, Any]] = (await admin.get("/v1/queue", params={"limit": 1000})).json()["items"]
+    return next((item for item in items if item["lead_id"] == lead_id), None)
+
+
+async def test_after_max_reassignments_the_lead_is_parked_in_the_queue_with_the_reason(
+    admin: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    escalated: TopicWatcher,
+    engine: AsyncEngine,
+) -> None:
+    territory, lead, final = await park_a_lead(admin, producer, escalated)
 
     async def parked() -> dict[str, Any] | None:
-        items: list[dict[str, Any]] = (await admin.get("/v1/queue", params={"limit": 1000})).json()["items"]
-        return next((item for item in items if item["lead_id"] == lead["lead_id"]), None)
+        return await queued(admin, lead["lead_id"])
 
     item = await eventually(parked, timeout=20, what="the lead to be parked in the unassigned queue")
     assert item["explanation"]["reason"] == "max_reassignments"
+    assert item["explanation"]["parked"] is True
     assert item["attempt"] == 3
+
+    # The manager is told by an escalation event of its own, from the router's outbox.
+    record = (await escalated.wait_for(manager_notice_of(lead["lead_id"], "max_reassignments"), timeout=20))[
+        0
+    ]
+    notice = json.loads(record.value)
+    assert notice["type"] == "lead.escalated"
+    assert notice["source"] == "handoff/router"
+    data = notice["data"]
+    assert (data["assignment_id"], data["rep_id"]) == (final["assignment_id"], final["rep_id"])
+    assert data["manager_id"] == territory.manager
+    assert data["summary"] == item["explanation"]["summary"]
+    assert data["overdue_seconds"] >= 0
+
+    async def called_back() -> list[str] | None:
+        return await manager_callbacks(engine, notice["id"]) or None
+
+    endpoints = await eventually(called_back, timeout=20, what="the manager's callback of the notice")
+    assert len(endpoints) == 1
+    assert territory.manager in endpoints[0]
+
     records = await assigned.wait_for(
         lambda r: json.loads(r.value)["data"]["lead_id"] == lead["lead_id"], count=2
     )
     assert [json.loads(record.value)["data"]["attempt"] for record in records] == [1, 2]  # never a third
+    notices = [r for r in escalated.records if manager_notice_of(lead["lead_id"], "max_reassignments")(r)]
+    assert len({json.loads(r.value)["id"] for r in notices}) == 1  # a relay repeat keeps its id
+
+
+async def test_an_admin_releases_a_parked_lead_back_to_routing(
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    escalated: TopicWatcher,
+) -> None:
+    territory, lead, final = await park_a_lead(admin, producer, escalated)
+
+    async def parked() -> dict[str, Any] | None:
+        return await queued(admin, lead["lead_id"])
+
+    await eventually(parked, timeout=20, what="the lead to be parked")
+    path = f"/v1/queue/{lead['lead_id']}/release"
+    token = await territory.token(admin, territory.ana)
+    as_rep = await router_http.post(path, json={}, headers={"Authorization": f"Bearer {token}"})
+    assert as_rep.status_code == 403
+    assert (await admin.post(f"/v1/queue/{unique('nobody')}/release", json={})).status_code == 404
+
+    answer = await admin.post(path, json={"include_previous_reps": True, "note": "ana is back"})
+    assert answer.status_code == 200, answer.text
+    released = answer.json()
+    assert released["explanation"]["released_from"]["reason"] == "max_reassignments"
+    assert released["explanation"]["note"] == "ana is back"
+    assert "parked" not in released["explanation"]
+
+    third = await assigned.wait_for(
+        lambda r: (
+            json.loads(r.value)["data"]["lead_id"] == lead["lead_id"]
+            and json.loads(r.value)["data"]["attempt"] == 3
+        ),
+        timeout=30,
+    )
+    data = json.loads(third[0].value)["data"]
+    assert data["rep_id"] in {territory.ana, territory.ben}  # previous reps allowed again
+    assert data["previous_rep_id"] == final["rep_id"]
+
+    async def gone() -> bool:
+        return await queued(admin, lead["lead_id"]) is None
+
+    await eventually(gone, timeout=20, what="the released lead to leave the queue")
+    again = await admin.post(path, json={})
+    assert again.status_code == 404
 
 
 async def test_a_rep_whose_leads_go_cold_is_auto_paused_until_they_come_back(
@@ -413,6 +520,7 @@ async def test_a_rep_whose_leads_go_cold_is_auto_paused_until_they_come_back(
     producer: AIOKafkaProducer,
     assigned: TopicWatcher,
     escalated: TopicWatcher,
+    engine: AsyncEngine,
 ) -> None:
     territory = Territory.new()
     await territory.apply(
@@ -431,6 +539,25 @@ async def test_a_rep_whose_leads_go_cold_is_auto_paused_until_they_come_back(
 
     row = await eventually(paused, timeout=20, what="the rep to be auto-paused")
     assert row["available"] is False
+
+    def pause_notice(record: Any) -> bool:
+        data = json.loads(record.value)["data"]
+        return bool(data.get("reason") == "sla_auto_paused" and data["rep_id"] == cold)
+
+    record = (await escalated.wait_for(pause_notice, timeout=20))[0]
+    notice = json.loads(record.value)
+    assert notice["source"] == "handoff/router"
+    assert notice["data"]["level"] == "escalate"
+    assert notice["data"]["assignment_id"] == first["assignment_id"]
+    assert notice["data"]["manager_id"] == territory.manager
+    assert "sla_auto_paused" in notice["data"]["summary"]
+
+    async def called_back() -> list[str] | None:
+        return await manager_callbacks(engine, notice["id"]) or None
+
+    endpoints = await eventually(called_back, timeout=20, what="the manager's callback of the pause")
+    assert len(endpoints) == 1
+    assert territory.manager in endpoints[0]
 
     preview = (await admin.post("/v1/route/preview", json=mql_data(country="DE"))).json()
     assert {"rep_id": cold, "reason": "sla_auto_paused"} in preview["explanation"]["skipped"]

@@ -22,6 +22,7 @@ from handoff_router.configs.errors import (
     NoConfigYet,
     NotText,
 )
+from handoff_router.queue.errors import LeadNotQueued, NotParked
 from handoff_router.reps.errors import NotThatRep, UnknownRep
 
 ERROR_STATUSES: ErrorStatuses = {
@@ -42,4 +43,6 @@ ERROR_STATUSES: ErrorStatuses = {
     DeliveryNotFound: (404, "Delivery not found"),
     UnknownRecipient: (404, "Unknown rep or manager"),
     SecretsNotConfigured: (503, "Callback secrets are not configured"),
+    LeadNotQueued: (404, "Lead not in the queue"),
+    NotParked: (409, "Lead not parked"),
 }

@@ -1,6 +1,8 @@
 """What the router does with ``lead.escalated``: at level ``reassign``, close the assignment
 and route the lead to someone else, or, after ``sla.max_reassignments``, park it in the
 unassigned queue with the reason (the other levels are for people, through callbacks).
+A park, and a rep auto-paused for letting leads go cold, are told to the manager by a
+``lead.escalated`` of level ``escalate`` (escalations/notices.py) in the same transaction.
 
 Locks follow the order of docs/architecture.md: the routing state, then every escalated
 assignment in id order, then the reps' loads in rep order.
@@ -27,6 +29,7 @@ from handoff_router.callbacks import recipients
 from handoff_router.callbacks import repository as callback_store
 from handoff_router.configs.repository import ConfigVersion
 from handoff_router.context import RouterContext
+from handoff_router.escalations.notices import MAX_REASSIGNMENTS, manager_notice
 from handoff_router.reps import repository as rep_store
 from handoff_router.routing.engine import SLA_AUTO_PAUSED, Availability
 from handoff_router.tables import assignments, outbox, processed_events
@@ -67,21 +70,36 @@ async def apply_escalations(
             log.info("escalation.already_decided", assignment_id=assignment_id)
         await state_store.release(session, [row.rep_id for row in closed])
         by_id = {item.data.assignment_id: item.data for item in fresh}
+        notices: list[OutboxMessage] = []
+        topic = context.settings.topic_lead_escalated
+        source = context.settings.event_source
         for rep_id in sorted({row.rep_id for row in closed}):
             escalation = next(by_id[row.assignment_id] for row in closed if row.rep_id == rep_id)
-            if await _pause_if_cold(session, rep_id, escalation, config):
+            was_paused = _is_auto_paused(run.state.availability.get(rep_id))
+            streak = await _pause_if_cold(session, rep_id, escalation, config)
+            if streak:
                 run.state = replace(run.state, availability={**run.state.availability, rep_id: PAUSED})
+                if not was_paused:  # the manager hears of a pause once, not of every lead after it
+                    summary = (
+                        f"{rep_id} paused: {streak} assignment(s) in a row reached reassign undecided "
+                        "(sla_auto_paused; the rep or an admin ends it with the availability call)"
+                    )
+                    event = manager_notice(escalation, SLA_AUTO_PAUSED, summary, now, source)
+                    notices.append(OutboxMessage.of_event(topic, event))
         limits = {item.data.assignment_id: _max_reassignments(item.data, config) for item in fresh}
         for row in closed:
             limit = limits[row.assignment_id]
             if row.attempt - 1 >= limit:
                 # Bounded loop: the lead waits for people, visibly, with the reason.
                 summary = f"parked: reassigned {row.attempt - 1} time(s) for the SLA (limit {limit})"
-                run.park(next_attempt(row), row.rule_id, reason="max_reassignments", summary=summary)
+                run.park(next_attempt(row), row.rule_id, reason=MAX_REASSIGNMENTS, summary=summary)
+                event = manager_notice(by_id[row.assignment_id], MAX_REASSIGNMENTS, summary, now, source)
+                notices.append(OutboxMessage.of_event(topic, event))
                 log.info("escalation.parked", assignment_id=row.assignment_id, lead_id=row.lead_id)
                 continue
             run.route(next_attempt(row))
         await run.flush(before)
+        await add_to_outbox(session, outbox, notices)
     if closed:
         context.queue_changed.wake()
 
@@ -94,15 +112,20 @@ def _max_reassignments(escalation: Any, config: ConfigVersion | None) -> int:
     return config.config.sla.max_reassignments if config is not None else DEFAULT_MAX_REASSIGNMENTS
 
 
+def _is_auto_paused(availability: Availability | None) -> bool:
+    return availability is not None and not availability.available and availability.reason == SLA_AUTO_PAUSED
+
+
 async def _pause_if_cold(
     session: AsyncSession, rep_id: str, escalation: Any, config: ConfigVersion | None
-) -> bool:
-    """Pause a rep whose last ``pause_after_expired`` decided assignments all reached ``reassign``."""
+) -> int:
+    """Pause a rep whose last ``pause_after_expired`` decided assignments all reached ``reassign``;
+    answer the streak that paused them (0: not paused)."""
     carried = (escalation.model_extra or {}).get("pause_after_expired")
     fallback = config.config.sla.pause_after_expired if config is not None else None
     streak = carried if isinstance(carried, int) else fallback
     if not streak:
-        return False
+        return 0
     recent = await session.scalars(
         select(assignments.c.status)
         .where(assignments.c.rep_id == rep_id, assignments.c.status != "pending")
@@ -111,7 +134,7 @@ async def _pause_if_cold(
     )
     statuses = list(recent)
     if len(statuses) < streak or any(status != "reassigned" for status in statuses):
-        return False
+        return 0
     await rep_store.set_availability(session, rep_id, False, None, reason=SLA_AUTO_PAUSED)
     log.info("rep.auto_paused", rep_id=rep_id, expired_in_a_row=streak)
-    return True
+    return int(streak)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from handoff_shared.db import one_of
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +46,27 @@ async def oldest(session: AsyncSession, limit: int, *, routable_only: bool = Fal
         query = query.where(unassigned.c.explanation["parked"].as_boolean().is_not(True))
     rows = await session.execute(query.order_by(unassigned.c.queued_at).limit(limit))
     return rows.all()
+
+
+async def locked(session: AsyncSession, lead_id: str) -> Any | None:
+    """One queued lead, locked until the transaction ends (None: not in the queue)."""
+    result = await session.execute(
+        select(unassigned).where(unassigned.c.lead_id == lead_id).with_for_update()
+    )
+    return result.first()
+
+
+async def requeue(
+    session: AsyncSession, lead_id: str, explanation: dict[str, Any], excluded_reps: Sequence[str]
+) -> Any:
+    """Give a queued lead a new explanation and excluded reps; answer the row as it now is."""
+    result = await session.execute(
+        update(unassigned)
+        .where(unassigned.c.lead_id == lead_id)
+        .values(explanation=explanation, excluded_reps=list(excluded_reps))
+        .returning(*unassigned.c)
+    )
+    return result.one()
 
 
 async def count(session: AsyncSession) -> int:

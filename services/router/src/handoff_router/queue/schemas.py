@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+class Release(BaseModel):
+    """An admin sends a parked lead back to routing."""
+
+    include_previous_reps: bool = Field(
+        default=False,
+        description="Let routing pick reps who already had the lead (by default they stay excluded)",
+    )
+    note: str | None = Field(default=None, max_length=2000, description="Why, shown in the explanation")
 
 
 class QueuedLead(BaseModel):

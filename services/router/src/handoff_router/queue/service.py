@@ -1,4 +1,6 @@
-"""The unassigned queue's use cases: show it, and drain it when capacity may have freed."""
+"""The unassigned queue's use cases: show it, drain it when capacity may have freed, and let an
+admin send a parked lead (one that waits for people, e.g. after ``sla.max_reassignments``)
+back to routing."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import structlog
 from handoff_router.assignments.routing import from_queue, start_run
 from handoff_router.context import RouterContext
 from handoff_router.queue import repository
-from handoff_router.queue.schemas import QueuedLead, QueueOut
+from handoff_router.queue.errors import LeadNotQueued, NotParked
+from handoff_router.queue.schemas import QueuedLead, QueueOut, Release
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +35,29 @@ class Queue:
             total=total,
             items=[QueuedLead.model_validate(row._mapping, from_attributes=False) for row in rows],
         )
+
+    async def release(self, lead_id: str, release: Release) -> QueuedLead:
+        """Unpark a lead: it keeps its place and attempt, and the drainer routes it like any other
+        waiting lead (excluding the reps who had it, unless ``include_previous_reps``)."""
+        async with self.context.transaction() as session:
+            row = await repository.locked(session, lead_id)
+            if row is None:
+                raise LeadNotQueued(f"lead {lead_id} is not in the unassigned queue")
+            if not row.explanation.get("parked"):
+                raise NotParked(
+                    f"lead {lead_id} is not parked: it waits for capacity and is routed when it can be"
+                )
+            explanation = {
+                "summary": "released by an admin; waiting to be routed",
+                "released_at": self.context.clock().isoformat(),
+                "released_from": {key: row.explanation.get(key) for key in ("reason", "summary")},
+                "note": release.note,
+            }
+            excluded = [] if release.include_previous_reps else row.excluded_reps
+            updated = await repository.requeue(session, lead_id, explanation, excluded)
+        log.info("queue.released", lead_id=lead_id, include_previous_reps=release.include_previous_reps)
+        self.context.queue_changed.wake()
+        return QueuedLead.model_validate(updated._mapping, from_attributes=False)
 
     async def drain(self) -> int:
         """Route what waits, oldest first, as far as capacity allows; answer how many were assigned."""

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_sla_monitor.tables import outbox
 from handoff_sla_monitor.timers import metrics, repository
-from handoff_sla_monitor.timers.records import advance, escalation_event, timer_row
+from handoff_sla_monitor.timers.records import timer_row
 
 log = structlog.get_logger(__name__)
 
@@ -73,47 +73,25 @@ class Timers:
         log.info("timers.applied", events=len(batch), opened=len(opened), decided=len(decided))
 
     async def scan_once(self, batch_max: int) -> int:
-        """Fire the due steps of up to ``batch_max`` timers; answer how many timers were claimed."""
+        """Fire the due steps of up to ``batch_max`` timers; answer how many timers were claimed.
+
+        One statement in one transaction (repository.fire_due): claim, fire, record, outbox,
+        advance. A crash before the commit leaves nothing; after it, everything.
+        """
         started = time.perf_counter()
         now = self.clock()
         async with transaction(self.sessions) as session:
-            rows = await repository.claim_due(session, now, batch_max)
-            if not rows:
-                return 0
-            messages: list[OutboxMessage] = []
-            fired_rows: list[dict[str, Any]] = []
-            changes: list[tuple[str, int, datetime | None, str]] = []
-            for row in rows:
-                fired, state, status = advance(row, now)
-                for step in fired:
-                    event = escalation_event(row, step, now, self.source)
-                    messages.append(OutboxMessage.of_event(self.escalated_topic, event))
-                    fired_rows.append(
-                        {
-                            "assignment_id": row.assignment_id,
-                            "step": step.index,
-                            "level": step.level,
-                            "lead_id": row.lead_id,
-                            "rep_id": row.rep_id,
-                            "team_id": row.team_id,
-                            "manager_id": row.manager_id,
-                            "planned_at": step.fire_at,
-                            "fired_at": now,
-                            "overdue_seconds": (now - row.sla_due_at).total_seconds(),
-                        }
-                    )
-                next_fire = None if status != "open" else state.next_fire_at
-                changes.append((row.assignment_id, state.next_step, next_fire, status))
-            await repository.record_escalations(session, fired_rows)
-            await add_to_outbox(session, outbox, messages)
-            await repository.advance(session, changes, now)
-        for fired_row in fired_rows:
-            metrics.ESCALATIONS.labels(fired_row["level"]).inc()
-            metrics.SCAN_LAG.observe((now - fired_row["planned_at"]).total_seconds())
-        metrics.SCAN_SECONDS.observe(time.perf_counter() - started)
-        if fired_rows:
-            log.info("timers.fired", timers=len(rows), steps=len(fired_rows))
-        return len(rows)
+            fired = await repository.fire_due(
+                session, now, batch_max, topic=self.escalated_topic, source=self.source
+            )
+        for level, lag in zip(fired.levels, fired.lags, strict=True):
+            metrics.ESCALATIONS.labels(level).inc()
+            metrics.SCAN_LAG.observe(lag)
+        if fired.claimed:
+            metrics.SCAN_SECONDS.observe(time.perf_counter() - started)
+        if fired.levels:
+            log.info("timers.fired", timers=fired.claimed, steps=len(fired.levels))
+        return fired.claimed
 
     async def refresh_gauges(self) -> None:
         """Open timers, overdue now, catch-up backlog."""
