@@ -17,6 +17,10 @@ class Settings(ServiceSettings):
     # offset on the first run of the outcome logic (docs/architecture.md).
     consumer_group: str = "handoff-feedback-outcomes"
     event_source: str = "handoff/feedback"
+    # Larger batches than the other services: a batch's deltas are merged per (segment,
+    # window, measure) before one upsert, so the more events a batch holds, the fewer rows
+    # each event costs (bench/feedback_aggregation.py).
+    consumer_batch_max: int = Field(default=5000, ge=1, le=10_000)
 
     report_timezone: str = "UTC"
     snapshot_interval: Duration = timedelta(seconds=60)
