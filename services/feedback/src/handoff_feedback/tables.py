@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -86,4 +87,19 @@ alerts = Table(
     Column("decisions", BigInteger, nullable=True),
     Column("changed_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("dimension", "segment"),
+)
+
+# The alert thresholds of each routing config version the router applied (routing.config_applied);
+# the newest (by applied_at) is in force.
+routing_configs = Table(
+    "routing_configs",
+    metadata,
+    Column("version", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("acceptance_below", Float, nullable=False),
+    Column("acceptance_above", Float, nullable=False),
+    Column("min_decisions", Integer, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("version", "sha256"),
 )

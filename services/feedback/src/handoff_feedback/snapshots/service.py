@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handoff_feedback import tables
 from handoff_feedback.aggregates import repository as aggregates
 from handoff_feedback.aggregates.repository import WindowKey
-from handoff_feedback.outcomes.alerts import AlertRule, SegmentAlerts, Transition, judge
+from handoff_feedback.configs.service import alert_rule
+from handoff_feedback.outcomes.alerts import SegmentAlerts, Transition, judge
 from handoff_feedback.outcomes.segments import ALL, segment_of
 from handoff_feedback.outcomes.tally import Tally, tally_of
 from handoff_feedback.outcomes.windows import window_of
@@ -71,9 +72,6 @@ class Snapshots:
         self.runtime = runtime
         self.settings = settings
         self.clock = clock
-        self.rule = AlertRule(
-            settings.alert_acceptance_below, settings.alert_acceptance_above, settings.alert_min_decisions
-        )
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.settings.snapshot_interval.total_seconds()
@@ -136,6 +134,7 @@ class Snapshots:
         ]
         if not judged:
             return []
+        rule = await alert_rule(session, self.settings)
         states = await alerts.lock(session, [(k.dimension, k.segment) for k in judged])
         updated: dict[tuple[str, str], tuple[SegmentAlerts, float, int]] = {}
         messages: list[OutboxMessage] = []
@@ -143,9 +142,7 @@ class Snapshots:
         for key in sorted(judged, key=lambda k: k.window_start):
             segment = (key.dimension, key.segment)
             tally = tallies[key]
-            state, changes = judge(
-                self.rule, states[segment], key.window_start, tally.accepted, tally.rejected
-            )
+            state, changes = judge(rule, states[segment], key.window_start, tally.accepted, tally.rejected)
             states[segment] = state
             if state.judged_window == key.window_start:  # judged now: keep its latest figures
                 updated[segment] = (state, tally.acceptance_rate, tally.decisions)
