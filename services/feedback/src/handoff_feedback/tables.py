@@ -63,7 +63,8 @@ accept_samples = Table(
 )
 Index("accept_samples_by_time", accept_samples.c.dimension, accept_samples.c.accepted_at)
 
-# Windows whose counts changed since their last snapshot was published.
+# Windows whose counts changed since their last snapshot was published: marks, maybe several
+# per window, with no unique key so that writers never wait on a snapshot's claim.
 changed_windows = Table(
     "changed_windows",
     metadata,
@@ -71,7 +72,13 @@ changed_windows = Table(
     Column("segment", Text, nullable=False),
     Column("window", Text, nullable=False),
     Column("window_start", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("dimension", "segment", "window", "window_start"),
+)
+Index(
+    "changed_windows_by_start",
+    changed_windows.c.window_start,
+    changed_windows.c.dimension,
+    changed_windows.c.segment,
+    changed_windows.c.window,
 )
 
 # Each segment's acceptance alerts: firing or not, since when, and the latest window judged.

@@ -127,7 +127,7 @@ class Ingest:
                 stored = await leads.lock(session, list(facts))
                 changed, change, due = merge_batch(stored, facts, self.settings)
                 await leads.save(session, changed)
-                await aggregates.add(session, change)
+                await aggregates.add(session, change, mark=self.publish)
                 if self.publish:
                     await add_to_outbox(
                         session, tables.outbox, [outcome_event(o, self.settings) for o in due]

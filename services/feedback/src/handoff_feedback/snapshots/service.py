@@ -77,7 +77,7 @@ class Snapshots:
         interval = self.settings.snapshot_interval.total_seconds()
         while not stop.is_set():
             await self.mark_overall_day()
-            while await self.publish_once() == BATCH:
+            while await self.publish_once() == BATCH:  # marks taken: a full batch, maybe more
                 pass
             await wait_or_stop(stop, interval)
 
@@ -88,16 +88,16 @@ class Snapshots:
             await session.execute(
                 text(
                     'INSERT INTO feedback.changed_windows (dimension, segment, "window", window_start)'
-                    " VALUES ('all', :all, 'day', :start) ON CONFLICT DO NOTHING"
+                    " VALUES ('all', :all, 'day', :start)"
                 ),
                 {"all": ALL, "start": start},
             )
 
     async def publish_once(self) -> int:
-        """Publish one batch of changed windows; answer how many."""
+        """Publish one batch of changed windows; answer how many change marks it took."""
         zone = self.settings.zone
         async with db.transaction(self.runtime.sessions) as session:
-            keys = await aggregates.claim_changed(session, BATCH)
+            keys, marks = await aggregates.claim_changed(session, BATCH)
             if not keys:
                 return 0
             ends = {key: window_of(key.window_start, key.window, zone)[1] for key in keys}
@@ -109,7 +109,7 @@ class Snapshots:
             await add_to_outbox(session, tables.outbox, messages)
         self.runtime.relay.wake()
         log.info("snapshots.published", windows=len(keys), alerts=len(messages) - len(keys))
-        return len(keys)
+        return marks
 
     def _snapshot(self, key: WindowKey, end: datetime, tally: Tally) -> OutboxMessage:
         event = cloudevents.new_event(
