@@ -9,7 +9,9 @@ It produces, per lead, ``lead.assigned`` and a decision (``lead.accepted`` or
 ``handoff_feedback_events_aggregated_total`` until it has grown by the number produced, and
 prints events/s from the first produce to the last event counted. In the same run it
 measures the core alone (merge + contributions per lead, in process) as the ceiling.
-``--rebuild`` then times ``handoff-feedback rebuild`` over every record of the topics.
+``--rebuild`` then times ``handoff-feedback rebuild`` over every record of the topics and prints
+what 1,000,000 events take: measured when the topics hold that many (fill them with
+``--leads 500000``), else extrapolated from the records per second, and labelled so.
 """
 
 from __future__ import annotations
@@ -124,7 +126,13 @@ async def run(leads: int) -> None:
     )
 
 
+MILLION = 1_000_000
+
+
 def rebuild() -> None:
+    """Time ``handoff-feedback rebuild`` over every record of the topics, and say what
+    1,000,000 events take: measured when the topics hold that many, else extrapolated
+    (linearly, from this run's records per second; labelled so)."""
     env = {**os.environ, **{k: v for k, v in stack_env().items() if k.startswith("HANDOFF_")}}
     started = time.perf_counter()
     done = subprocess.run(
@@ -135,7 +143,17 @@ def rebuild() -> None:
         check=True,
     )
     elapsed = time.perf_counter() - started
-    print(f"rebuild: {done.stdout.strip()} in {elapsed:.1f}s")
+    match = re.search(r"from (\d+) records", done.stdout)
+    records = int(match.group(1)) if match else 0
+    per_second = records / elapsed if elapsed else 0.0
+    print(f"rebuild: {records:,} records in {elapsed:.1f}s = {per_second:,.0f} records/s")
+    if records >= MILLION:
+        print(f"rebuild of 1,000,000 events: measured, {elapsed * MILLION / records:.0f}s")
+    elif per_second:
+        print(
+            f"rebuild of 1,000,000 events: EXTRAPOLATED from {records:,} records,"
+            f" about {MILLION / per_second / 60:.0f} min (not measured)"
+        )
 
 
 def main() -> None:
