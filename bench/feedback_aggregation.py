@@ -2,14 +2,17 @@
 the time ``handoff-feedback rebuild`` takes over the topics.
 
     make up
-    uv run python bench/feedback_aggregation.py --leads 10000 [--rebuild]
+    uv run python bench/feedback_aggregation.py [--leads 10000] [--no-rebuild] [--quick] [--report DIR]
 
 It produces, per lead, ``lead.assigned`` and a decision (``lead.accepted`` or
 ``lead.rejected``), spread over 30 days and 40 campaigns, then reads the feedback service's
 ``handoff_feedback_events_aggregated_total`` until it has grown by the number produced, and
 prints events/s from the first produce to the last event counted. In the same run it
 measures the core alone (merge + contributions per lead, in process) as the ceiling.
-``--rebuild`` then times ``handoff-feedback rebuild`` over every record of the topics.
+Then it times ``handoff-feedback rebuild`` over every record of the topics (unless
+``--no-rebuild``) and prints
+what 1,000,000 events take: measured when the topics hold that many (fill them with
+``--leads 500000``), else extrapolated from the records per second, and labelled so.
 """
 
 from __future__ import annotations
@@ -23,22 +26,16 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
+from _stack import arguments, stack_env, write_report
 from aiokafka import AIOKafkaProducer
-from handoff_feedback.outcomes.facts import Accepted, Assigned, LeadState, Mql, Rejected, apply_all
+from handoff_feedback.outcomes.facts import Accepted, Assigned, Fact, LeadState, Mql, Rejected, apply_all
 from handoff_feedback.outcomes.tally import contributions, delta
 
-ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 10, 1, tzinfo=UTC)
-
-
-def stack_env() -> dict[str, str]:
-    text = (ROOT / ".run" / "stack.env").read_text()
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
 
 
 def envelope(type_: str, lead_id: str, data: dict[str, object]) -> bytes:
@@ -78,7 +75,7 @@ def core_rate(n: int) -> float:
     for i in range(n):
         at = START + timedelta(minutes=i)
         mql = Mql(f"m{i}", at, "src", "camp", 50.0, {})
-        facts = [
+        facts: list[Fact] = [
             Assigned(f"a{i}", at, f"asg{i}", "rep", "team", "r", 1, mql),
             Accepted(f"c{i}", at + timedelta(minutes=5), f"asg{i}", "rep", 300.0)
             if i % 4 else Rejected(f"r{i}", at, f"asg{i}", "rep", "not_icp"),
@@ -96,7 +93,7 @@ async def aggregated(feedback: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-async def run(leads: int) -> None:
+async def run(leads: int) -> dict[str, float]:
     env = stack_env()
     feedback = env["HANDOFF_FEEDBACK_URL"]
     events = events_of(leads)
@@ -111,7 +108,7 @@ async def run(leads: int) -> None:
     finally:
         await producer.stop()
     produced = time.perf_counter() - started
-    deadline = time.monotonic() + 1800
+    deadline = time.monotonic() + 3600
     while await aggregated(feedback) < before + len(events):
         if time.monotonic() > deadline:
             raise TimeoutError("the feedback service did not count every event")
@@ -122,9 +119,16 @@ async def run(leads: int) -> None:
         f"feedback service: {len(events)} events aggregated in {elapsed:.1f}s"
         f" = {len(events) / elapsed:,.0f} events/s"
     )
+    return {"events": len(events), "seconds": elapsed, "events_per_second": len(events) / elapsed}
 
 
-def rebuild() -> None:
+MILLION = 1_000_000
+
+
+def rebuild() -> dict[str, float | bool]:
+    """Time ``handoff-feedback rebuild`` over every record of the topics, and say what
+    1,000,000 events take: measured when the topics hold that many, else extrapolated
+    (linearly, from this run's records per second; labelled so)."""
     env = {**os.environ, **{k: v for k, v in stack_env().items() if k.startswith("HANDOFF_")}}
     started = time.perf_counter()
     done = subprocess.run(
@@ -135,19 +139,70 @@ def rebuild() -> None:
         check=True,
     )
     elapsed = time.perf_counter() - started
-    print(f"rebuild: {done.stdout.strip()} in {elapsed:.1f}s")
+    match = re.search(r"from (\d+) records", done.stdout)
+    records = int(match.group(1)) if match else 0
+    per_second = records / elapsed if elapsed else 0.0
+    million = elapsed * MILLION / records if records else float("nan")
+    print(f"rebuild: {records:,} records in {elapsed:.1f}s = {per_second:,.0f} records/s")
+    if records >= MILLION:
+        print(f"rebuild of 1,000,000 events: measured, {million:.0f}s")
+    else:
+        print(
+            f"rebuild of 1,000,000 events: EXTRAPOLATED from {records:,} records,"
+            f" about {million / 60:.0f} min"
+        )
+    return {
+        "records": records,
+        "seconds": elapsed,
+        "records_per_second": per_second,
+        "million_seconds": million,
+        "million_measured": records >= MILLION,
+    }
+
+
+def report(core: float, live: dict[str, float], rebuilt: dict[str, float | bool] | None) -> str:
+    lines = [
+        "## feedback_aggregation",
+        "",
+        f"{int(live['events']):,} lifecycle events (an assignment and a decision per lead, over 30 days and"
+        " 40 campaigns) produced to the stack of `make up`, to the moment the feedback service's"
+        " `handoff_feedback_events_aggregated_total` has grown by as many. The core alone is the"
+        " merge and counting of the same kind of leads in process.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| core alone, in process | {core:,.0f} events/s |",
+        f"| feedback service, end to end | {live['events_per_second']:,.0f} events/s"
+        f" ({int(live['events']):,} in {live['seconds']:.1f} s) |",
+    ]
+    if rebuilt is not None:
+        how = "measured" if rebuilt["million_measured"] else "extrapolated linearly, not measured"
+        lines += [
+            f"| rebuild over every record of the topics | {int(rebuilt['records']):,} records in"
+            f" {float(rebuilt['seconds']):.1f} s = {float(rebuilt['records_per_second']):,.0f} records/s |",
+            f"| rebuild of 1,000,000 events ({how}) | {float(rebuilt['million_seconds']) / 60:.1f} min |",
+        ]
+    reached = live["events_per_second"] >= 10_000
+    lines += [
+        "",
+        f"Goal at least 10,000 events/s with the service running: {'reached' if reached else 'not reached'}.",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--leads", type=int, default=10_000)
-    parser.add_argument("--rebuild", action="store_true")
+    parser = arguments(__doc__)
+    parser.add_argument("--leads", type=int, default=None, help="leads to produce (2 events each)")
+    parser.add_argument("--no-rebuild", action="store_true", help="skip timing the rebuild")
+    parser.add_argument("--rebuild", action="store_true", help=argparse.SUPPRESS)  # the default now
     args = parser.parse_args()
-    ceiling = core_rate(min(args.leads, 20_000))
+    leads = args.leads or (2_000 if args.quick else 10_000)
+    ceiling = core_rate(min(leads, 20_000))
     print(f"core alone (merge + contributions, in process): {ceiling:,.0f} events/s")
-    asyncio.run(run(args.leads))
-    if args.rebuild:
-        rebuild()
+    live = asyncio.run(run(leads))
+    rebuilt = None if args.no_rebuild else rebuild()
+    figures = {"core_events_per_second": ceiling, "service": live, "rebuild": rebuilt}
+    write_report(args.report, "feedback_aggregation", report(ceiling, live, rebuilt), figures)
 
 
 if __name__ == "__main__":

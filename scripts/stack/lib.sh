@@ -26,8 +26,9 @@ DATABASE_URL="postgresql+asyncpg://handoff:handoff@127.0.0.1:$PG_PORT/handoff"
 # The topics of CONTRACT §1, created with TOPIC_PARTITIONS partitions each, and the
 # dead-letter topic of each other consumed topic (<topic>.dlq, see docs/architecture.md).
 TOPICS=(lead.mql-created lead.mql-created.dlq lead.assigned lead.accepted lead.rejected
-        lead.escalated lead.qualified scoring.feedback
-        lead.assigned.dlq lead.accepted.dlq lead.rejected.dlq lead.escalated.dlq lead.qualified.dlq)
+        lead.escalated lead.qualified scoring.feedback routing.config
+        lead.assigned.dlq lead.accepted.dlq lead.rejected.dlq lead.escalated.dlq lead.qualified.dlq
+        routing.config.dlq)
 TOPIC_PARTITIONS=4
 
 # name:python module:HTTP port, in start order.

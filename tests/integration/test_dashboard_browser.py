@@ -76,11 +76,12 @@ async def test_the_dashboard_shows_known_numbers_filters_and_stays_on_the_servic
         await page.reload()  # the token stays in the tab's sessionStorage
         await page.wait_for_selector("#app:not(.hidden)")
     await page.select_option("#f-campaign", campaign)
+    # The assignments and the decisions arrive on different topics, maybe in different batches:
+    # wait for each figure, not only for the first.
     await expect(page.locator("#kpi-mqls")).to_have_text("6", timeout=20_000)
-
-    assert await page.text_content("#kpi-accepted") == "4"
-    assert await page.text_content("#kpi-rejected") == "2"
-    assert await page.text_content("#kpi-acceptance") == "66.7 %"
+    await expect(page.locator("#kpi-accepted")).to_have_text("4", timeout=20_000)
+    await expect(page.locator("#kpi-rejected")).to_have_text("2", timeout=20_000)
+    await expect(page.locator("#kpi-acceptance")).to_have_text("66.7 %", timeout=20_000)
     funnel: Any = await page.evaluate("document.getElementById('funnel').data[0].x")
     assert funnel == [6, 6, 4, 0]
     reasons: Any = await page.evaluate(

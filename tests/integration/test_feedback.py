@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from aiokafka import AIOKafkaProducer
 
 from tests.integration.routing_configs import Territory
@@ -96,7 +97,7 @@ async def test_decisions_and_qualifications_become_outcomes_snapshots_and_report
         await send(producer, "lead.qualified", "lead.qualified", {k: v for k, v in qualified.items() if v})
 
     team = f"team={territory.weighted_team}"
-    row = await row_of(feedback, "team", team, accepted=3, rejected=1, sqls=1)
+    row = await row_of(feedback, "team", team, accepted=3, rejected=1, sqls=1, disqualified=1)
     assert (row["mqls"], row["assigned"], row["disqualified"]) == (4, 4, 1)
     assert row["rejected_by_reason"] == {"not_icp": 1}
     assert row["acceptance_rate"] == 0.75
@@ -253,3 +254,73 @@ async def test_a_bad_parameter_is_a_422_that_names_it(
     response = await feedback.get(path)
     assert response.status_code == 422
     assert [error["path"] for error in response.json()["errors"]] == [parameter]
+
+
+async def thresholds_of(feedback: httpx.AsyncClient, version: int) -> dict[str, Any]:
+    """The alert thresholds the feedback service uses, once they come from config ``version``."""
+
+    async def known() -> dict[str, Any] | None:
+        thresholds: dict[str, Any] = (await feedback.get("/v1/reports/alerts")).json()["thresholds"]
+        return thresholds if thresholds["config_version"] == version else None
+
+    found: dict[str, Any] = await eventually(known, timeout=30, what=f"feedback to use config {version}")
+    return found
+
+
+async def test_an_alert_fires_by_the_thresholds_of_the_routing_configs_alerts_key(
+    stack: Stack,
+    admin: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    feedback: httpx.AsyncClient,
+    scoring: TopicWatcher,
+) -> None:
+    alerts = {"acceptance_below": 0.75, "acceptance_above": 0.95, "min_decisions": 8}
+    configs = await TopicWatcher(stack.kafka, "routing.config").start()
+    try:
+        version = await Territory.new().apply(admin, alerts=alerts)
+
+        def applied(record: Any) -> bool:
+            event: dict[str, Any] = json.loads(record.value)
+            return bool(event["type"] == "routing.config_applied" and event["data"]["version"] == version)
+
+        (event,) = await configs.wait_for(applied, timeout=30)
+        assert json.loads(event.value)["data"]["alerts"] == alerts
+        assert event.key == b"routing-config"
+        assert await thresholds_of(feedback, version) == {**alerts, "config_version": version}
+
+        # 10 decisions, 7 accepted: 70 %. The settings' 50 % and 20 decisions would say nothing.
+        campaign = unique("cfg-alert")
+        key = f"campaign={campaign}"
+        for number in range(10):
+            for topic, type_, data in lifecycle(campaign, accept=number < 7):
+                await send(producer, topic, type_, data)
+
+        def alert_for_campaign(record: Any) -> bool:
+            event: dict[str, Any] = json.loads(record.value)
+            return bool(event["type"] == "scoring.acceptance_alert" and event["subject"] == key)
+
+        (first,) = await scoring.wait_for(alert_for_campaign, timeout=30)
+        alert = json.loads(first.value)["data"]
+        assert (alert["direction"], alert["state"], alert["threshold"]) == ("below", "firing", 0.75)
+        assert (alert["decisions"], alert["acceptance_rate"]) == (10, 0.7)
+        firing = (await feedback.get("/v1/reports/alerts")).json()["firing"]
+        assert [(a["direction"], a["threshold"]) for a in firing if a["segment_key"] == key] == [
+            ("below", 0.75)
+        ]
+    finally:
+        await configs.stop()
+        # A config without `alerts`: the contract's defaults again, for the tests that follow.
+        restored = await Territory.new().apply(admin)
+        assert (await thresholds_of(feedback, restored))["acceptance_below"] == 0.5
+
+
+async def test_a_routing_config_with_a_bad_alerts_band_is_refused(admin: httpx.AsyncClient) -> None:
+    response = await admin.put(
+        "/v1/routing-config",
+        content=yaml.safe_dump(
+            Territory.new().config(alerts={"acceptance_below": 0.9, "acceptance_above": 0.5})
+        ),
+        headers={"Content-Type": "application/yaml"},
+    )
+    assert response.status_code == 422, response.text
+    assert "acceptance_below (0.9) must be under acceptance_above (0.5)" in response.text

@@ -22,6 +22,7 @@ LEAD_QUALIFIED = "lead.qualified"
 LEAD_OUTCOME = "scoring.lead_outcome"
 FEEDBACK_SNAPSHOT = "scoring.feedback_snapshot"
 ACCEPTANCE_ALERT = "scoring.acceptance_alert"
+ROUTING_CONFIG_APPLIED = "routing.config_applied"
 
 _RFC3339 = re.compile(
     r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
@@ -374,6 +375,26 @@ class AcceptanceAlert(EventData):
         return self
 
 
+class AlertThresholds(BaseModel):
+    """The routing config's ``alerts`` (CONTRACT §9), with its defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    acceptance_below: Rate = 0.5
+    acceptance_above: Rate = 0.9
+    min_decisions: Annotated[int, Strict(), Field(ge=1)] = 20
+
+
+class RoutingConfigApplied(EventData):
+    """``routing.config_applied``: a routing configuration version became active (what other
+    services take from it: the acceptance alert thresholds)."""
+
+    version: Annotated[int, Strict(), Field(ge=1)]
+    sha256: Id
+    applied_at: Time
+    alerts: AlertThresholds
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     MQL_CREATED: MqlCreated,
     LEAD_ASSIGNED: LeadAssigned,
@@ -384,6 +405,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     LEAD_OUTCOME: LeadOutcome,
     FEEDBACK_SNAPSHOT: FeedbackSnapshot,
     ACCEPTANCE_ALERT: AcceptanceAlert,
+    ROUTING_CONFIG_APPLIED: RoutingConfigApplied,
 }
 
 

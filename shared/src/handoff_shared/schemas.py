@@ -34,6 +34,7 @@ _DEAD_LETTERED = (
     topics.LEAD_REJECTED,
     topics.LEAD_ESCALATED,
     topics.LEAD_QUALIFIED,
+    topics.ROUTING_CONFIG,
 )
 
 

@@ -97,6 +97,7 @@ class ServiceSettings(KafkaSettings):
     topic_lead_escalated: str = topics.LEAD_ESCALATED
     topic_lead_qualified: str = topics.LEAD_QUALIFIED
     topic_scoring_feedback: str = topics.SCORING_FEEDBACK
+    topic_routing_config: str = topics.ROUTING_CONFIG
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -14,6 +14,8 @@ LEAD_REJECTED = "lead.rejected"
 LEAD_ESCALATED = "lead.escalated"
 LEAD_QUALIFIED = "lead.qualified"
 SCORING_FEEDBACK = "scoring.feedback"
+# An extension beyond CONTRACT §1: which routing configuration is active.
+ROUTING_CONFIG = "routing.config"
 
 DLQ_SUFFIX = ".dlq"
 
@@ -127,5 +129,14 @@ TOPICS: tuple[Topic, ...] = (
         (events.LEAD_OUTCOME, events.FEEDBACK_SNAPSHOT, events.ACCEPTANCE_ALERT),
         "Outcomes, aggregates and acceptance alerts for marketing's scoring team.",
         ("marketing scoring",),
+    ),
+    Topic(
+        ROUTING_CONFIG,
+        "router",
+        "the constant routing-config",
+        (events.ROUTING_CONFIG_APPLIED,),
+        "A routing configuration version became active, with what other services take from it"
+        " (the acceptance alert thresholds).",
+        ("feedback",),
     ),
 )

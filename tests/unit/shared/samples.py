@@ -116,6 +116,12 @@ def data_of(event_type: str, lead_id: str = "lead-1") -> dict[str, Any]:
             "state": "firing",
             "raised_at": "2026-03-02T15:00:00Z",
         },
+        events.ROUTING_CONFIG_APPLIED: {
+            "version": 3,
+            "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "applied_at": "2026-03-02T08:00:00Z",
+            "alerts": {"acceptance_below": 0.6, "acceptance_above": 0.9, "min_decisions": 20},
+        },
     }
     return samples[event_type]
 
@@ -124,4 +130,6 @@ def subject_of(event_type: str, lead_id: str = "lead-1") -> str:
     """The subject: the lead_id, or the segment key for snapshots."""
     if event_type in (events.FEEDBACK_SNAPSHOT, events.ACCEPTANCE_ALERT):
         return "source=webinar,campaign=q3-launch"
+    if event_type == events.ROUTING_CONFIG_APPLIED:
+        return "routing-config"
     return lead_id

@@ -50,6 +50,7 @@ def test_event_types_are_the_contract_names() -> None:
         "scoring.lead_outcome",
         "scoring.feedback_snapshot",
         "scoring.acceptance_alert",
+        "routing.config_applied",  # an extension beyond the contract's names
     }
 
 

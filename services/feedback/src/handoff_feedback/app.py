@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from handoff_shared.service import create_service
 
 from handoff_feedback import tables
+from handoff_feedback.configs.service import ConfigEvents
 from handoff_feedback.dashboard.endpoints import dashboard_router
 from handoff_feedback.ingest.service import Ingest
 from handoff_feedback.reports.endpoints import reports_router
@@ -46,6 +47,11 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     runtime, app = service.runtime, service.app
     app.state.settings = settings
     runtime.consume(settings.consumer_group, lifecycle_topics(settings), Ingest(runtime, settings).on_records)
+    runtime.consume(
+        settings.config_consumer_group,
+        [settings.topic_routing_config],
+        ConfigEvents(runtime, settings).on_records,
+    )
     runtime.spawn("snapshots", Snapshots(runtime, settings, clock).run)
     app.include_router(reports_router(Reports(settings), runtime.sessions, clock))
     app.include_router(dashboard_router())

@@ -59,7 +59,7 @@ async def rebuild(settings: Settings, *, show_progress: bool) -> int:
                     await connection.execute(
                         text(
                             "INSERT INTO feedback.changed_windows SELECT DISTINCT dimension, segment,"
-                            ' "window", window_start FROM feedback.aggregates ON CONFLICT DO NOTHING'
+                            ' "window", window_start FROM feedback.aggregates'
                         )
                     )
             finally:
@@ -89,7 +89,7 @@ async def _replay(
     ) as progress:
         task = progress.add_task("records", total=total)
         while [p for p in partitions if await consumer.position(p) < last[p]]:
-            batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+            batches = await consumer.getmany(timeout_ms=500, max_records=ingest.settings.consumer_batch_max)
             records = [r for p, rs in batches.items() for r in rs if r.offset < last[p]]
             if records:
                 await ingest.on_records(records)

@@ -17,10 +17,17 @@ class Settings(ServiceSettings):
     # offset on the first run of the outcome logic (docs/architecture.md).
     consumer_group: str = "handoff-feedback-outcomes"
     event_source: str = "handoff/feedback"
+    # Reads routing.config (the router's routing.config_applied) for the alert thresholds.
+    config_consumer_group: str = "handoff-feedback-config"
+    # Larger batches than the other services: a batch's deltas are merged per (segment,
+    # window, measure) before one upsert, so the more events a batch holds, the fewer rows
+    # each event costs (bench/feedback_aggregation.py).
+    consumer_batch_max: int = Field(default=5000, ge=1, le=10_000)
 
     report_timezone: str = "UTC"
     snapshot_interval: Duration = timedelta(seconds=60)
     alert_window: Literal["day", "week"] = "day"
+    # The fallback until a routing config's ``alerts`` arrives (routing.config_applied).
     alert_acceptance_below: float = Field(default=0.5, ge=0, le=1)
     alert_acceptance_above: float = Field(default=0.9, ge=0, le=1)
     alert_min_decisions: int = Field(default=20, ge=1)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -62,7 +63,8 @@ accept_samples = Table(
 )
 Index("accept_samples_by_time", accept_samples.c.dimension, accept_samples.c.accepted_at)
 
-# Windows whose counts changed since their last snapshot was published.
+# Windows whose counts changed since their last snapshot was published: marks, maybe several
+# per window, with no unique key so that writers never wait on a snapshot's claim.
 changed_windows = Table(
     "changed_windows",
     metadata,
@@ -70,7 +72,13 @@ changed_windows = Table(
     Column("segment", Text, nullable=False),
     Column("window", Text, nullable=False),
     Column("window_start", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("dimension", "segment", "window", "window_start"),
+)
+Index(
+    "changed_windows_by_start",
+    changed_windows.c.window_start,
+    changed_windows.c.dimension,
+    changed_windows.c.segment,
+    changed_windows.c.window,
 )
 
 # Each segment's acceptance alerts: firing or not, since when, and the latest window judged.
@@ -86,4 +94,19 @@ alerts = Table(
     Column("decisions", BigInteger, nullable=True),
     Column("changed_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("dimension", "segment"),
+)
+
+# The alert thresholds of each routing config version the router applied (routing.config_applied);
+# the newest (by applied_at) is in force.
+routing_configs = Table(
+    "routing_configs",
+    metadata,
+    Column("version", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("acceptance_below", Float, nullable=False),
+    Column("acceptance_above", Float, nullable=False),
+    Column("min_decisions", Integer, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("version", "sha256"),
 )

@@ -1,5 +1,10 @@
 """The stored aggregates: counts per segment, window and measure; seconds-to-accept samples;
-and the windows changed since their last snapshot. Every write is one statement per batch."""
+and the windows changed since their last snapshot. Every write is one statement per batch.
+
+A changed window is marked by inserting a row with no unique key: with one, a batch marking
+a window that a snapshot transaction is publishing (it has deleted the mark, uncommitted)
+would wait for that whole transaction; without, it never waits, and a window marked twice
+is published once per claim."""
 
 from __future__ import annotations
 
@@ -29,8 +34,9 @@ class WindowKey:
     window_start: datetime
 
 
-async def add(session: AsyncSession, change: Delta) -> None:
-    """Add a batch's delta: counts by increment, samples replaced or removed, windows marked."""
+async def add(session: AsyncSession, change: Delta, *, mark: bool = True) -> None:
+    """Add a batch's delta: counts by increment, samples replaced or removed, windows marked
+    (unless ``mark`` is false: a rebuild marks every window once at its end)."""
     if change.counts:
         keys = sorted(change.counts)  # one lock order for every writer
         await session.execute(
@@ -51,12 +57,13 @@ async def add(session: AsyncSession, change: Delta) -> None:
                 "n": [change.counts[k] for k in keys],
             },
         )
-        windows = sorted({k[:4] for k in keys})
+    if change.counts and mark:
+        windows = sorted({k[:4] for k in change.counts})
         await session.execute(
             text(
                 f'INSERT INTO {S}.changed_windows (dimension, segment, "window", window_start) '
                 "SELECT * FROM unnest(CAST(:d AS text[]), CAST(:s AS text[]), CAST(:w AS text[]),"
-                " CAST(:t AS timestamptz[])) ON CONFLICT DO NOTHING"
+                " CAST(:t AS timestamptz[]))"
             ),
             {
                 "d": [k[0] for k in windows],
@@ -99,22 +106,26 @@ async def add(session: AsyncSession, change: Delta) -> None:
         )
 
 
-async def claim_changed(session: AsyncSession, limit: int) -> list[WindowKey]:
-    """Take (and forget) up to ``limit`` changed windows, oldest first; other replicas skip them."""
+async def claim_changed(session: AsyncSession, limit: int) -> tuple[list[WindowKey], int]:
+    """Take (and forget) up to ``limit`` change marks, oldest first; other replicas skip them.
+
+    Answers the distinct windows and how many marks were taken. A window may be marked more
+    than once (writers never wait on each other's marks, see ``add``); a mark left behind
+    only makes one more snapshot of its window.
+    """
     rows = (
         await session.execute(
             text(
                 f"DELETE FROM {S}.changed_windows c USING ("
-                f' SELECT dimension, segment, "window", window_start FROM {S}.changed_windows'
+                f" SELECT ctid AS mark FROM {S}.changed_windows"
                 ' ORDER BY window_start, dimension, segment, "window" LIMIT :limit FOR UPDATE SKIP LOCKED'
-                ') AS t WHERE (c.dimension, c.segment, c."window", c.window_start)'
-                ' = (t.dimension, t.segment, t."window", t.window_start)'
+                ") AS t WHERE c.ctid = t.mark"
                 ' RETURNING c.dimension, c.segment, c."window", c.window_start'
             ),
             {"limit": limit},
         )
     ).all()
-    return sorted(WindowKey(r[0], r[1], r[2], r[3]) for r in rows)
+    return sorted({WindowKey(r[0], r[1], r[2], r[3]) for r in rows}), len(rows)
 
 
 async def counts_of(session: AsyncSession, keys: Sequence[WindowKey]) -> dict[WindowKey, dict[str, int]]:

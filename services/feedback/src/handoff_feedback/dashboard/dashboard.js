@@ -73,14 +73,16 @@
       layout({ showlegend: false, margin: { t: 10, r: 10, b: 30, l: 150 }, yaxis: { autorange: "reversed" } }), config);
   }
 
-  function drawSeries(points) {
+  function drawSeries(points, thresholds) {
+    const low = thresholds.acceptance_below, high = thresholds.acceptance_above;
+    $("band").textContent = pct(low) + " and " + pct(high);
     const x = points.map((p) => p.window_start);
     const decided = points.map((p) => (p.decisions ? p.acceptance_rate : null));
     const band = (y0, y1, color) => ({ type: "rect", xref: "paper", x0: 0, x1: 1, y0: y0, y1: y1,
       fillcolor: color, opacity: 0.15, line: { width: 0 }, layer: "below" });
     Plotly.react("acceptance", [{ type: "scatter", mode: "lines+markers", name: "acceptance rate", x: x, y: decided,
       connectgaps: false }], layout({ yaxis: { range: [0, 1], tickformat: ".0%" },
-      shapes: [band(0, 0.5, "#d93025"), band(0.5, 0.9, "#1e8e3e"), band(0.9, 1, "#f29900")] }), config);
+      shapes: [band(0, low, "#d93025"), band(low, high, "#1e8e3e"), band(high, 1, "#f29900")] }), config);
     const minutes = (s) => (s === null ? null : s / 60);
     Plotly.react("time-to-accept", [
       { type: "scatter", mode: "lines+markers", name: "p50", x: x, y: points.map((p) => minutes(p.seconds_to_accept_p50)) },
@@ -129,7 +131,7 @@
         api("/v1/reports/reps?" + range()),
       ]);
       drawTotals(series.total);
-      drawSeries(series.points);
+      drawSeries(series.points, alerts.thresholds);
       drawAlerts(alerts);
       drawReps(reps);
       $("status").textContent = "updated " + new Date().toLocaleTimeString() + " · every " + REFRESH_MS / 1000 + " s";

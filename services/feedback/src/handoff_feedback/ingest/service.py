@@ -27,7 +27,7 @@ from handoff_feedback.ingest.events_to_facts import CONSUMED_TYPES, fact_of
 from handoff_feedback.ingest.repository import StoredLead
 from handoff_feedback.outcomes.decisions import Outcome, outcomes_of
 from handoff_feedback.outcomes.facts import Fact, apply_all
-from handoff_feedback.outcomes.tally import CountKey, Delta, Sample, SampleKey, contributions, delta
+from handoff_feedback.outcomes.tally import CountKey, Delta, Sample, SampleKey, contributions
 from handoff_feedback.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -81,11 +81,14 @@ def merge_batch(
         state = apply_all(before.state, lead_facts)
         if state == before.state:
             continue  # a repeat: nothing new
-        change = delta(contributions(before.state, zone), contributions(state, zone))
-        for key, n in change.counts.items():
+        old, new = contributions(before.state, zone), contributions(state, zone)
+        # after - before, summed over the batch's leads: one row per key for the whole batch
+        for key, n in new.counts.items():
             counts[key] += n
-        added.update(change.added)
-        removed += change.removed
+        for key, n in old.counts.items():
+            counts[key] -= n
+        added.update((k, v) for k, v in new.samples.items() if old.samples.get(k) != v)
+        removed += [k for k in old.samples if k not in new.samples]
         fresh = [o for o in outcomes_of(state) if o.key not in before.published]
         due += fresh
         changed[lead_id] = StoredLead(state, before.published | {o.key for o in fresh})
@@ -124,7 +127,7 @@ class Ingest:
                 stored = await leads.lock(session, list(facts))
                 changed, change, due = merge_batch(stored, facts, self.settings)
                 await leads.save(session, changed)
-                await aggregates.add(session, change)
+                await aggregates.add(session, change, mark=self.publish)
                 if self.publish:
                     await add_to_outbox(
                         session, tables.outbox, [outcome_event(o, self.settings) for o in due]

@@ -18,12 +18,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from handoff_feedback.outcomes.facts import LEVELS, Accepted, LeadState, Rejected
 from handoff_feedback.outcomes.segments import ASSIGNMENT_DIMENSIONS, LEAD_DIMENSIONS, Dimension
 from handoff_feedback.outcomes.segments import segment_key as key_of
-from handoff_feedback.outcomes.windows import WINDOW_KINDS, WindowKind, window_of
+from handoff_feedback.outcomes.windows import WindowKind, window_starts
 
 # (dimension, segment key, window kind, window start (UTC), measure) -> count
 CountKey = tuple[Dimension, str, WindowKind, datetime, str]
@@ -38,6 +39,21 @@ class Contributions:
     samples: dict[SampleKey, Sample] = field(default_factory=dict)
 
 
+Segments = tuple[tuple[Dimension, str], ...]
+
+
+@lru_cache(maxsize=4096)
+def _lead_segments(source: str | None, campaign: str | None) -> Segments:
+    values = {"source": source, "campaign": campaign}
+    return tuple((d, key_of(d, values)) for d in LEAD_DIMENSIONS)
+
+
+@lru_cache(maxsize=16384)
+def _own_segments(source: str | None, campaign: str | None, team: str, rep: str, rule: str) -> Segments:
+    values = {"source": source, "campaign": campaign, "team": team, "rep": rep, "rule": rule}
+    return tuple((d, key_of(d, values)) for d in ASSIGNMENT_DIMENSIONS)
+
+
 def contributions(state: LeadState, tz: ZoneInfo) -> Contributions:
     """Every count and seconds-to-accept sample this lead adds to the aggregates."""
     counts: Counter[CountKey] = Counter()
@@ -45,22 +61,21 @@ def contributions(state: LeadState, tz: ZoneInfo) -> Contributions:
     lead = state.lead
     if lead is None:
         return Contributions(counts, samples)
-    lead_values: dict[str, str | None] = {"source": lead.source, "campaign": lead.campaign}
-    lead_segments = [(d, key_of(d, lead_values)) for d in LEAD_DIMENSIONS]
+    lead_segments = _lead_segments(lead.source, lead.campaign)
 
     def count(segments: Iterable[tuple[Dimension, str]], at: datetime, measure: str) -> None:
-        for kind in WINDOW_KINDS:
-            start = window_of(at, kind, tz)[0]
+        get = counts.get
+        for kind, start in window_starts(at, tz):
             for dimension, key in segments:
-                counts[(dimension, key, kind, start, measure)] += 1
+                k = (dimension, key, kind, start, measure)
+                counts[k] = get(k, 0) + 1
 
     count(lead_segments, lead.at, "mqls")
     for facts in state.assignments:
         assigned = facts.assigned
         if assigned is None:
             continue
-        values = {**lead_values, "team": assigned.team_id, "rep": assigned.rep_id, "rule": assigned.rule_id}
-        own = [(d, key_of(d, values)) for d in ASSIGNMENT_DIMENSIONS]
+        own = _own_segments(lead.source, lead.campaign, assigned.team_id, assigned.rep_id, assigned.rule_id)
         every = lead_segments + own
         count(every, assigned.at, "assigned")
         count(own, assigned.at, "mqls")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,20 @@ def _first_day(moment: datetime, kind: WindowKind, tz: ZoneInfo) -> date:
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+@lru_cache(maxsize=8192)
+def _starts_of_day(day: date, tz: ZoneInfo) -> tuple[tuple[WindowKind, datetime], ...]:
+    week = day - timedelta(days=day.weekday())
+    return (("day", _midnight(day, tz)), ("week", _midnight(week, tz)))
+
+
+def window_starts(moment: datetime, tz: ZoneInfo) -> tuple[tuple[WindowKind, datetime], ...]:
+    """The start (UTC) of the day and of the week holding ``moment``: ``window_of`` for every
+    kind at once, with one timezone conversion (the hot path of counting)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: a time needs a UTC offset")
+    return _starts_of_day(moment.astimezone(tz).date(), tz)
 
 
 def window_of(moment: datetime, kind: WindowKind, tz: ZoneInfo) -> tuple[datetime, datetime]:

@@ -123,5 +123,16 @@ class AlertOut(BaseModel):
     since: datetime | None
 
 
+class Thresholds(BaseModel):
+    """The thresholds alerts are judged by: the newest routing config's ``alerts`` (its
+    ``config_version``), or the ``HANDOFF_ALERT_*`` settings before any config was seen (null)."""
+
+    acceptance_below: float
+    acceptance_above: float
+    min_decisions: int
+    config_version: int | None
+
+
 class Alerts(BaseModel):
     firing: list[AlertOut]
+    thresholds: Thresholds

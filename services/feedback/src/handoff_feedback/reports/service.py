@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_feedback.aggregates import repository as aggregates
+from handoff_feedback.configs.service import rule_in_force
 from handoff_feedback.outcomes.segments import Dimension, segment_of
 from handoff_feedback.outcomes.signals import Counts, SignalPolicy, signals_of
 from handoff_feedback.outcomes.tally import Tally, tally_of
@@ -181,12 +182,12 @@ class Reports:
         )
 
     async def alerts(self, session: AsyncSession) -> schemas.Alerts:
-        settings = self.settings
+        rule, version = await rule_in_force(session, self.settings)
         found = []
         for dimension, key, below, above, judged, rate, decisions, since in await alerts.firing(session):
             for direction, on, threshold in (
-                ("below", below, settings.alert_acceptance_below),
-                ("above", above, settings.alert_acceptance_above),
+                ("below", below, rule.acceptance_below),
+                ("above", above, rule.acceptance_above),
             ):
                 if on:
                     found.append(
@@ -202,7 +203,13 @@ class Reports:
                             since=since,
                         )
                     )
-        return schemas.Alerts(firing=found)
+        thresholds = schemas.Thresholds(
+            acceptance_below=rule.acceptance_below,
+            acceptance_above=rule.acceptance_above,
+            min_decisions=rule.min_decisions,
+            config_version=version,
+        )
+        return schemas.Alerts(firing=found, thresholds=thresholds)
 
 
 def _counts(counts: Mapping[str, int]) -> Counts:

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handoff_feedback import tables
 from handoff_feedback.aggregates import repository as aggregates
 from handoff_feedback.aggregates.repository import WindowKey
-from handoff_feedback.outcomes.alerts import AlertRule, SegmentAlerts, Transition, judge
+from handoff_feedback.configs.service import alert_rule
+from handoff_feedback.outcomes.alerts import SegmentAlerts, Transition, judge
 from handoff_feedback.outcomes.segments import ALL, segment_of
 from handoff_feedback.outcomes.tally import Tally, tally_of
 from handoff_feedback.outcomes.windows import window_of
@@ -71,15 +72,12 @@ class Snapshots:
         self.runtime = runtime
         self.settings = settings
         self.clock = clock
-        self.rule = AlertRule(
-            settings.alert_acceptance_below, settings.alert_acceptance_above, settings.alert_min_decisions
-        )
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.settings.snapshot_interval.total_seconds()
         while not stop.is_set():
             await self.mark_overall_day()
-            while await self.publish_once() == BATCH:
+            while await self.publish_once() == BATCH:  # marks taken: a full batch, maybe more
                 pass
             await wait_or_stop(stop, interval)
 
@@ -90,16 +88,16 @@ class Snapshots:
             await session.execute(
                 text(
                     'INSERT INTO feedback.changed_windows (dimension, segment, "window", window_start)'
-                    " VALUES ('all', :all, 'day', :start) ON CONFLICT DO NOTHING"
+                    " VALUES ('all', :all, 'day', :start)"
                 ),
                 {"all": ALL, "start": start},
             )
 
     async def publish_once(self) -> int:
-        """Publish one batch of changed windows; answer how many."""
+        """Publish one batch of changed windows; answer how many change marks it took."""
         zone = self.settings.zone
         async with db.transaction(self.runtime.sessions) as session:
-            keys = await aggregates.claim_changed(session, BATCH)
+            keys, marks = await aggregates.claim_changed(session, BATCH)
             if not keys:
                 return 0
             ends = {key: window_of(key.window_start, key.window, zone)[1] for key in keys}
@@ -111,7 +109,7 @@ class Snapshots:
             await add_to_outbox(session, tables.outbox, messages)
         self.runtime.relay.wake()
         log.info("snapshots.published", windows=len(keys), alerts=len(messages) - len(keys))
-        return len(keys)
+        return marks
 
     def _snapshot(self, key: WindowKey, end: datetime, tally: Tally) -> OutboxMessage:
         event = cloudevents.new_event(
@@ -136,6 +134,7 @@ class Snapshots:
         ]
         if not judged:
             return []
+        rule = await alert_rule(session, self.settings)
         states = await alerts.lock(session, [(k.dimension, k.segment) for k in judged])
         updated: dict[tuple[str, str], tuple[SegmentAlerts, float, int]] = {}
         messages: list[OutboxMessage] = []
@@ -143,9 +142,7 @@ class Snapshots:
         for key in sorted(judged, key=lambda k: k.window_start):
             segment = (key.dimension, key.segment)
             tally = tallies[key]
-            state, changes = judge(
-                self.rule, states[segment], key.window_start, tally.accepted, tally.rejected
-            )
+            state, changes = judge(rule, states[segment], key.window_start, tally.accepted, tally.rejected)
             states[segment] = state
             if state.judged_window == key.window_start:  # judged now: keep its latest figures
                 updated[segment] = (state, tally.acceptance_rate, tally.decisions)

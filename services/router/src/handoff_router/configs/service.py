@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from handoff_shared import events
+from handoff_shared import cloudevents, events
+from handoff_shared.outbox import OutboxMessage
+from handoff_shared.outbox import add as add_to_outbox
 from pydantic import ValidationError
 
 from handoff_router.assignments import state as state_store
@@ -27,6 +29,9 @@ from handoff_router.context import RouterContext
 from handoff_router.routing.config import ConfigInvalid, RoutingConfig, parse_config
 from handoff_router.routing.engine import Decision, route
 from handoff_router.routing.simulation import what_if
+from handoff_router.tables import outbox
+
+CONFIG_SUBJECT = "routing-config"  # subject and key of every routing.config_applied
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,33 @@ class RoutingConfigs:
             await repository.save(session, config, source)
             await callback_store.sync_urls(session, callback_urls(config))
             version = await self.context.configs.active(session)
-        assert version is not None
+            assert version is not None
+            await add_to_outbox(session, outbox, [self._applied(version)])
         self.context.queue_changed.wake()
         return version
+
+    def _applied(self, version: ConfigVersion) -> OutboxMessage:
+        """``routing.config_applied`` (topic ``routing.config``): the feedback service takes
+        the acceptance alert thresholds from it."""
+        alerts = version.config.alert_policy
+        data = events.RoutingConfigApplied(
+            version=version.version,
+            sha256=version.sha256,
+            applied_at=version.created_at,
+            alerts=events.AlertThresholds(
+                acceptance_below=alerts.acceptance_below,
+                acceptance_above=alerts.acceptance_above,
+                min_decisions=alerts.min_decisions,
+            ),
+        )
+        event = cloudevents.new_event(
+            events.ROUTING_CONFIG_APPLIED,
+            self.context.settings.event_source,
+            CONFIG_SUBJECT,
+            data,
+            time=version.created_at,
+        )
+        return OutboxMessage.of_event(self.context.settings.topic_routing_config, event, key=CONFIG_SUBJECT)
 
     async def preview(self, lead: dict[str, Any]) -> Preview:
         """Which rule, team and rep would take ``lead`` now, and why; nothing is written."""

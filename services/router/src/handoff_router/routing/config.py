@@ -5,7 +5,8 @@ finds, shape (the model) and cross-references (``references``) alike, each with 
 (``teams[1].members[0]``). Keys beyond the contract's, all optional: ``name`` on reps and
 managers, ``working_hours_only`` and ``sla.business_hours`` on teams, ``team`` on
 accounts, ``rejection_reasons`` and ``disqualification_reasons`` (CONTRACT §9) at the top,
-``holidays`` and ``ladder`` in a team's ``sla``.
+``holidays`` and ``ladder`` in a team's ``sla``; ``alerts`` (CONTRACT §9: acceptance alert
+thresholds, passed on to the feedback service in ``routing.config_applied``).
 
 ``sla.holidays`` (and a team's) names country holiday calendars (``US``, ``DE-BY``) whose
 public holidays close business hours; ``sla.max_reassignments`` (default 2) bounds the SLA
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handoff_shared.business_time import DAYS, BusinessCalendar, BusinessHours, is_known_holiday_calendar
 from handoff_shared.durations import parse_duration
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from handoff_router.routing.config_text import read_config_text
 from handoff_router.routing.problems import ConfigInvalid as ConfigInvalid  # re-exported
@@ -281,6 +282,27 @@ class CallbackPolicy(Model):
     unreachable_after: Duration = "15m"
 
 
+class AlertPolicy(Model):
+    """``alerts`` (CONTRACT §9): when a segment's acceptance rate is out of the healthy band.
+
+    The feedback service judges them; the router validates them and passes them on in
+    ``routing.config_applied``.
+    """
+
+    acceptance_below: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
+    acceptance_above: float = Field(default=0.9, ge=0, le=1, allow_inf_nan=False)
+    min_decisions: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _band(self) -> AlertPolicy:
+        if self.acceptance_below >= self.acceptance_above:
+            raise ValueError(
+                f"acceptance_below ({self.acceptance_below}) must be under"
+                f" acceptance_above ({self.acceptance_above})"
+            )
+        return self
+
+
 class RoutingConfig(Model):
     """A whole routing configuration; build it with ``validate_config`` or ``parse_config``."""
 
@@ -298,6 +320,13 @@ class RoutingConfig(Model):
         default_factory=lambda: list(DEFAULT_DISQUALIFICATION_REASONS), min_length=1
     )
     callbacks: CallbackPolicy = Field(default_factory=CallbackPolicy)
+    # None (absent) means the defaults; absent, it leaves the canonical JSON (and hash) as before.
+    alerts: AlertPolicy | None = None
+
+    @property
+    def alert_policy(self) -> AlertPolicy:
+        """``alerts``, or the contract's defaults when the config has none."""
+        return self.alerts or AlertPolicy()
 
     # Lookups built on first use; cached_property leaves equality and dumps to the fields.
     @cached_property
