@@ -1,19 +1,19 @@
 """The delivery worker: claim due deliveries, sign, POST, record every try, move circuits.
 
 Bounded concurrency overall (``callback_concurrency`` tries in flight per process) and per
-endpoint (``callback_per_endpoint``), so one slow endpoint holds at most its own slots and
-never delays the others. Claims are leased in the database, so any number of router
-processes deliver each event once, and a process killed mid-try loses nothing: the lease
-runs out and another try goes with the same ``webhook-id`` and the same body.
+endpoint (``callback_per_endpoint`` leased at once over all router replicas, counted in the
+database), so one slow endpoint holds at most its own slots and never delays the others.
+Claims are leased in the database, so any number of router processes deliver each event
+once, and a process killed mid-try loses nothing: the lease runs out and another try goes
+with the same ``webhook-id`` and the same body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,7 +84,6 @@ class DeliveryWorker:
         # when its worker died; then the delivery is simply due again.
         self.lease = settings.callback_timeout + timedelta(seconds=5)
         self._wake = asyncio.Event()
-        self._in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[tuple[repository.Claimed, Sent]] = asyncio.Queue()
 
@@ -125,29 +124,22 @@ class DeliveryWorker:
             await sender.close()
 
     async def _claim(self, free: int) -> list[repository.Claimed]:
-        per_endpoint = self.settings.callback_per_endpoint
-        room = {endpoint: per_endpoint - busy for endpoint, busy in self._in_flight.items()}
         async with transaction(self.sessions) as session:
             return await repository.claim(
                 session,
                 self.clock(),
-                room,
                 free,
-                per_endpoint,
+                self.settings.callback_per_endpoint,
                 self.lease,
                 self.policies.circuit.probe_lease,
             )
 
     def _start(self, sender: Sender, item: repository.Claimed) -> None:
-        self._in_flight[item.endpoint_id] += 1
         task = asyncio.create_task(self._deliver(sender, item), name=f"callback:{item.delivery_id}")
         self._tasks.add(task)
 
         def done(finished: asyncio.Task[None]) -> None:
             self._tasks.discard(finished)
-            self._in_flight[item.endpoint_id] -= 1
-            if self._in_flight[item.endpoint_id] <= 0:
-                del self._in_flight[item.endpoint_id]
             self._wake.set()
 
         task.add_done_callback(done)
@@ -217,7 +209,10 @@ class DeliveryWorker:
             circuits = dict(before)
             for item, sent in batch:
                 attempt, number = sent.attempt, item.attempts + 1
-                step = next_step(attempt, number, item.created_at, now, random.random(), self.policies.retry)
+                policy = self.policies.retry
+                if item.retry_window is not None:
+                    policy = replace(policy, window=item.retry_window)
+                step = next_step(attempt, number, item.created_at, now, random.random(), policy)
                 steps.append(step)
                 circuits[item.endpoint_id] = _next_circuit(
                     circuits[item.endpoint_id], attempt, step, now, self.policies.circuit
