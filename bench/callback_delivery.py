@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -55,7 +56,30 @@ def config(tag: str, receiver: Receivers) -> dict[str, object]:
     }
 
 
-async def ceiling(receiver: Receivers, reps: list[str], count: int) -> float:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def router_pid() -> int | None:
+    """The stack's router process (``.run/pids/router.pid`` is ``uv run``; its child is Python)."""
+    path = ROOT / ".run" / "pids" / "router.pid"
+    if not path.exists():
+        return None
+    pid = path.read_text().strip()
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = children.read_text().split() if children.exists() else []
+    return int(found[0]) if found else int(pid)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (0 when it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+async def ceiling(receiver: Receivers, reps: list[str], count: int) -> tuple[float, float]:
     """Bare httpx POSTs to the receiver, 128 at a time, a keep-alive client per endpoint (as the
     router's sender has): the most an httpx client gets here."""
     body = b'{"type":"bench"}'
@@ -69,16 +93,19 @@ async def ceiling(receiver: Receivers, reps: list[str], count: int) -> float:
             await clients[rep].post(receiver.url(rep), content=body)
 
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker(reps[n % len(reps)]) for n in range(128)))
-        return count / (time.perf_counter() - started)
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count
     finally:
         for client in clients.values():
             await client.aclose()
 
 
-async def throughput(env: dict[str, str], receiver: Receivers, reps: list[str], count: int) -> float:
-    """Deliveries written at once; the router sends them all."""
+async def throughput(
+    env: dict[str, str], receiver: Receivers, reps: list[str], count: int
+) -> tuple[float, float]:
+    """Deliveries written at once; the router sends them all. Answers deliveries/s and the
+    router's CPU seconds per delivery meanwhile (load-independent, unlike the rate)."""
     engine = make_engine(env["HANDOFF_DATABASE_URL"], pool_size=1)
     box = SecretBox(SecretStr(env["HANDOFF_CALLBACK_SECRETS_KEY"]))
     before = receiver.poll()
@@ -100,7 +127,8 @@ async def throughput(env: dict[str, str], receiver: Receivers, reps: list[str], 
         async with transaction(make_sessions(engine)) as session:
             for rep in reps:
                 await repository.store_secret(session, f"rep:{rep}", box.seal(new_secret()), now, now - now)
-        started = time.perf_counter()
+        pid = router_pid()
+        started, cpu = time.perf_counter(), cpu_seconds(pid)
         async with transaction(make_sessions(engine)) as session:
             await repository.enqueue(session, rows)
         async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"]) as router:
@@ -108,8 +136,9 @@ async def throughput(env: dict[str, str], receiver: Receivers, reps: list[str], 
         while receiver.poll() - before < count:  # noqa: ASYNC110 (the receivers are other processes)
             await asyncio.sleep(0.05)
         # The receivers note the wall clock of each call: the last one's is when the N-th arrived.
+        used = cpu_seconds(pid) - cpu
         last = max(call.at for call in receiver.calls[before:])
-        return count / (last - (time.time() - (time.perf_counter() - started)))
+        return count / (last - (time.time() - (time.perf_counter() - started))), used / count
     finally:
         await engine.dispose()
 
@@ -175,8 +204,8 @@ async def main() -> None:
             )
             response.raise_for_status()
             reps = [f"{tag}-rep-{n}" for n in range(REPS)]
-            bare = await ceiling(receiver, reps, args.deliveries)
-            rate = await throughput(env, receiver, reps, args.deliveries)
+            bare, bare_cpu = await ceiling(receiver, reps, args.deliveries)
+            rate, router_cpu = await throughput(env, receiver, reps, args.deliveries)
             samples = await latency(env, receiver, args.rate, args.seconds)
             if previous.strip() and not previous.lstrip().startswith("{"):
                 await admin.put(
@@ -187,10 +216,15 @@ async def main() -> None:
     if not samples:
         raise SystemExit("no callback arrived: is the stack up (make up)?")
     p50, p99 = percentile(samples, 50) * 1000, percentile(samples, 99) * 1000
+    per_core = 1 / router_cpu if router_cpu else 0.0
     figures = {
         "ceiling_posts_per_s": round(bare),
         "deliveries_per_s": round(rate),
         "ratio": round(rate / bare, 2),
+        "bare_cpu_us_per_post": round(bare_cpu * 1e6),
+        "router_cpu_us_per_delivery": round(router_cpu * 1e6),
+        "router_deliveries_per_cpu_second": round(per_core),
+        "load_average_1m": os.getloadavg()[0],
         "rate_leads_per_s": args.rate,
         "seconds": args.seconds,
         "latency_p50_ms": round(p50),
@@ -208,6 +242,9 @@ for {args.seconds}s, timed from `assigned_at` of `lead.assigned` to the callback
 |---|---|
 | bare httpx to the receiver (ceiling) | {bare:,.0f} POSTs/s |
 | router deliveries | {rate:,.0f} deliveries/s (ratio {rate / bare:.2f}) |
+| CPU per POST: bare httpx / router | {bare_cpu * 1e6:,.0f} / {router_cpu * 1e6:,.0f} µs |
+| so one idle core would send about | {per_core:,.0f} deliveries/s |
+| load average (1 min) at the end | {os.getloadavg()[0]:.1f} |
 | latency p50 / p99 / max | {p50:,.0f} / {p99:,.0f} / {max(samples) * 1000:,.0f} ms (n={len(samples)}) |
 
 Goals: at least 1,000 deliveries/s: {"reached" if rate >= 1000 else "not reached"};
