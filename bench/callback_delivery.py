@@ -64,10 +64,15 @@ def router_pid() -> int | None:
     path = ROOT / ".run" / "pids" / "router.pid"
     if not path.exists():
         return None
-    pid = path.read_text().strip()
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    found = children.read_text().split() if children.exists() else []
-    return int(found[0]) if found else int(pid)
+    parent = path.read_text().strip()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[1] == parent:
+            return int(stat.parent.name)
+    return int(parent)
 
 
 def cpu_seconds(pid: int | None) -> float:
