@@ -19,6 +19,7 @@ in-process test receiver topped out near 200/s); see bench/_callback_receiver.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -136,8 +137,9 @@ async def throughput(
         started, cpu = time.perf_counter(), cpu_seconds(pid)
         async with transaction(make_sessions(engine)) as session:
             await repository.enqueue(session, rows)
-        async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"]) as router:
-            await router.post("/v1/deliveries/none/redeliver")  # any POST wakes the worker at once
+        async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"], timeout=30) as router:
+            with contextlib.suppress(httpx.HTTPError):  # a busy router still finds them by polling
+                await router.post("/v1/deliveries/none/redeliver")  # any POST wakes the worker at once
         while receiver.poll() - before < count:  # noqa: ASYNC110 (the receivers are other processes)
             await asyncio.sleep(0.05)
         # The receivers note the wall clock of each call: the last one's is when the N-th arrived.
