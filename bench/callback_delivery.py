@@ -9,13 +9,19 @@ beside a bare httpx client's rate to the same receiver in the same run.
 3. Latency: MQLs produced at ``--rate`` per second for ``--seconds``; for each lead, from
    ``assigned_at`` of its ``lead.assigned`` (set in the routing transaction, just before it
    commits) to the callback arriving at the receiver. p50 and p99.
-The receiver is a real HTTP server (uvicorn) in this process, so it shares the machine.
+The receiver is ``--receivers`` separate processes (default 2) sharing one loopback port
+(SO_REUSEPORT): a minimal HTTP/1.1 keep-alive server on asyncio that answers 200 at once and
+notes each call's arrival (wall clock, webhook-id, subject, assigned_at) in a file this
+process reads. It answers several thousand requests/s, so it is not what is measured (the
+in-process test receiver topped out near 200/s); see bench/_callback_receiver.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sys
 import time
 import uuid
@@ -32,15 +38,14 @@ from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _callback_receiver import Receivers  # noqa: E402
 from _stack import arguments, percentile, stack_env, write_report  # noqa: E402
 from routing_throughput import mql  # noqa: E402
-
-from tests.callback_receiver import Receiver  # noqa: E402
 
 REPS = 20
 
 
-def config(tag: str, receiver: Receiver) -> dict[str, object]:
+def config(tag: str, receiver: Receivers) -> dict[str, object]:
     reps = [f"{tag}-rep-{n}" for n in range(REPS)]
     return {
         "reps": [
@@ -52,28 +57,64 @@ def config(tag: str, receiver: Receiver) -> dict[str, object]:
     }
 
 
-async def ceiling(receiver: Receiver, count: int) -> float:
-    """Bare httpx POSTs to the receiver, 128 at a time: the most any client gets here."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def router_pid() -> int | None:
+    """The stack's router process (``.run/pids/router.pid`` is ``uv run``; its child is Python)."""
+    path = ROOT / ".run" / "pids" / "router.pid"
+    if not path.exists():
+        return None
+    parent = path.read_text().strip()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[1] == parent:
+            return int(stat.parent.name)
+    return int(parent)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (0 when it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+async def ceiling(receiver: Receivers, reps: list[str], count: int) -> tuple[float, float]:
+    """Bare httpx POSTs to the receiver, 128 at a time, a keep-alive client per endpoint (as the
+    router's sender has): the most an httpx client gets here."""
     body = b'{"type":"bench"}'
-    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
-    async with httpx.AsyncClient(limits=limits) as client:
-        queue = list(range(count))
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    clients = {rep: httpx.AsyncClient(limits=limits) for rep in reps}
+    queue = list(range(count))
 
-        async def worker() -> None:
-            while queue:
-                queue.pop()
-                await client.post(receiver.url("ceiling"), content=body)
+    async def worker(rep: str) -> None:
+        while queue:
+            queue.pop()
+            await clients[rep].post(receiver.url(rep), content=body)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(128)))
-        return count / (time.perf_counter() - started)
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker(reps[n % len(reps)]) for n in range(128)))
+        return count / (time.perf_counter() - started), (time.process_time() - cpu) / count
+    finally:
+        for client in clients.values():
+            await client.aclose()
 
 
-async def throughput(env: dict[str, str], receiver: Receiver, reps: list[str], count: int) -> float:
-    """Deliveries written at once; the router sends them all."""
+async def throughput(
+    env: dict[str, str], receiver: Receivers, reps: list[str], count: int
+) -> tuple[float, float]:
+    """Deliveries written at once; the router sends them all. Answers deliveries/s and the
+    router's CPU seconds per delivery meanwhile (load-independent, unlike the rate)."""
     engine = make_engine(env["HANDOFF_DATABASE_URL"], pool_size=1)
     box = SecretBox(SecretStr(env["HANDOFF_CALLBACK_SECRETS_KEY"]))
-    before = len(receiver.calls)
+    before = receiver.poll()
     now = datetime.now(UTC)
     rows = [
         repository.NewDelivery(
@@ -92,22 +133,26 @@ async def throughput(env: dict[str, str], receiver: Receiver, reps: list[str], c
         async with transaction(make_sessions(engine)) as session:
             for rep in reps:
                 await repository.store_secret(session, f"rep:{rep}", box.seal(new_secret()), now, now - now)
-        started = time.perf_counter()
+        pid = router_pid()
+        started, cpu = time.perf_counter(), cpu_seconds(pid)
         async with transaction(make_sessions(engine)) as session:
             await repository.enqueue(session, rows)
-        async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"]) as router:
-            await router.post("/v1/deliveries/none/redeliver")  # any POST wakes the worker at once
-        while len(receiver.calls) - before < count:  # noqa: ASYNC110 (the receiver has no event to wait on)
-            await asyncio.sleep(0.01)
-        return count / (time.perf_counter() - started)
+        async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"], timeout=30) as router:
+            with contextlib.suppress(httpx.HTTPError):  # a busy router still finds them by polling
+                await router.post("/v1/deliveries/none/redeliver")  # any POST wakes the worker at once
+        while receiver.poll() - before < count:  # noqa: ASYNC110 (the receivers are other processes)
+            await asyncio.sleep(0.05)
+        # The receivers note the wall clock of each call: the last one's is when the N-th arrived.
+        used = cpu_seconds(pid) - cpu
+        last = max(call.at for call in receiver.calls[before:])
+        return count / (last - (time.time() - (time.perf_counter() - started))), used / count
     finally:
         await engine.dispose()
 
 
-async def latency(env: dict[str, str], receiver: Receiver, rate: int, seconds: int) -> list[float]:
+async def latency(env: dict[str, str], receiver: Receivers, rate: int, seconds: int) -> list[float]:
     """Seconds from ``assigned_at`` to the callback's arrival, per lead, at ``rate`` leads/s."""
     arrived: dict[str, float] = {}
-    wall_minus_monotonic = time.time() - time.monotonic()
     producer = AIOKafkaProducer(bootstrap_servers=env["HANDOFF_KAFKA_BOOTSTRAP"], acks="all")
     await producer.start()
     leads: list[str] = []
@@ -129,14 +174,13 @@ async def latency(env: dict[str, str], receiver: Receiver, rate: int, seconds: i
     samples: list[float] = []
     read = 0
     while time.monotonic() < deadline:
+        receiver.poll()
         calls, read = receiver.calls[read:], len(receiver.calls)
         for call in calls:
-            event = call.event
-            subject = event.get("subject")
+            subject = call.subject
             if subject in wanted and subject not in arrived:
                 arrived[subject] = call.at
-                assigned_at = datetime.fromisoformat(event["data"]["assigned_at"]).timestamp()
-                samples.append(call.at + wall_minus_monotonic - assigned_at)
+                samples.append(call.at - datetime.fromisoformat(call.assigned_at).timestamp())
         if len(arrived) == len(wanted):
             break
         await asyncio.sleep(0.2)
@@ -149,11 +193,12 @@ async def main() -> None:
     parser.add_argument("--deliveries", type=int, default=3000)
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--receivers", type=int, default=2, help="receiver processes (loopback)")
     args = parser.parse_args()
     if args.quick:
         args.deliveries, args.seconds = 500, 5
     env = stack_env()
-    receiver = await Receiver().start()
+    receiver = await Receivers(args.receivers).start()
     tag = f"bench-{uuid.uuid4().hex[:6]}"
     try:
         headers = {"Authorization": f"Bearer {env['HANDOFF_ADMIN_TOKEN']}"}
@@ -166,8 +211,8 @@ async def main() -> None:
             )
             response.raise_for_status()
             reps = [f"{tag}-rep-{n}" for n in range(REPS)]
-            bare = await ceiling(receiver, args.deliveries)
-            rate = await throughput(env, receiver, reps, args.deliveries)
+            bare, bare_cpu = await ceiling(receiver, reps, args.deliveries)
+            rate, router_cpu = await throughput(env, receiver, reps, args.deliveries)
             samples = await latency(env, receiver, args.rate, args.seconds)
             if previous.strip() and not previous.lstrip().startswith("{"):
                 await admin.put(
@@ -178,10 +223,15 @@ async def main() -> None:
     if not samples:
         raise SystemExit("no callback arrived: is the stack up (make up)?")
     p50, p99 = percentile(samples, 50) * 1000, percentile(samples, 99) * 1000
+    per_core = 1 / router_cpu if router_cpu else 0.0
     figures = {
         "ceiling_posts_per_s": round(bare),
         "deliveries_per_s": round(rate),
         "ratio": round(rate / bare, 2),
+        "bare_cpu_us_per_post": round(bare_cpu * 1e6),
+        "router_cpu_us_per_delivery": round(router_cpu * 1e6),
+        "router_deliveries_per_cpu_second": round(per_core),
+        "load_average_1m": os.getloadavg()[0],
         "rate_leads_per_s": args.rate,
         "seconds": args.seconds,
         "latency_p50_ms": round(p50),
@@ -192,13 +242,16 @@ async def main() -> None:
     markdown = f"""## Callback delivery
 
 {args.deliveries} signed deliveries written at once, sent by the router of `make up` to a
-loopback receiver (20 endpoints); then MQLs at {args.rate} leads/s for {args.seconds}s, timed
-from `assigned_at` of `lead.assigned` to the callback's arrival.
+loopback receiver ({args.receivers} processes, 20 endpoints); then MQLs at {args.rate} leads/s
+for {args.seconds}s, timed from `assigned_at` of `lead.assigned` to the callback's arrival.
 
 | figure | value |
 |---|---|
 | bare httpx to the receiver (ceiling) | {bare:,.0f} POSTs/s |
 | router deliveries | {rate:,.0f} deliveries/s (ratio {rate / bare:.2f}) |
+| CPU per POST: bare httpx / router | {bare_cpu * 1e6:,.0f} / {router_cpu * 1e6:,.0f} µs |
+| so one idle core would send about | {per_core:,.0f} deliveries/s |
+| load average (1 min) at the end | {os.getloadavg()[0]:.1f} |
 | latency p50 / p99 / max | {p50:,.0f} / {p99:,.0f} / {max(samples) * 1000:,.0f} ms (n={len(samples)}) |
 
 Goals: at least 1,000 deliveries/s: {"reached" if rate >= 1000 else "not reached"};

@@ -57,6 +57,9 @@ class Receiver:
         self.arrivals: list[tuple[str, str, bytes]] = []  # (name, webhook-id, body) as each call arrives
         self._plans: dict[str, deque[str]] = defaultdict(deque)
         self._defaults: dict[str, str] = {}
+        self._delays: dict[str, float] = {}
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.peak: dict[str, int] = defaultdict(int)  # the most calls to one name under way at once
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
@@ -73,6 +76,10 @@ class Receiver:
         self._plans[name].extend(answers)
         if default is not None:
             self._defaults[name] = default
+
+    def delay(self, name: str, seconds: float) -> None:
+        """Hold every call to ``name`` this long before answering (calls overlap)."""
+        self._delays[name] = seconds
 
     def received(self, name: str) -> list[Received]:
         return [call for call in self.calls if call.name == name]
@@ -105,6 +112,16 @@ class Receiver:
 
     async def _hook(self, request: Request) -> Response:
         name = request.path_params["name"]
+        self.in_flight[name] += 1
+        self.peak[name] = max(self.peak[name], self.in_flight[name])
+        try:
+            return await self._answer(name, request)
+        finally:
+            self.in_flight[name] -= 1
+
+    async def _answer(self, name: str, request: Request) -> Response:
+        if name in self._delays:
+            await asyncio.sleep(self._delays[name])
         body = await request.body()
         self.arrivals.append((name, request.headers.get("webhook-id", ""), body))
         plan = self._plans[name]

@@ -95,12 +95,13 @@ class IsolatedRouters:
             await kafka.close()
         return self
 
-    async def start_router(self, name: str) -> tuple[asyncio.subprocess.Process, Path]:
+    async def start_router(self, name: str, **settings: str) -> tuple[asyncio.subprocess.Process, Path]:
+        """Start a router process; ``settings`` override its environment (``HANDOFF_...=value``)."""
         port = _free_port()
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "handoff_router", cwd=ROOT, env=self.env(port),
+                sys.executable, "-m", "handoff_router", cwd=ROOT, env={**self.env(port), **settings},
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         self.processes.append(process)
@@ -161,6 +162,18 @@ class IsolatedRouters:
                     text("SELECT delivery_id, status, attempts FROM router.callback_deliveries")
                 )
                 return {row.delivery_id: (row.status, row.attempts) for row in rows}
+        finally:
+            await engine.dispose()
+
+    async def attempts(self) -> list[tuple[str, int, str | None]]:
+        """Every recorded try: ``(delivery_id, number, error_class)``."""
+        engine = create_async_engine(self.database_url, pool_size=1)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    text("SELECT delivery_id, number, error_class FROM router.callback_attempts")
+                )
+                return [(row.delivery_id, row.number, row.error_class) for row in rows]
         finally:
             await engine.dispose()
 

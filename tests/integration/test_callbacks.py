@@ -221,3 +221,23 @@ async def _attempted(admin: httpx.AsyncClient, lead_id: str) -> dict[str, Any] |
 async def _endpoint(admin: httpx.AsyncClient, endpoint: str) -> dict[str, Any]:
     found = (await admin.get("/v1/callbacks/endpoints")).json()
     return next(item for item in found if item["endpoint"] == endpoint)
+
+
+async def test_an_endpoint_may_have_a_retry_window_of_its_own(
+    admin: httpx.AsyncClient, router_http: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    tools = Tools.new(receiver)
+    await tools.apply(admin)  # the config's callback URLs make the endpoints
+    endpoint = f"rep:{tools.solo}"
+    path = f"/v1/callbacks/endpoints/{endpoint}/retry-window"
+
+    assert (await _endpoint(admin, endpoint))["retry_window"] is None
+    assert (await admin.put(path, json={"retry_window": "6h"})).status_code == 204
+    assert (await _endpoint(admin, endpoint))["retry_window"] == "PT6H"
+    for wrong in ("30s", "31d", "soon"):
+        assert (await admin.put(path, json={"retry_window": wrong})).status_code == 422, wrong
+    assert (await admin.put(path, json={"retry_window": None})).status_code == 204
+    assert (await _endpoint(admin, endpoint))["retry_window"] is None
+    unknown = "/v1/callbacks/endpoints/rep:nobody-at-all/retry-window"
+    assert (await admin.put(unknown, json={"retry_window": "1h"})).status_code == 404
+    assert (await router_http.put(path, json={"retry_window": "1h"})).status_code == 401

@@ -85,7 +85,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
         return response
 
     async def wake_after_commit(session: Any, rows: Any) -> None:
-        deliveries.wake()  # runs in the transaction; the worker looks again right after (and polls)
+        deliveries.wake_on_commit(session)  # runs in the transaction; wakes the worker once it commits
 
     context.on_assigned.append(wake_after_commit)
     return app

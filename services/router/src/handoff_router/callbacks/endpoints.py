@@ -14,6 +14,7 @@ from handoff_router.callbacks.schemas import (
     DeliveryOut,
     DeliveryStatus,
     EndpointOut,
+    RetryWindowIn,
     SecretOut,
 )
 from handoff_router.callbacks.service import Callbacks
@@ -95,3 +96,17 @@ async def endpoints(_: Admin, callbacks: CallbacksService, config: ActiveConfig)
     return await callbacks.endpoints(
         config.unreachable_after if config else RoutingConfig.default_unreachable()
     )
+
+
+EndpointId = Annotated[
+    str, Path(description="rep:<id> or manager:<id>", pattern=r"^(rep|manager):[A-Za-z0-9._:@-]{1,200}$")
+]
+
+
+@router.put("/v1/callbacks/endpoints/{endpoint}/retry-window", status_code=204, responses=NOT_FOUND)
+async def set_retry_window(
+    endpoint: EndpointId, body: RetryWindowIn, _: Admin, callbacks: CallbacksService
+) -> None:
+    """Give one endpoint a retry window of its own (admin): its deliveries are tried until this
+    old, then fail visibly. ``null`` returns it to ``HANDOFF_CALLBACK_RETRY_WINDOW``."""
+    await callbacks.set_retry_window(endpoint, body.retry_window)

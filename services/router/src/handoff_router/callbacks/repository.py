@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from handoff_shared.db import one_of
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +59,7 @@ class Claimed:
     sealed_secrets: tuple[bytes, ...]
     probe: bool
     lease_until: datetime
+    retry_window: timedelta | None = None  # the endpoint's own, when it has one
 
 
 async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> None:
@@ -124,10 +125,14 @@ def _valid_secret(now: datetime) -> Any:
     return or_(callback_secrets.c.expires_at.is_(None), callback_secrets.c.expires_at > now)
 
 
+# The class half of the two-key advisory locks that serialise claims per endpoint (the
+# one-key locks other parts take live in another key space).
+CLAIM_LOCK_CLASS = 0x43_42  # "CB"
+
+
 async def claim(
     session: AsyncSession,
     now: datetime,
-    room: dict[str, int],
     limit: int,
     per_endpoint: int,
     lease: timedelta,
@@ -135,8 +140,13 @@ async def claim(
 ) -> list[Claimed]:
     """Take up to ``limit`` due deliveries whose endpoint may be called (``FOR UPDATE SKIP LOCKED``).
 
-    An endpoint takes at most ``room.get(id, per_endpoint)`` more; an open circuit whose probe
-    is due gives exactly one delivery, as the probe. Claimed rows are leased: they come due
+    An endpoint never has more than ``per_endpoint`` deliveries leased at once, counted in the
+    database over every router replica: claims of one endpoint are serialised by a
+    transaction-scoped advisory lock (a replica that cannot take it leaves that endpoint to
+    the one that holds it), and the leases are counted after the lock is held, so the count
+    sees every claim committed before. Endpoints already full are skipped by the query, so
+    their backlog never fills a batch meant for the others. An open circuit whose probe is
+    due gives exactly one delivery, as the probe. Claimed rows are leased: they come due
     again at ``now + lease`` unless the try is recorded first (a crashed worker loses nothing).
     """
     d, e = callback_deliveries, callback_endpoints
@@ -146,8 +156,24 @@ async def claim(
         and_(e.c.status == "open", e.c.probe_at <= now),
         and_(e.c.status == "half_open", e.c.probe_started_at <= now - probe_lease),
     )
+    leased = d.alias("leased")
+    full = (
+        select(leased.c.endpoint_id)
+        .where(leased.c.status == "pending", leased.c.leased_until > now)
+        .group_by(leased.c.endpoint_id)
+        .having(func.count() >= per_endpoint)
+    )
     query = (
-        select(d.c.delivery_id, d.c.endpoint_id, d.c.body, d.c.attempts, d.c.created_at, e.c.url, e.c.status)
+        select(
+            d.c.delivery_id,
+            d.c.endpoint_id,
+            d.c.body,
+            d.c.attempts,
+            d.c.created_at,
+            e.c.url,
+            e.c.status,
+            e.c.retry_window,
+        )
         .join(e, e.c.endpoint_id == d.c.endpoint_id)
         .where(
             d.c.status == "pending",
@@ -155,29 +181,38 @@ async def claim(
             or_(e.c.hold_until.is_(None), e.c.hold_until <= now),
             may_call,
             has_secret,
+            d.c.endpoint_id.not_in(full),
         )
         .order_by(d.c.next_attempt_at)
         .limit(limit * 2)
         .with_for_update(of=d, skip_locked=True)
     )
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return []
+    room = await _room(session, sorted({row.endpoint_id for row in rows}), now, per_endpoint)
     chosen: list[Any] = []
     probes: set[str] = set()
-    taken: dict[str, int] = {}
-    for row in await session.execute(query):
+    for row in rows:
         if len(chosen) >= limit:
             break
+        if room.get(row.endpoint_id, 0) <= 0:
+            continue
         if row.status != "closed":
             if row.endpoint_id in probes or not await _take_probe(session, row.endpoint_id, now, probe_lease):
                 continue
             probes.add(row.endpoint_id)
-        elif taken.get(row.endpoint_id, 0) >= room.get(row.endpoint_id, per_endpoint):
-            continue
-        taken[row.endpoint_id] = taken.get(row.endpoint_id, 0) + 1
+            room[row.endpoint_id] = 1  # a probe goes alone
+        room[row.endpoint_id] -= 1
         chosen.append(row)
     if not chosen:
         return []
     ids = [row.delivery_id for row in chosen]
-    await session.execute(update(d).where(one_of(d.c.delivery_id, ids)).values(next_attempt_at=now + lease))
+    await session.execute(
+        update(d)
+        .where(one_of(d.c.delivery_id, ids))
+        .values(next_attempt_at=now + lease, leased_until=now + lease)
+    )
     secrets = await _sealed_secrets(session, {row.endpoint_id for row in chosen}, now)
     return [
         Claimed(
@@ -190,9 +225,39 @@ async def claim(
             sealed_secrets=secrets.get(row.endpoint_id, ()),
             probe=row.endpoint_id in probes,
             lease_until=now + lease,
+            retry_window=row.retry_window,
         )
         for row in chosen
     ]
+
+
+async def _room(
+    session: AsyncSession, endpoints: list[str], now: datetime, per_endpoint: int
+) -> dict[str, int]:
+    """How many more each endpoint may take now; 0 for one another replica is claiming.
+
+    The leases are counted in a statement after the locks are taken: READ COMMITTED gives it
+    a snapshot that holds every claim committed before its lock was released.
+    """
+    locked = (
+        await session.scalars(
+            text(
+                "SELECT key FROM unnest(CAST(:endpoints AS text[])) AS key"
+                " WHERE pg_try_advisory_xact_lock(:lock_class, hashtext(key))"
+            ),
+            {"endpoints": endpoints, "lock_class": CLAIM_LOCK_CLASS},
+        )
+    ).all()
+    if not locked:
+        return {}
+    d = callback_deliveries
+    counted = await session.execute(
+        select(d.c.endpoint_id, func.count().label("leased"))
+        .where(one_of(d.c.endpoint_id, list(locked)), d.c.status == "pending", d.c.leased_until > now)
+        .group_by(d.c.endpoint_id)
+    )
+    busy = {row.endpoint_id: row.leased for row in counted}
+    return {endpoint: per_endpoint - busy.get(endpoint, 0) for endpoint in locked}
 
 
 async def _take_probe(session: AsyncSession, endpoint: str, now: datetime, probe_lease: timedelta) -> bool:
@@ -300,7 +365,7 @@ async def update_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -
     statement = (
         update(d)
         .where(d.c.delivery_id == bindparam("b_id"), d.c.status == "pending")
-        .values({name: bindparam(f"b_{name}") for name in fields})
+        .values({**{name: bindparam(f"b_{name}") for name in fields}, "leased_until": None})
     )
     await session.execute(
         statement, [{"b_id": row["b_id"], **{f"b_{n}": row[n] for n in fields}} for row in rows]
@@ -319,15 +384,30 @@ async def unreachable_reps(session: AsyncSession, now: datetime, after: timedelt
 
 
 async def expire_overdue(session: AsyncSession, now: datetime, window: timedelta) -> int:
-    """Pending deliveries older than the retry window fail, visibly (never silently dropped)."""
-    d = callback_deliveries
+    """Pending deliveries older than their endpoint's retry window (else ``window``) fail,
+    visibly (never silently dropped)."""
+    d, e = callback_deliveries, callback_endpoints
+    own_window = select(e.c.retry_window).where(e.c.endpoint_id == d.c.endpoint_id).scalar_subquery()
     result = await session.execute(
         update(d)
-        .where(d.c.status == "pending", d.c.created_at <= now - window, d.c.next_attempt_at <= now)
-        .values(status="failed", failure_reason="window_passed", finished_at=now)
+        .where(
+            d.c.status == "pending",
+            d.c.created_at + func.coalesce(own_window, window) <= now,
+            d.c.next_attempt_at <= now,
+        )
+        .values(status="failed", failure_reason="window_passed", finished_at=now, leased_until=None)
         .returning(d.c.delivery_id)
     )
     return len(result.all())
+
+
+async def set_retry_window(session: AsyncSession, endpoint: str, window: timedelta | None) -> bool:
+    """Give the endpoint a retry window of its own (None: the setting's again); False if unknown."""
+    e = callback_endpoints
+    result = await session.execute(
+        update(e).where(e.c.endpoint_id == endpoint).values(retry_window=window).returning(e.c.endpoint_id)
+    )
+    return result.first() is not None
 
 
 async def store_secret(

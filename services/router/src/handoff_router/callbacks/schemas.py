@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from handoff_shared.settings import Duration
+from pydantic import BaseModel, Field, field_validator
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
@@ -93,3 +94,21 @@ class EndpointOut(BaseModel):
     unreachable: bool = Field(
         description="down for at least callbacks.unreachable_after: routing skips the rep"
     )
+    retry_window: timedelta | None = Field(
+        None, description="this endpoint's own retry window; null: HANDOFF_CALLBACK_RETRY_WINDOW"
+    )
+
+
+class RetryWindowIn(BaseModel):
+    """An endpoint's own retry window: tries go on until a delivery is this old, then it fails."""
+
+    retry_window: Duration | None = Field(
+        description="e.g. 6h, 3d; between 1m and 30d; null returns to HANDOFF_CALLBACK_RETRY_WINDOW",
+    )
+
+    @field_validator("retry_window")
+    @classmethod
+    def _bounded(cls, window: timedelta | None) -> timedelta | None:
+        if window is not None and not timedelta(minutes=1) <= window <= timedelta(days=30):
+            raise ValueError("must be between 1m and 30d")
+        return window

@@ -198,9 +198,17 @@ class Callbacks:
                 has_secret=row.endpoint_id in secrets,
                 pending=row.pending,
                 unreachable=is_unreachable(repository.circuit_of(row), now, unreachable_after),
+                retry_window=row.retry_window,
             )
             for row in rows
         ]
+
+    async def set_retry_window(self, endpoint: str, window: timedelta | None) -> None:
+        """Give an endpoint its own retry window (None: the setting's); pending deliveries follow it."""
+        async with transaction(self.sessions) as session:
+            if not await repository.set_retry_window(session, endpoint, window):
+                raise UnknownRecipient(f"no callback endpoint {endpoint}")
+        log.info("callback.retry_window_set", endpoint=endpoint, retry_window=str(window) if window else None)
 
 
 async def _endpoints_with_secret(session: AsyncSession, endpoints: set[str], now: datetime) -> set[str]:

@@ -42,6 +42,8 @@ callback_endpoints = Table(
     Column("last_failure_at", DateTime(timezone=True), nullable=True),
     Column("last_error", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # This endpoint's retry window, when it differs from ``callback_retry_window`` (admin API).
+    Column("retry_window", Interval, nullable=True),
 )
 Index("callback_endpoints_down", callback_endpoints.c.owner_kind, callback_endpoints.c.down_since)
 
@@ -76,6 +78,9 @@ callback_deliveries = Table(
     Column("last_status_code", Integer, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("failure_reason", String(40), nullable=True),
+    # Set while a worker holds the delivery (a try under way): every replica counts these
+    # against ``callback_per_endpoint``; a lapsed lease (a dead worker) no longer counts.
+    Column("leased_until", DateTime(timezone=True), nullable=True),
     UniqueConstraint("event_id", "endpoint_id", name="callback_deliveries_once_per_endpoint"),
 )
 Index(
@@ -88,6 +93,13 @@ Index(
     callback_deliveries.c.endpoint_id,
     callback_deliveries.c.status,
     callback_deliveries.c.created_at,
+)
+Index(
+    "callback_deliveries_leased",
+    callback_deliveries.c.endpoint_id,
+    callback_deliveries.c.leased_until,
+    postgresql_where=(callback_deliveries.c.status == "pending")
+    & callback_deliveries.c.leased_until.isnot(None),
 )
 Index("callback_deliveries_by_status", callback_deliveries.c.status, callback_deliveries.c.created_at)
 

@@ -1,26 +1,27 @@
 """The delivery worker: claim due deliveries, sign, POST, record every try, move circuits.
 
 Bounded concurrency overall (``callback_concurrency`` tries in flight per process) and per
-endpoint (``callback_per_endpoint``), so one slow endpoint holds at most its own slots and
-never delays the others. Claims are leased in the database, so any number of router
-processes deliver each event once, and a process killed mid-try loses nothing: the lease
-runs out and another try goes with the same ``webhook-id`` and the same body.
+endpoint (``callback_per_endpoint`` leased at once over all router replicas, counted in the
+database), so one slow endpoint holds at most its own slots and never delays the others.
+Claims are leased in the database, so any number of router processes deliver each event
+once, and a process killed mid-try loses nothing: the lease runs out and another try goes
+with the same ``webhook-id`` and the same body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from handoff_shared.db import transaction
 from handoff_shared.stopping import wait_or_stop
-from sqlalchemy import func, select
+from pydantic import SecretStr
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.callbacks import circuit as circuits
@@ -84,7 +85,7 @@ class DeliveryWorker:
         # when its worker died; then the delivery is simply due again.
         self.lease = settings.callback_timeout + timedelta(seconds=5)
         self._wake = asyncio.Event()
-        self._in_flight: Counter[str] = Counter()
+        self._opened: dict[bytes, SecretStr] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[tuple[repository.Claimed, Sent]] = asyncio.Queue()
 
@@ -92,13 +93,18 @@ class DeliveryWorker:
         """New deliveries were committed: look for due ones now."""
         self._wake.set()
 
+    def wake_on_commit(self, session: AsyncSession) -> None:
+        """Deliveries were written in ``session``'s transaction: look for them once it commits
+        (woken before, the worker would find them not yet visible and wait for its next poll)."""
+        event.listen(session.sync_session, "after_commit", lambda _: self._wake.set(), once=True)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until ``stop``; then let the tries under way finish."""
         settings = self.settings
         sender = Sender(
             connect_timeout=settings.callback_connect_timeout.total_seconds(),
             total_timeout=settings.callback_timeout.total_seconds(),
-            max_connections=settings.callback_concurrency,
+            per_url_connections=settings.callback_per_endpoint,
             allow_private=settings.callback_allow_private,
             allowed=parse_networks(settings.callback_allowed_networks.split(",")),
         )
@@ -125,29 +131,22 @@ class DeliveryWorker:
             await sender.close()
 
     async def _claim(self, free: int) -> list[repository.Claimed]:
-        per_endpoint = self.settings.callback_per_endpoint
-        room = {endpoint: per_endpoint - busy for endpoint, busy in self._in_flight.items()}
         async with transaction(self.sessions) as session:
             return await repository.claim(
                 session,
                 self.clock(),
-                room,
                 free,
-                per_endpoint,
+                self.settings.callback_per_endpoint,
                 self.lease,
                 self.policies.circuit.probe_lease,
             )
 
     def _start(self, sender: Sender, item: repository.Claimed) -> None:
-        self._in_flight[item.endpoint_id] += 1
         task = asyncio.create_task(self._deliver(sender, item), name=f"callback:{item.delivery_id}")
         self._tasks.add(task)
 
         def done(finished: asyncio.Task[None]) -> None:
             self._tasks.discard(finished)
-            self._in_flight[item.endpoint_id] -= 1
-            if self._in_flight[item.endpoint_id] <= 0:
-                del self._in_flight[item.endpoint_id]
             self._wake.set()
 
         task.add_done_callback(done)
@@ -181,9 +180,16 @@ class DeliveryWorker:
             return None  # claimed too long ago to finish inside the lease: it comes due again
         if item.url is None:
             return Sent(Attempt(None, error="no_url"), 0.0, "the endpoint has no callback_url")
-        secrets = [self.box.open(sealed) for sealed in item.sealed_secrets]
+        secrets = [self._open(sealed) for sealed in item.sealed_secrets]
         headers = signed_headers(secrets, item.delivery_id, self.clock(), item.body)
         return await sender.post(item.url, headers, item.body)
+
+    def _open(self, sealed: bytes) -> SecretStr:
+        """A secret, unsealed once per housekeeping round rather than once per try."""
+        secret = self._opened.get(sealed)
+        if secret is None:
+            secret = self._opened[sealed] = self.box.open(sealed)
+        return secret
 
     async def _recorder(self, stop: asyncio.Event) -> None:
         """Record finished tries in batches: one transaction for many, on one connection."""
@@ -217,7 +223,10 @@ class DeliveryWorker:
             circuits = dict(before)
             for item, sent in batch:
                 attempt, number = sent.attempt, item.attempts + 1
-                step = next_step(attempt, number, item.created_at, now, random.random(), self.policies.retry)
+                policy = self.policies.retry
+                if item.retry_window is not None:
+                    policy = replace(policy, window=item.retry_window)
+                step = next_step(attempt, number, item.created_at, now, random.random(), policy)
                 steps.append(step)
                 circuits[item.endpoint_id] = _next_circuit(
                     circuits[item.endpoint_id], attempt, step, now, self.policies.circuit
@@ -248,6 +257,7 @@ class DeliveryWorker:
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         since_expiry = EXPIRE_EVERY
         while not stop.is_set():
+            self._opened.clear()  # a rotated-out secret is not kept in memory past a round
             try:
                 async with transaction(self.sessions) as session:
                     await _refresh_gauges(session, self.clock())
