@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Table
 
+from handoff_shared import tracing
 from handoff_shared.http import ErrorStatuses, RequestMetrics, health_router, install_problem_handlers
 from handoff_shared.runtime import Runtime
 from handoff_shared.settings import ServiceSettings
@@ -41,7 +42,11 @@ def create_service(
     routers before the app is served: the lifespan starts them all, and stops them cleanly.
     ``errors`` maps the service's domain errors to HTTP statuses, in this one place.
     """
+    tracing.configure(
+        settings.service_name, otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
+    )
     runtime = Runtime(settings, schema=schema, outbox=outbox)
+    tracing.instrument_engine(runtime.engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +55,7 @@ def create_service(
             yield
         finally:
             await runtime.stop()
+            tracing.shutdown()
 
     # /docs serves Swagger UI's scripts and styles from the fastapi-offline package, not from a
     # CDN: the page works on a machine without internet access. No /redoc: ReDoc's bundle still
@@ -61,4 +67,5 @@ def create_service(
     install_problem_handlers(app, errors)
     app.add_middleware(RequestMetrics, service=settings.service_name)
     app.include_router(health_router(runtime.readiness))
+    tracing.instrument_app(app)
     return Service(app=app, runtime=runtime)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from handoff_shared import tracing
 from handoff_shared.db import transaction
 from handoff_shared.stopping import wait_or_stop
 from sqlalchemy import func, select
@@ -183,7 +184,16 @@ class DeliveryWorker:
             return Sent(Attempt(None, error="no_url"), 0.0, "the endpoint has no callback_url")
         secrets = [self.box.open(sealed) for sealed in item.sealed_secrets]
         headers = signed_headers(secrets, item.delivery_id, self.clock(), item.body)
-        return await sender.post(item.url, headers, item.body)
+        if not tracing.ENABLED:
+            return await sender.post(item.url, headers, item.body)
+        # The callback continues the trace of the event it carries; httpx adds ``traceparent``.
+        with tracing.span(
+            "deliver callback",
+            parent=tracing.context_of_body(item.body),
+            kind=tracing.SpanKind.CLIENT,
+            **{"handoff.delivery_id": item.delivery_id, "handoff.attempt": item.attempts + 1},
+        ):
+            return await sender.post(item.url, headers, item.body)
 
     async def _recorder(self, stop: asyncio.Event) -> None:
         """Record finished tries in batches: one transaction for many, on one connection."""
