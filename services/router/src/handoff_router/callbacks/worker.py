@@ -190,8 +190,7 @@ class DeliveryWorker:
         with tracing.span(
             "deliver callback",
             parent=tracing.context_of_body(item.body),
-            kind=tracing.SpanKind.CLIENT,
-            **{"handoff.delivery_id": item.delivery_id, "handoff.attempt": item.attempts + 1},
+            attributes={"handoff.delivery_id": item.delivery_id, "handoff.attempt": item.attempts + 1},
         ):
             return await sender.post(item.url, headers, item.body)
 
