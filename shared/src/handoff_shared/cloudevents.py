@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from handoff_shared import tracing
 from handoff_shared.events import EVENT_TYPES, EventData, InvalidTime, as_utc, format_rfc3339, parse_rfc3339
 
 STRUCTURED = "application/cloudevents+json"
@@ -90,7 +91,9 @@ def new_event(
     id: str | None = None,
     time: datetime,
 ) -> CloudEvent:
-    """A new event (id a fresh uuid4 unless given); a model is dumped as JSON without None fields."""
+    """A new event (id a fresh uuid4 unless given); a model is dumped as JSON without None fields.
+
+    With tracing on, it carries the trace context of the work that made it (``traceparent``)."""
     payload = data.model_dump(mode="json", exclude_none=True) if isinstance(data, BaseModel) else dict(data)
     return CloudEvent(
         id=id or str(uuid.uuid4()),
@@ -99,6 +102,7 @@ def new_event(
         subject=subject,
         time=as_utc(time),
         data=payload,
+        extensions=tracing.event_extensions(subject) if tracing.ENABLED else {},
     )
 
 

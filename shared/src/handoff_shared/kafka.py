@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from handoff_shared import cloudevents, observability
+from handoff_shared import cloudevents, observability, tracing
 from handoff_shared.cloudevents import CloudEvent, InvalidEvent
 from handoff_shared.kafka_security import PLAINTEXT, KafkaSecurity
 from handoff_shared.outbox import OutboxMessage
@@ -200,7 +200,7 @@ class BatchConsumer:
             self._record_lag(batches)
             try:
                 with observability.BATCH_SECONDS.labels(self._service).time():
-                    await self._handler(records)
+                    await self._handle(records)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a failed batch is retried, never skipped
@@ -219,6 +219,13 @@ class BatchConsumer:
             backoff = 0.1
             failures = 0
             await self.commit({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
+
+    async def _handle(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        if not tracing.ENABLED:
+            await self._handler(records)
+            return
+        with tracing.handling_batch(", ".join(sorted({record.topic for record in records})), len(records)):
+            await self._handler(records)
 
     def _record_lag(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         """Per partition in hand: how far its end is beyond this batch (once per batch, not per record)."""
@@ -239,7 +246,7 @@ class BatchConsumer:
             raise RuntimeError("no dead-letter sink")
         for record in records:
             try:
-                await self._handler([record])
+                await self._handle([record])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -331,4 +338,16 @@ def decode_batch(
             continue
         observability.EVENTS_CONSUMED.labels(service, record.topic, event.type).inc()
         valid.append(Incoming(record, event, data))
+        if tracing.ENABLED:
+            tracing.consumed(
+                record.topic,
+                record.partition,
+                record.offset,
+                list(record.headers or ()),
+                event.id,
+                event.type,
+                event.subject,
+                event.extensions,
+                alone=len(records) == 1,
+            )
     return valid, dead

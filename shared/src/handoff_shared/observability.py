@@ -15,6 +15,8 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
+from handoff_shared import tracing
+
 REDACTED_KEYS = frozenset(
     {
         "authorization",
@@ -51,6 +53,7 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        tracing.add_trace_ids,
         redact,
     ]
     structlog.configure(

@@ -21,7 +21,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff_shared import cloudevents, observability
+from handoff_shared import cloudevents, observability, tracing
 from handoff_shared.cloudevents import CloudEvent
 from handoff_shared.db import copy_rows, one_of
 from handoff_shared.stopping import wait_or_stop
@@ -42,6 +42,8 @@ class OutboxMessage:
     def of_event(cls, topic: str, event: CloudEvent, key: str | None = None) -> OutboxMessage:
         """A structured-mode CloudEvent keyed by ``key`` (the subject, a lead_id, by default)."""
         value, headers = cloudevents.encode(event)
+        if event.extensions:  # the trace context travels in the headers too (tracing.py)
+            headers += tracing.record_headers(event.extensions)
         key = key if key is not None else event.subject
         return cls(topic, key.encode() if key is not None else None, value, tuple(headers))
 
@@ -143,17 +145,25 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await asyncio.gather(*await self._send_in_batches(rows))
+            spans: list[Any] = []
+            try:
+                await asyncio.gather(*await self._send_in_batches(rows, spans if tracing.ENABLED else None))
+            finally:
+                for span in spans:
+                    span.end()
             await self._mark_sent(session, [row.id for row in rows])
         observability.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
 
-    async def _send_in_batches(self, rows: Sequence[Any]) -> list[asyncio.Future[Any]]:
+    async def _send_in_batches(
+        self, rows: Sequence[Any], spans: list[Any] | None = None
+    ) -> list[asyncio.Future[Any]]:
         """Hand the rows to Kafka a record batch per partition, in row order.
 
         Keyed records go to the partition the default partitioner gives (murmur2, as Java's),
         so they land where a plain ``send`` would put them; building batches directly costs a
-        fraction of a ``send`` per record.
+        fraction of a ``send`` per record. With ``spans`` (tracing on), each traced row is
+        published under a span of its own, which the caller ends once the batch is acknowledged.
         """
         futures: list[asyncio.Future[Any]] = []
         open_batches: dict[tuple[str, int], Any] = {}
@@ -164,6 +174,10 @@ class OutboxRelay:
             choices = partitions[row.topic]
             partition = self._partitioner(row.key, choices, choices)
             headers = [(name, base64.b64decode(raw)) for name, raw in row.headers]
+            if spans is not None:
+                span = tracing.publishing(row.topic, headers)
+                if span is not None:
+                    spans.append(span)
             batch = open_batches.get((row.topic, partition))
             if batch is None:
                 batch = open_batches[(row.topic, partition)] = self._producer.create_batch()

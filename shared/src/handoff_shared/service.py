@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Table
 
+from handoff_shared import tracing
 from handoff_shared.api_docs import add_redoc
 from handoff_shared.http import ErrorStatuses, RequestMetrics, health_router, install_problem_handlers
 from handoff_shared.runtime import Runtime
@@ -42,7 +43,11 @@ def create_service(
     routers before the app is served: the lifespan starts them all, and stops them cleanly.
     ``errors`` maps the service's domain errors to HTTP statuses, in this one place.
     """
+    tracing.configure(
+        settings.service_name, otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
+    )
     runtime = Runtime(settings, schema=schema, outbox=outbox)
+    tracing.instrument_engine(runtime.engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +56,7 @@ def create_service(
             yield
         finally:
             await runtime.stop()
+            tracing.shutdown()
 
     # /docs and /redoc serve their scripts and styles from the fastapi-offline package, not from a
     # CDN: the pages work on a machine without internet access (ReDoc's logo: api_docs.py).
@@ -62,4 +68,5 @@ def create_service(
     install_problem_handlers(app, errors)
     app.add_middleware(RequestMetrics, service=settings.service_name)
     app.include_router(health_router(runtime.readiness))
+    tracing.instrument_app(app)
     return Service(app=app, runtime=runtime)

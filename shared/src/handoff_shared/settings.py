@@ -81,6 +81,10 @@ class ServiceSettings(KafkaSettings):
     http_port: int = 8080
     log_level: str = "info"
     log_json: bool = True
+    # OpenTelemetry traces, OTLP over HTTP (e.g. http://otel-collector:4318). Empty: the standard
+    # OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT decides; none set, tracing is off.
+    otlp_endpoint: str = ""
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)  # of traces that start here
 
     consumer_batch_max: int = Field(default=500, ge=1, le=10_000)
     consumer_poll: Duration = timedelta(milliseconds=200)

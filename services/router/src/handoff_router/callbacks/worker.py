@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from handoff_shared import tracing
 from handoff_shared.db import transaction
 from handoff_shared.stopping import wait_or_stop
 from pydantic import SecretStr
@@ -182,7 +183,15 @@ class DeliveryWorker:
             return Sent(Attempt(None, error="no_url"), 0.0, "the endpoint has no callback_url")
         secrets = [self._open(sealed) for sealed in item.sealed_secrets]
         headers = signed_headers(secrets, item.delivery_id, self.clock(), item.body)
-        return await sender.post(item.url, headers, item.body)
+        if not tracing.ENABLED:
+            return await sender.post(item.url, headers, item.body)
+        # The callback continues the trace of the event it carries; httpx adds ``traceparent``.
+        with tracing.span(
+            "deliver callback",
+            parent=tracing.context_of_body(item.body),
+            attributes={"handoff.delivery_id": item.delivery_id, "handoff.attempt": item.attempts + 1},
+        ):
+            return await sender.post(item.url, headers, item.body)
 
     def _open(self, sealed: bytes) -> SecretStr:
         """A secret, unsealed once per housekeeping round rather than once per try."""
