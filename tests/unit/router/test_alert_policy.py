@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from handoff_router.routing.config import AlertPolicy, ConfigInvalid, config_hash, validate_config
+from handoff_router.routing.config import AlertPolicy, ConfigInvalid, validate_config
 
 from tests.unit.router.sample import config, config_data
 
@@ -14,12 +14,16 @@ def problems_of(data: object) -> dict[str, str]:
     return {problem.path: problem.message for problem in caught.value.problems}
 
 
-def test_absent_alerts_are_the_contracts_defaults_and_leave_the_hash_alone() -> None:
+def test_absent_alerts_are_the_contracts_defaults_and_are_left_out_of_the_stored_form() -> None:
     plain = config()
     assert plain.alerts is None
     assert plain.alert_policy == AlertPolicy(acceptance_below=0.5, acceptance_above=0.9, min_decisions=20)
-    assert "alerts" not in plain.canonical_json()
-    assert config_hash(plain) != config_hash(config(alerts={"min_decisions": 5}))
+    assert "alerts" not in plain.model_dump(mode="json", exclude_none=True)
+    assert config(alerts={"min_decisions": 5}).model_dump(mode="json", exclude_none=True)["alerts"] == {
+        "acceptance_below": 0.5,
+        "acceptance_above": 0.9,
+        "min_decisions": 5,
+    }
 
 
 def test_alerts_are_read_with_defaults_for_what_is_left_out() -> None:
