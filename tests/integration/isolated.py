@@ -182,22 +182,7 @@ class IsolatedRouters:
             if process.returncode is None:
                 process.kill()
                 await asyncio.wait_for(process.wait(), timeout=10)
-        admin_engine = create_async_engine(self.stack.database_url, isolation_level="AUTOCOMMIT")
-
-        async def dropped() -> bool:
-            # FORCE cannot end an autovacuum worker (it runs as the superuser, not as `handoff`):
-            # the drop then fails until that worker is done, which takes a moment.
-            try:
-                async with admin_engine.connect() as connection:
-                    await connection.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
-            except DBAPIError:
-                return False
-            return True
-
-        try:
-            await eventually(dropped, timeout=60, interval=0.5, what=f"database {self.database} dropped")
-        finally:
-            await admin_engine.dispose()
+        await drop_database(self.stack, self.database)
         kafka = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka)
         await kafka.start()
         try:
@@ -205,6 +190,26 @@ class IsolatedRouters:
             await kafka.delete_topics([env["HANDOFF_TOPIC_MQL_CREATED"], env["HANDOFF_TOPIC_LEAD_ESCALATED"]])
         finally:
             await kafka.close()
+
+
+async def drop_database(stack: Stack, database: str) -> None:
+    """Drop a test's own database, its connections ended."""
+    admin_engine = create_async_engine(stack.database_url, isolation_level="AUTOCOMMIT")
+
+    async def dropped() -> bool:
+        # FORCE cannot end an autovacuum worker (it runs as the superuser, not as `handoff`):
+        # the drop then fails until that worker is done, which takes a moment.
+        try:
+            async with admin_engine.connect() as connection:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        except DBAPIError:
+            return False
+        return True
+
+    try:
+        await eventually(dropped, timeout=60, interval=0.5, what=f"database {database} dropped")
+    finally:
+        await admin_engine.dispose()
 
 
 def _free_port() -> int:

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -29,12 +28,13 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.integration.isolated import _free_port, secrets_key
+from tests.integration.isolated import _free_port, drop_database, secrets_key
 from tests.otlp_collector import Collector, ExportedSpan, tree
 from tests.stack import ROOT, Stack, eventually, mql_data
 
@@ -94,7 +94,7 @@ class TracedStack:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     async def create(self) -> None:
-        admin = create_admin_engine(self.stack.database_url)
+        admin = create_async_engine(self.stack.database_url, isolation_level="AUTOCOMMIT")
         async with admin.connect() as connection:
             await connection.execute(text(f'CREATE DATABASE "{self.database}"'))
         await admin.dispose()
@@ -149,20 +149,7 @@ class TracedStack:
                 except TimeoutError:
                     process.kill()
                     await process.wait()
-        admin = create_admin_engine(self.stack.database_url)
-
-        async def dropped() -> bool:
-            try:
-                async with admin.connect() as connection:
-                    await connection.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
-            except Exception:
-                return False
-            return True
-
-        try:
-            await eventually(dropped, timeout=60, interval=0.5, what=f"database {self.database} dropped")
-        finally:
-            await admin.dispose()
+        await drop_database(self.stack, self.database)
         kafka = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka)
         await kafka.start()
         try:
@@ -170,12 +157,6 @@ class TracedStack:
             await kafka.delete_topics(names)
         finally:
             await kafka.close()
-
-
-def create_admin_engine(url: str) -> Any:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    return create_async_engine(url, isolation_level="AUTOCOMMIT")
 
 
 @dataclass
