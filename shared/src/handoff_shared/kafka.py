@@ -8,6 +8,7 @@ idempotence. Every client here is built with all three set.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -305,6 +306,7 @@ def decode_batch(
     """Split a batch into valid events and dead letters for what could not be read."""
     valid: list[Incoming] = []
     dead: list[OutboxMessage] = []
+    consumed: Counter[tuple[str, str]] = Counter()  # counted once per batch, not per record
     for record in records:
         try:
             event, data = cloudevents.decode_typed(record.value, list(record.headers or ()), expected_types)
@@ -319,6 +321,8 @@ def decode_batch(
             observability.DEAD_LETTERS.labels(service, record.topic, error.error_class).inc()
             dead.append(dead_letter(record, error, stage="decode", topic=dead_letter_topic_of(record.topic)))
             continue
-        observability.EVENTS_CONSUMED.labels(service, record.topic, event.type).inc()
+        consumed[(record.topic, event.type)] += 1
         valid.append(Incoming(record, event, data))
+    for (topic, type_), count in consumed.items():
+        observability.EVENTS_CONSUMED.labels(service, topic, type_).inc(count)
     return valid, dead
