@@ -24,7 +24,9 @@ import yaml
 from _stack import arguments, stack_env, write_report
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from handoff_shared.db import make_engine
 from handoff_shared.kafka import partitions_of
+from sqlalchemy import text
 
 PARTITIONS = 4
 
@@ -190,7 +192,25 @@ async def router_rate(env: dict[str, str], n: int) -> float:
     elapsed = time.perf_counter() - started
     await out.stop()
     await producer.stop()
+    await forget_callbacks(env, tag)
     return n / elapsed
+
+
+async def forget_callbacks(env: dict[str, str], tag: str) -> None:
+    """Remove the run's callback deliveries: its reps have no signing secret, so they are never
+    sent, and 20,000 a run left pending would slow the delivery worker's claims in later benches."""
+    engine = make_engine(env["HANDOFF_DATABASE_URL"])
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "DELETE FROM router.callback_deliveries"
+                    " WHERE status = 'pending' AND endpoint_id LIKE :like"
+                ),
+                {"like": f"rep:bench-{tag}-%"},
+            )
+    finally:
+        await engine.dispose()
 
 
 async def main(n: int, runs: int, report: Path | None) -> None:

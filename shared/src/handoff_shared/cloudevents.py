@@ -284,6 +284,8 @@ def _event(attributes: Mapping[str, Any]) -> CloudEvent:
 def _extensions(attributes: Mapping[str, Any]) -> dict[str, str]:
     """Other attributes (dataschema, traceparent, ...) as strings, per the CloudEvents type system."""
     extensions: dict[str, str] = {}
+    if _CORE.issuperset(attributes):  # the common case: no extension at all
+        return extensions
     for name, value in attributes.items():
         if name in _CORE or value is None:
             continue

@@ -82,6 +82,8 @@ def as_utc(moment: datetime) -> datetime:
 
 def format_rfc3339(moment: datetime) -> str:
     """An aware datetime as RFC 3339 in UTC, ``Z``-suffixed."""
+    if moment.tzinfo is UTC:  # the common case: already UTC, no conversion
+        return moment.isoformat().replace("+00:00", "Z")
     return as_utc(moment).isoformat().replace("+00:00", "Z")
 
 

@@ -8,6 +8,7 @@ idempotence. Every client here is built with all three set.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -318,6 +319,7 @@ def decode_batch(
     """Split a batch into valid events and dead letters for what could not be read."""
     valid: list[Incoming] = []
     dead: list[OutboxMessage] = []
+    consumed: Counter[tuple[str, str]] = Counter()  # counted once per batch, not per record
     for record in records:
         try:
             event, data = cloudevents.decode_typed(record.value, list(record.headers or ()), expected_types)
@@ -336,7 +338,7 @@ def decode_batch(
                 )
             )
             continue
-        observability.EVENTS_CONSUMED.labels(service, record.topic, event.type).inc()
+        consumed[(record.topic, event.type)] += 1
         valid.append(Incoming(record, event, data))
         if tracing.ENABLED:
             tracing.consumed(
@@ -350,4 +352,6 @@ def decode_batch(
                 event.extensions,
                 alone=len(records) == 1,
             )
+    for (topic, type_), count in consumed.items():
+        observability.EVENTS_CONSUMED.labels(service, topic, type_).inc(count)
     return valid, dead

@@ -77,20 +77,31 @@ async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> N
     }
     # DO NOTHING takes no lock on an existing endpoint row, so routing never waits on a worker.
     await session.execute(insert(callback_endpoints).on_conflict_do_nothing(), list(endpoints.values()))
-    rows = [
+    # One statement whatever the count: the columns travel as arrays (routing writes one delivery
+    # per lead, and a multi-row INSERT's per-value parameter handling cost more than the routing).
+    await session.execute(
+        _INSERT_DELIVERIES,
         {
-            "delivery_id": new_webhook_id(),
-            "endpoint_id": endpoint_id(item.kind, item.owner_id),
-            "event_id": item.event_id,
-            "event_type": item.event_type,
-            "lead_id": item.lead_id,
-            "body": item.body,
-            "next_attempt_at": item.created_at,
-            "created_at": item.created_at,
-        }
-        for item in deliveries
-    ]
-    await session.execute(insert(callback_deliveries).on_conflict_do_nothing(), rows)
+            "delivery_ids": [new_webhook_id() for _ in deliveries],
+            "endpoint_ids": [endpoint_id(item.kind, item.owner_id) for item in deliveries],
+            "event_ids": [item.event_id for item in deliveries],
+            "event_types": [item.event_type for item in deliveries],
+            "lead_ids": [item.lead_id for item in deliveries],
+            "bodies": [item.body for item in deliveries],
+            "created_ats": [item.created_at for item in deliveries],
+        },
+    )
+
+
+_INSERT_DELIVERIES = text(
+    f"INSERT INTO {callback_deliveries.schema}.{callback_deliveries.name} "
+    "(delivery_id, endpoint_id, event_id, event_type, lead_id, body, next_attempt_at, created_at) "
+    "SELECT d, e, i, t, l, b, c, c FROM unnest("
+    "CAST(:delivery_ids AS text[]), CAST(:endpoint_ids AS text[]), CAST(:event_ids AS text[]), "
+    "CAST(:event_types AS text[]), CAST(:lead_ids AS text[]), CAST(:bodies AS bytea[]), "
+    "CAST(:created_ats AS timestamptz[])) AS d(d, e, i, t, l, b, c) "
+    "ON CONFLICT DO NOTHING"
+)
 
 
 async def sync_urls(session: AsyncSession, urls: dict[tuple[OwnerKind, str], str]) -> None:

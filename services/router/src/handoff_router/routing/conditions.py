@@ -106,6 +106,9 @@ def _operator(operator: str, operand: Any, value: Any) -> bool:
 
 
 def _one_of(value: Any, options: list[Any]) -> bool:
+    if type(value) is str:  # the common case (country, source...): compare casefolded text once
+        folded = value.casefold()
+        return any(type(option) is str and option.casefold() == folded for option in options)
     if isinstance(value, list):
         return any(_one_of(item, options) for item in value)
     return any(_equal(value, option) for option in options)

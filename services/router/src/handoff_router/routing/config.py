@@ -213,7 +213,11 @@ class SlaTerms:
         return self.calendar.add(assigned_at, self.accept_within)
 
     def to_dict(self) -> dict[str, Any]:
-        """As ``lead.assigned`` carries it (``handoff_shared.events.SlaTerms``)."""
+        """As ``lead.assigned`` carries it (``handoff_shared.events.SlaTerms``); a fresh copy."""
+        return dict(self._as_dict)
+
+    @cached_property
+    def _as_dict(self) -> dict[str, Any]:
         return {
             "accept_within_seconds": self.accept_within.total_seconds(),
             "timezone": self.calendar.timezone.key,
@@ -397,8 +401,23 @@ class RoutingConfig(Model):
         own = self._team_sla(team_id)
         return tuple(own.holidays if own is not None and own.holidays is not None else self.sla.holidays)
 
+    @cached_property
+    def _sla_terms(self) -> dict[tuple[str, str], SlaTerms]:
+        return {}
+
     def sla_terms(self, team_id: str, rep: Rep) -> SlaTerms:
-        """The SLA of an assignment of this team to ``rep``: hours in the rep's timezone."""
+        """The SLA of an assignment of this team to ``rep``: hours in the rep's timezone.
+
+        Built once per team and rep of this configuration (routing asks it for every lead)."""
+        key = (team_id, rep.id)
+        terms = self._sla_terms.get(key)
+        if terms is None or self._reps.get(rep.id) is not rep:
+            terms = self._build_sla_terms(team_id, rep)
+            if self._reps.get(rep.id) is rep:
+                self._sla_terms[key] = terms
+        return terms
+
+    def _build_sla_terms(self, team_id: str, rep: Rep) -> SlaTerms:
         own = self._team_sla(team_id)
         hours = own.business_hours if own is not None and own.business_hours is not None else None
         ladder = own.ladder if own is not None and own.ladder is not None else self.sla.ladder

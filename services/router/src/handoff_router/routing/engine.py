@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -290,7 +291,7 @@ def _assign(
 ) -> tuple[Decision, RoutingState]:
     tz = ZoneInfo(rep.timezone)
     load = state.load.get(rep.id, RepLoad())
-    new_load = RepLoad(open=load.open + 1, day=local_day(now, tz), today=_today(load, now, tz) + 1)
+    new_load = RepLoad(open=load.open + 1, day=_local_day(now, tz), today=_today(load, now, tz) + 1)
     terms = config.sla_terms(team_id, rep)
     due = terms.due(now).astimezone(UTC)
     decision = Decision(rep.id, team_id, explanation.rule_id, explanation, due, terms, rep.manager)
@@ -301,7 +302,13 @@ def _assign(
 
 
 def _today(load: RepLoad, now: datetime, tz: ZoneInfo) -> int:
-    return load.today if load.day == local_day(now, tz) else 0
+    return load.today if load.day == _local_day(now, tz) else 0
+
+
+@lru_cache(maxsize=1024)
+def _local_day(now: datetime, tz: ZoneInfo) -> date:
+    # The leads of a batch are routed at one ``now``: each rep's local day is worked out once.
+    return local_day(now, tz)
 
 
 def _open(state: RoutingState, rep_id: str) -> int:
