@@ -114,7 +114,8 @@ class IsolatedRouters:
                 except httpx.TransportError:
                     return False
 
-            await eventually(ready, timeout=60, what=f"router {name} to be ready")
+            # Importing alone can take a minute on a loaded machine.
+            await eventually(ready, timeout=120, what=f"router {name} to be ready")
         return process, log
 
     async def kill(self, process: asyncio.subprocess.Process) -> None:
