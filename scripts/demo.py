@@ -197,6 +197,7 @@ async def watch_escalations(env: dict[str, str], reassigned: asyncio.Event, stop
         print(
             f"  SLA {data['level']:<8} {data['lead_id']}  rep={data['rep_id']:<9}"
             f" overdue={data['overdue_seconds']:+.0f}s manager={data.get('manager_id')}"
+            + (f"  ({data['reason']}: {data.get('summary')})" if data.get("reason") else "")
         )
         if data["level"] == "reassign":
             reassigned.set()

@@ -55,6 +55,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("router", "POST", "/v1/route/preview"): Access.ADMIN,
     ("router", "POST", "/v1/route/simulate"): Access.ADMIN,
     ("router", "GET", "/v1/queue"): Access.ADMIN,
+    ("router", "POST", "/v1/queue/{lead_id}/release"): Access.ADMIN,
     ("router", "POST", "/v1/reps/{rep_id}/callback-secret"): Access.ADMIN,
     ("router", "POST", "/v1/managers/{manager_id}/callback-secret"): Access.ADMIN,
     ("router", "GET", "/v1/deliveries"): Access.ADMIN,
@@ -155,6 +156,7 @@ async def call(
         rep_id=callers.owner_id,
         manager_id="nobody",
         delivery_id="msg_none",
+        lead_id="nobody",
     )
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     body = SAMPLE_BODIES.get(row, {}) if method in {"POST", "PUT", "PATCH"} else None
