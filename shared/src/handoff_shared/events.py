@@ -296,6 +296,10 @@ class LeadEscalated(EventData):
     overdue_seconds: Number  # negative: a reminder before the deadline
     manager_id: Id | None = None
     escalated_at: Time | None = None
+    # Set only on the router's manager notices (level ``escalate``): why the manager hears of it,
+    # ``max_reassignments`` (the lead is parked) or ``sla_auto_paused`` (the rep is paused).
+    reason: Id | None = None
+    summary: Text | None = None
 
 
 class LeadQualified(EventData):

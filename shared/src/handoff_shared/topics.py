@@ -111,7 +111,9 @@ TOPICS: tuple[Topic, ...] = (
         "sla-monitor",
         "lead_id",
         (events.LEAD_ESCALATED,),
-        "An assignment was left undecided too long: remind, escalate to the manager, or reassign.",
+        "An assignment was left undecided too long: remind, escalate to the manager, or reassign. "
+        "The router also writes the manager notices of a parked lead or an auto-paused rep here "
+        "(level escalate, with reason and summary).",
         ("router", "feedback"),
     ),
     Topic(
