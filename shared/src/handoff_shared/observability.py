@@ -77,6 +77,9 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
     root.handlers[:] = [handler]
     root.setLevel(max(numeric, logging.INFO))
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs every request's URL at INFO: callback URLs belong to SDR tools, and each attempt
+    # is recorded (status, latency, error class) by the callbacks feature itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 EVENTS_CONSUMED = Counter(
