@@ -324,7 +324,7 @@ class RoutingConfig(Model):
         default_factory=lambda: list(DEFAULT_DISQUALIFICATION_REASONS), min_length=1
     )
     callbacks: CallbackPolicy = Field(default_factory=CallbackPolicy)
-    # None (absent) means the defaults; absent, it leaves the canonical JSON (and hash) as before.
+    # None (absent) means the defaults, and the stored form of a config without it is unchanged.
     alerts: AlertPolicy | None = None
 
     @property
