@@ -183,11 +183,18 @@ async def watch_assignments(
         if len({d["lead_id"] for d in seen}) >= wanted:
             all_seen.set()
         lead = data["lead"]
+        # Skips a person watching should see: a dead SDR tool or an auto-paused rep routed around.
+        skipped = [
+            f"{skip['rep_id']}: {skip['reason']}"
+            for skip in data["explanation"].get("skipped", [])
+            if skip.get("reason") in ("callback_unreachable", "sla_auto_paused")
+        ]
         print(
             f"  {lead['lead_id']}  {lead['country']}"
             f"  {lead['company'].get('employees', '?'):>6} emp"
             f"  -> {data['rep_id']:<9} team={data['team_id']:<14} rule={data['rule_id']}"
             f"  ({data['explanation'].get('matched_by', '')}, attempt {data['attempt']})"
+            + (f"  skipped {', '.join(skipped)}" if skipped else "")
         )
 
 
