@@ -62,6 +62,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("router", "GET", "/v1/deliveries/{delivery_id}"): Access.ADMIN,
     ("router", "POST", "/v1/deliveries/{delivery_id}/redeliver"): Access.ADMIN,
     ("router", "GET", "/v1/callbacks/endpoints"): Access.ADMIN,
+    ("router", "PUT", "/v1/callbacks/endpoints/{endpoint}/retry-window"): Access.ADMIN,
     # sla-monitor
     ("sla-monitor", "GET", "/healthz"): Access.PUBLIC,
     ("sla-monitor", "GET", "/readyz"): Access.PUBLIC,
