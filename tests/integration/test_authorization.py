@@ -158,6 +158,7 @@ async def call(
         manager_id="nobody",
         delivery_id="msg_none",
         lead_id="nobody",
+        endpoint="rep:nobody",
     )
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     body = SAMPLE_BODIES.get(row, {}) if method in {"POST", "PUT", "PATCH"} else None
