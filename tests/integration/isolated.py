@@ -46,6 +46,7 @@ class IsolatedRouters:
     logs: Path
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)  # each started router's base URL, by name
 
     @property
     def database(self) -> str:
@@ -65,6 +66,8 @@ class IsolatedRouters:
             "HANDOFF_HTTP_PORT": str(port),
             "HANDOFF_TOPIC_MQL_CREATED": f"cbtest-{self.tag}.mql",
             "HANDOFF_TOPIC_LEAD_ESCALATED": f"cbtest-{self.tag}.escalated",
+            "HANDOFF_TOPIC_LEAD_ASSIGNED": f"cbtest-{self.tag}.assigned",  # never the stack's topics
+            "HANDOFF_TOPIC_LEAD_REJECTED": f"cbtest-{self.tag}.rejected",
             "HANDOFF_CONSUMER_GROUP": f"cbtest-{self.tag}",
             "HANDOFF_REASSIGN_GROUP": f"cbtest-{self.tag}-reassign",
             "HANDOFF_CALLBACK_SECRETS_KEY": secrets_key(),
@@ -73,6 +76,16 @@ class IsolatedRouters:
             "HANDOFF_CALLBACK_RETRY_BASE": "500ms",
             "HANDOFF_LOG_LEVEL": "debug",
         }
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics of its own (created and deleted with it)."""
+        own = f"cbtest-{self.tag}."
+        return [
+            value
+            for name, value in self.env(0).items()
+            if name.startswith("HANDOFF_TOPIC_") and value.startswith(own)
+        ]
 
     async def create(self) -> IsolatedRouters:
         admin_engine = create_async_engine(self.stack.database_url, isolation_level="AUTOCOMMIT")
@@ -88,9 +101,7 @@ class IsolatedRouters:
         kafka = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka)
         await kafka.start()
         try:
-            env = self.env(0)
-            topics = [env["HANDOFF_TOPIC_MQL_CREATED"], env["HANDOFF_TOPIC_LEAD_ESCALATED"]]
-            await kafka.create_topics([NewTopic(name, 1, 1) for name in topics])
+            await kafka.create_topics([NewTopic(name, 1, 1) for name in self.topics])
         finally:
             await kafka.close()
         return self
@@ -105,6 +116,7 @@ class IsolatedRouters:
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         self.processes.append(process)
+        self.urls[name] = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
 
             async def ready() -> bool:
@@ -187,8 +199,7 @@ class IsolatedRouters:
         kafka = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka)
         await kafka.start()
         try:
-            env = self.env(0)
-            await kafka.delete_topics([env["HANDOFF_TOPIC_MQL_CREATED"], env["HANDOFF_TOPIC_LEAD_ESCALATED"]])
+            await kafka.delete_topics(self.topics)
         finally:
             await kafka.close()
 

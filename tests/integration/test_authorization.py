@@ -62,6 +62,7 @@ ACCESS: dict[tuple[str, str, str], Access] = {
     ("router", "GET", "/v1/deliveries/{delivery_id}"): Access.ADMIN,
     ("router", "POST", "/v1/deliveries/{delivery_id}/redeliver"): Access.ADMIN,
     ("router", "GET", "/v1/callbacks/endpoints"): Access.ADMIN,
+    ("router", "PUT", "/v1/callbacks/endpoints/{endpoint}/retry-window"): Access.ADMIN,
     # sla-monitor
     ("sla-monitor", "GET", "/healthz"): Access.PUBLIC,
     ("sla-monitor", "GET", "/readyz"): Access.PUBLIC,
@@ -157,6 +158,7 @@ async def call(
         manager_id="nobody",
         delivery_id="msg_none",
         lead_id="nobody",
+        endpoint="rep:nobody",
     )
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     body = SAMPLE_BODIES.get(row, {}) if method in {"POST", "PUT", "PATCH"} else None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -90,6 +90,13 @@ ErrorStatuses = Mapping[type[DomainError], tuple[int, str]]
 """Each domain error's HTTP status and problem title: the one place a service maps them."""
 
 
+class FieldError(BaseModel):
+    """One thing wrong with an invalid request: where (dotted path) and what."""
+
+    path: str
+    message: str
+
+
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details; some problems add fields (``problems``, ``errors``, ...)."""
 
@@ -99,15 +106,49 @@ class ProblemDetails(BaseModel):
     title: str
     status: int
     detail: str
+    errors: list[FieldError] | None = Field(
+        default=None, description="On an invalid request (422): each field that is wrong, and why"
+    )
+
+
+_REFS = "#/components/schemas/"
 
 
 def problem_responses(answers: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for an endpoint's problem answers, ``{status: when}``."""
-    schema = {"$ref": "#/components/schemas/ProblemDetails"}
+    """OpenAPI ``responses`` for an endpoint's problem answers, ``{status: when}``: an
+    ``application/problem+json`` body (``document_problems`` adds the schema to the document)."""
+    schema = {"$ref": f"{_REFS}ProblemDetails"}
     return {
-        status: {"description": why, "model": ProblemDetails, "content": {PROBLEM_JSON: {"schema": schema}}}
+        status: {"description": why, "content": {PROBLEM_JSON: {"schema": schema}}}
         for status, why in answers.items()
     }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make ``app``'s OpenAPI document say what ``install_problem_handlers`` answers: the 422
+    FastAPI lists by itself for endpoints with parameters (an ``HTTPValidationError`` body) becomes
+    a problem details answer, and ``ProblemDetails`` is one of the document's schemas."""
+    build = app.openapi
+    invalid = problem_responses({422: "Invalid request: the problem's ``errors`` name each field"})[422]
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = build()
+        if fresh:
+            for path_item in document.get("paths", {}).values():
+                for operation in path_item.values():
+                    answers = operation.get("responses", {})
+                    if "HTTPValidationError" in str(answers.get("422", "")):
+                        answers["422"] = invalid
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+            problem = ProblemDetails.model_json_schema(ref_template=f"{_REFS}{{model}}")
+            schemas.update(problem.pop("$defs", {}))
+            schemas["ProblemDetails"] = problem
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:

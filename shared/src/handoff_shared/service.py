@@ -14,7 +14,13 @@ from sqlalchemy import Table
 
 from handoff_shared import tracing
 from handoff_shared.api_docs import add_redoc
-from handoff_shared.http import ErrorStatuses, RequestMetrics, health_router, install_problem_handlers
+from handoff_shared.http import (
+    ErrorStatuses,
+    RequestMetrics,
+    document_problems,
+    health_router,
+    install_problem_handlers,
+)
 from handoff_shared.runtime import Runtime
 from handoff_shared.settings import ServiceSettings
 
@@ -66,6 +72,7 @@ def create_service(
     add_redoc(app)
     app.state.runtime = runtime
     install_problem_handlers(app, errors)
+    document_problems(app)
     app.add_middleware(RequestMetrics, service=settings.service_name)
     app.include_router(health_router(runtime.readiness))
     tracing.instrument_app(app)

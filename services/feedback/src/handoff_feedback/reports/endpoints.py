@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
+from handoff_shared.http import problem_responses
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_feedback.admin import Admin
@@ -34,16 +35,15 @@ def reports_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[Admin])
     zone = reports.settings.zone
-    problems: dict[int | str, dict[str, str]] = {
-        401: {"description": "No token"},
-        403: {"description": "Not the admin token"},
-        422: {"description": "A parameter is invalid; the problem names it"},
-    }
+    problems = problem_responses(
+        {401: "No token", 403: "Not the admin token", 422: "A parameter is invalid; the problem names it"}
+    )
+    csv_body = {"text/csv": {"schema": {"type": "string", "description": "The rows as CSV, a header first"}}}
 
     @router.get(
         "/summary",
         response_model=schemas.Summary,
-        responses={**problems, 200: {"content": {"text/csv": {}}, "description": "JSON, or CSV when asked"}},
+        responses={**problems, 200: {"content": csv_body, "description": "JSON, or CSV when asked"}},
     )
     async def summary(
         group_by: GroupBy,

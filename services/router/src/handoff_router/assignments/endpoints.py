@@ -32,7 +32,8 @@ AssignmentsService = Annotated[Assignments, Depends(get_assignments)]
 
 
 async def own_assignment(assignment_id: str, rep_id: CurrentRep, service: AssignmentsService) -> str:
-    """The calling rep's id once the assignment is known to be theirs: 403/404 come before any 422."""
+    """The calling rep's id once the assignment is known to be theirs: 403/404 come before any 422
+    (the body's, and the reason's the service checks); the services do not query ownership again."""
     await service.check_owner(assignment_id, rep_id)
     return rep_id
 

@@ -91,8 +91,11 @@ class Assignments:
         return AssignmentView.of(row)
 
     async def reject(self, assignment_id: str, rep_id: str, reason: str, note: str | None) -> AssignmentView:
-        """The assigned rep rejects with a reason code; ``wrong_territory`` routes the lead again."""
-        await self.check_owner(assignment_id, rep_id)  # 403/404 before the reason's 422
+        """The assigned rep rejects with a reason code; ``wrong_territory`` routes the lead again.
+
+        Ownership is enforced by the UPDATE's WHERE clause (and ``_repeat_or_refuse`` says 403 or
+        404); a caller wanting 403/404 before the reason's 422 calls ``check_owner`` first, as the
+        endpoint's dependency does (before the body is even read), so it is not queried twice."""
         async with self.context.transaction() as session:
             config = await self.context.configs.active(session)
             _check_reason(config, reason, note)
@@ -130,8 +133,8 @@ class Assignments:
 
     async def qualify(self, assignment_id: str, rep_id: str, asked: Qualification) -> AssignmentView:
         """The assigned rep says what an accepted lead became (SAL -> SQL); the same report again
-        answers the same, with nothing emitted."""
-        await self.check_owner(assignment_id, rep_id)  # 403/404 before the body's 422
+        answers the same, with nothing emitted. Ownership is checked on the locked row; for 403/404
+        before the body's 422, callers call ``check_owner`` first (the endpoint's dependency does)."""
         async with self.context.transaction() as session:
             _check_qualification(await self.context.configs.active(session), asked)
             row = await repository.lock(session, assignment_id)

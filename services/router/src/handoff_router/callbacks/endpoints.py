@@ -21,7 +21,10 @@ from handoff_router.callbacks.service import Callbacks
 from handoff_router.configs.service import RoutingConfigs
 from handoff_router.routing.config import RoutingConfig
 
-router = APIRouter(tags=["callbacks"])
+router = APIRouter(
+    tags=["callbacks"],
+    responses=problem_responses({401: "No token, or an unknown one", 403: "Not the admin token"}),
+)  # every endpoint here takes the admin token
 DeliveryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", description="the webhook-id")]
 LeadId = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f]*$")]
 NOT_FOUND = problem_responses({404: "Not found"})

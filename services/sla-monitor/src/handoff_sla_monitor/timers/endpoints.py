@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from handoff_shared.http import problem_responses
 
 from handoff_sla_monitor.timers.errors import NotAdmin
 from handoff_sla_monitor.timers.reports import TimerReports
 from handoff_sla_monitor.timers.schemas import OverdueReport, TimerView
 
 bearer = HTTPBearer(auto_error=False, description="The admin token")
-PROBLEMS: dict[int | str, dict[str, Any]] = {401: {"description": "No or wrong admin token"}}
+PROBLEMS = problem_responses({401: "No or wrong admin token"})
 
 
 def require_admin(
@@ -40,7 +41,9 @@ async def overdue(reports: Reports, limit: Annotated[int, Query(ge=1, le=1000)] 
     return await reports.overdue(limit)
 
 
-@router.get("/timers/{assignment_id}", response_model=TimerView, responses={404: {"description": "No timer"}})
+@router.get(
+    "/timers/{assignment_id}", response_model=TimerView, responses=problem_responses({404: "No timer"})
+)
 async def timer(assignment_id: str, reports: Reports) -> TimerView:
     """An assignment's deadline, the steps fired and those still due."""
     return await reports.timer(assignment_id)
