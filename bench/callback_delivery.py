@@ -36,6 +36,8 @@ from handoff_router.callbacks import repository
 from handoff_router.callbacks.signing import SecretBox, new_secret
 from handoff_shared.db import make_engine, make_sessions, transaction
 from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -108,11 +110,22 @@ async def ceiling(receiver: Receivers, reps: list[str], count: int) -> tuple[flo
             await client.aclose()
 
 
+async def commits(engine: AsyncEngine) -> int:
+    """Transactions committed in the database so far (every client's; PostgreSQL's statistics)."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+        found = await connection.scalar(
+            text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        )
+    return int(found or 0)
+
+
 async def throughput(
     env: dict[str, str], receiver: Receivers, reps: list[str], count: int
-) -> tuple[float, float]:
-    """Deliveries written at once; the router sends them all. Answers deliveries/s and the
-    router's CPU seconds per delivery meanwhile (load-independent, unlike the rate)."""
+) -> tuple[float, float, float]:
+    """Deliveries written at once; the router sends them all. Answers deliveries/s, the
+    router's CPU seconds per delivery meanwhile (less load-dependent than the rate), and the
+    database transactions committed per delivery meanwhile (by anyone: the stack is idle)."""
     engine = make_engine(env["HANDOFF_DATABASE_URL"], pool_size=1)
     box = SecretBox(SecretStr(env["HANDOFF_CALLBACK_SECRETS_KEY"]))
     before = receiver.poll()
@@ -135,6 +148,7 @@ async def throughput(
             for rep in reps:
                 await repository.store_secret(session, f"rep:{rep}", box.seal(new_secret()), now, now - now)
         pid = router_pid()
+        committed = await commits(engine)
         started, cpu = time.perf_counter(), cpu_seconds(pid)
         async with transaction(make_sessions(engine)) as session:
             await repository.enqueue(session, rows)
@@ -146,7 +160,9 @@ async def throughput(
         # The receivers note the wall clock of each call: the last one's is when the N-th arrived.
         used = cpu_seconds(pid) - cpu
         last = max(call.at for call in receiver.calls[before:])
-        return count / (last - (time.time() - (time.perf_counter() - started))), used / count
+        rate = count / (last - (time.time() - (time.perf_counter() - started)))
+        await asyncio.sleep(1.5)  # backends report their counts to the statistics within a second
+        return rate, used / count, (await commits(engine) - committed) / count
     finally:
         await engine.dispose()
 
@@ -220,7 +236,7 @@ async def main() -> None:
             response.raise_for_status()
             reps = [f"{tag}-rep-{n}" for n in range(REPS)]
             bare, bare_cpu = await ceiling(receiver, reps, args.deliveries)
-            rate, router_cpu = await throughput(env, receiver, reps, args.deliveries)
+            rate, router_cpu, per_delivery = await throughput(env, receiver, reps, args.deliveries)
             samples, from_mql = await latency(env, receiver, args.rate, args.seconds)
             if previous.strip() and not previous.lstrip().startswith("{"):
                 await admin.put(
@@ -241,6 +257,7 @@ async def main() -> None:
         "bare_cpu_us_per_post": round(bare_cpu * 1e6),
         "router_cpu_us_per_delivery": round(router_cpu * 1e6),
         "router_deliveries_per_cpu_second": round(per_core),
+        "db_transactions_per_delivery": round(per_delivery, 3),
         "load_average_1m": os.getloadavg()[0],
         "rate_leads_per_s": args.rate,
         "seconds": args.seconds,
@@ -263,6 +280,7 @@ for {args.seconds}s, timed from `assigned_at` of `lead.assigned` to the callback
 | router deliveries | {rate:,.0f} deliveries/s (ratio {rate / bare:.2f}) |
 | CPU per POST: bare httpx / router | {bare_cpu * 1e6:,.0f} / {router_cpu * 1e6:,.0f} µs |
 | so one idle core would send about | {per_core:,.0f} deliveries/s |
+| database transactions per delivery | {per_delivery:.3f} (the enqueue, claims, records) |
 | load average (1 min) at the end | {os.getloadavg()[0]:.1f} |
 | `assigned_at` → callback p50 / p99 / max | {p50:,.0f} / {p99:,.0f} / {worst:,.0f} ms (n={len(samples)}) |
 | `mql.created` sent → callback p50 / p99 | {mql_p50:,.0f} / {mql_p99:,.0f} ms |

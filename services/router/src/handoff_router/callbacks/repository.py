@@ -358,6 +358,52 @@ async def save_circuit(
     )
 
 
+CIRCUIT_FIELDS = (
+    "status",
+    "failure_streak",
+    "down_since",
+    "probe_at",
+    "open_for",
+    "probe_started_at",
+    "hold_until",
+    "last_success_at",
+    "last_failure_at",
+)
+
+
+async def save_circuits(
+    session: AsyncSession, circuits: dict[str, tuple[Circuit, str | None]], now: datetime
+) -> None:
+    """``save_circuit`` for many endpoints in one statement (circuit and last error by endpoint)."""
+    if not circuits:
+        return
+    e = callback_endpoints
+    statement = (
+        update(e)
+        .where(e.c.endpoint_id == bindparam("c_id"))
+        .values(
+            {
+                **{name: bindparam(f"c_{name}", type_=e.c[name].type) for name in CIRCUIT_FIELDS},
+                "updated_at": now,
+                "last_error": func.coalesce(
+                    bindparam("c_last_error", type_=e.c.last_error.type), e.c.last_error
+                ),
+            }
+        )
+    )
+    await session.execute(
+        statement,
+        [
+            {
+                "c_id": endpoint,
+                "c_last_error": error,
+                **{f"c_{name}": getattr(circuit, name) for name in CIRCUIT_FIELDS},
+            }
+            for endpoint, (circuit, error) in sorted(circuits.items())
+        ],
+    )
+
+
 async def record_attempts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Keep what each try got: status, latency, error class, an excerpt of the answer."""
     if rows:

@@ -38,6 +38,17 @@ class Sent:
     excerpt: str | None
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where a callback URL's tries go until ``until`` (monotonic): the checked address, the
+    ``Host`` header that keeps the name, and the TLS server name."""
+
+    url: httpx.URL
+    headers: dict[str, str]
+    extensions: dict[str, str]
+    until: float
+
+
 @dataclass
 class _Pool:
     """One callback URL's keep-alive connections; ``busy`` tries under way, ``used`` last use."""
@@ -70,7 +81,10 @@ class Sender:
         self._timeout = httpx.Timeout(total_timeout, connect=connect_timeout)
         self._per_pool = per_url_connections
         self._pools: dict[str, _Pool] = {}
+        self._targets: dict[str, _Target] = {}
         self._swept = time.monotonic()
+        # One TLS context for every pool: building one loads the CA store (tens of ms each).
+        self._ssl = httpx.create_ssl_context(trust_env=False)
 
     def _pool(self, url: str) -> _Pool:
         pool = self._pools.get(url)
@@ -83,6 +97,7 @@ class Sender:
                     keepalive_expiry=IDLE_POOL_SECONDS,
                 ),
                 follow_redirects=False,
+                verify=self._ssl,
                 trust_env=False,  # no proxy from the environment: the address checked is the one called
             )
             pool = self._pools[url] = _Pool(client)
@@ -99,6 +114,7 @@ class Sender:
         ]
         for url in idle:
             await self._pools.pop(url).client.aclose()
+        self._targets = {url: target for url, target in self._targets.items() if target.until > now}
 
     async def close(self) -> None:
         """Close every pool."""
@@ -113,10 +129,12 @@ class Sender:
         pool = self._pool(url)
         pool.busy += 1
         try:
-            target, extra = await self._pinned(url)
+            target = await self._target(url)
+            if target.headers:
+                headers = {**headers, **target.headers}
             async with asyncio.timeout(self._total):
                 response = await pool.client.post(
-                    target, content=body, headers={**headers, **extra}, extensions=self._sni(url)
+                    target.url, content=body, headers=headers, extensions=target.extensions
                 )
             attempt = Attempt(response.status_code, retry_after=response.headers.get("retry-after"))
             excerpt: str | None = response.text[:EXCERPT_CHARS]
@@ -134,7 +152,11 @@ class Sender:
             pool.busy -= 1
         return Sent(attempt, (time.perf_counter() - started) * 1000, excerpt)
 
-    async def _pinned(self, url: str) -> tuple[httpx.URL, dict[str, str]]:
+    async def _target(self, url: str) -> _Target:
+        """The URL checked and pinned to a checked address, kept as long as its DNS answer is."""
+        cached = self._targets.get(url)
+        if cached is not None and cached.until > time.monotonic():
+            return cached
         problems = url_problems(url, allow_private=self._allow_private, allowed=self._allowed)
         if problems:
             raise AddressRefused("; ".join(problems))
@@ -142,9 +164,16 @@ class Sender:
         host = parsed.host
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         address = await self._resolve(host, port)
+        until = time.monotonic() + DNS_TTL_SECONDS
+        extensions = self._sni(url)
         if address == host:
-            return parsed, {}
-        return parsed.copy_with(host=address), {"host": parsed.netloc.decode("ascii")}
+            target = _Target(parsed, {}, extensions, until)
+        else:
+            target = _Target(
+                parsed.copy_with(host=address), {"host": parsed.netloc.decode("ascii")}, extensions, until
+            )
+        self._targets[url] = target
+        return target
 
     async def _resolve(self, host: str, port: int) -> str:
         """The first address of ``host``, after checking every one it resolves to."""

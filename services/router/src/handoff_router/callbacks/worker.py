@@ -38,6 +38,7 @@ from handoff_router.settings import RouterSettings
 log = structlog.get_logger(__name__)
 STATS_EVERY = 5.0
 RECORD_BATCH = 500
+RECORD_LINGER = 0.005  # seconds
 EXPIRE_EVERY = 60.0
 
 
@@ -118,9 +119,9 @@ class DeliveryWorker:
                 claimed = await self._claim(free) if free > 0 else []
                 for item in claimed:
                     self._start(sender, item)
-                if claimed and len(claimed) == free:
-                    await self._wait_for_room(stop)
-                elif not claimed:
+                if not claimed or len(claimed) == free:
+                    # Full, or nothing claimable: wait for the recorder to free leases, new
+                    # deliveries, or the poll.
                     await self._idle(stop)
         finally:
             if self._tasks:
@@ -146,26 +147,24 @@ class DeliveryWorker:
         task = asyncio.create_task(self._deliver(sender, item), name=f"callback:{item.delivery_id}")
         self._tasks.add(task)
 
-        def done(finished: asyncio.Task[None]) -> None:
-            self._tasks.discard(finished)
-            self._wake.set()
-
-        task.add_done_callback(done)
-
-    async def _wait_for_room(self, stop: asyncio.Event) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+        # A finished try frees a place in this process, not its endpoint's lease (that goes
+        # when the try is recorded): the recorder wakes the claimer, so a claim is not run
+        # per finished try only to find every endpoint still full.
+        task.add_done_callback(self._tasks.discard)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        waiter = asyncio.create_task(self._wake.wait())
+        if self._wake.is_set() or stop.is_set():
+            return
+        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
         try:
             await asyncio.wait(
-                [waiter, asyncio.create_task(stop.wait())],
+                waiters,
                 timeout=self.settings.callback_poll.total_seconds(),
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
-            waiter.cancel()
+            for waiter in waiters:  # both: a stop waiter left behind per round would pile up
+                waiter.cancel()
 
     async def _deliver(self, sender: Sender, item: repository.Claimed) -> None:
         try:
@@ -207,6 +206,10 @@ class DeliveryWorker:
                 batch = [await asyncio.wait_for(self._results.get(), timeout=0.2)]
             except TimeoutError:
                 continue
+            if self._tasks and self._results.qsize() < RECORD_BATCH:
+                # More tries are finishing: a moment's wait records them in the same
+                # transaction (each is one round of statements, and frees leases to claim).
+                await asyncio.sleep(RECORD_LINGER)
             while not self._results.empty() and len(batch) < RECORD_BATCH:
                 batch.append(self._results.get_nowait())
             try:
@@ -214,6 +217,7 @@ class DeliveryWorker:
             except Exception as exc:  # the leases bring these deliveries back
                 log.exception("callback.record_failed", tries=len(batch), error=type(exc).__name__)
                 continue
+            self._wake.set()  # the leases of these tries are free: claim more now
             for endpoint in closed:
                 log.info("callback.circuit_closed", endpoint=endpoint)
             if closed:
@@ -255,8 +259,9 @@ class DeliveryWorker:
                     }
                 )
                 deliveries.append({"b_id": item.delivery_id, **_delivery_values(step, sent, number, now)})
-            for endpoint in endpoints:
-                await repository.save_circuit(session, endpoint, circuits[endpoint], now, errors[endpoint])
+            await repository.save_circuits(
+                session, {endpoint: (circuits[endpoint], errors[endpoint]) for endpoint in endpoints}, now
+            )
             await repository.record_attempts(session, attempts)
             await repository.update_deliveries(session, deliveries)
         for (item, sent), step in zip(batch, steps, strict=True):
