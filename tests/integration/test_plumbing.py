@@ -143,6 +143,25 @@ async def test_relay_that_dies_before_marking_republishes_and_idempotent_consume
     assert times == 1
 
 
+async def test_one_batch_with_an_id_twice_applies_the_first_body_once(
+    scratch: Scratch, producer: AIOKafkaProducer, stack: Stack
+) -> None:
+    watcher = await TopicWatcher(stack.kafka, scratch.topic).start()
+    event_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    for lead_id in ("lead-first", "lead-second"):  # one id, two bodies, read in one batch
+        event = new_event("mql.created", "tests", lead_id, mql_data(lead_id), id=event_id, time=now)
+        outgoing = OutboxMessage.of_event(scratch.topic, event)
+        await producer.send_and_wait(
+            scratch.topic, outgoing.value, key=b"same-lead", headers=list(outgoing.headers)
+        )
+    records = await watcher.wait_for(lambda r: r.key == b"same-lead", count=2)
+    await watcher.stop()
+    await apply_batch(scratch, records)
+    async with scratch.sessions() as session:
+        applied = (await session.execute(select(scratch.applied.c.lead_id, scratch.applied.c.times))).all()
+    assert [tuple(row) for row in applied] == [("lead-first", 1)]
+
+
 async def apply_batch(scratch: Scratch, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
     """An idempotent consumer: counts how often each lead was applied."""
     valid, dead = decode_batch(records, {"mql.created"}, lambda topic: f"{topic}.dlq", service="test")

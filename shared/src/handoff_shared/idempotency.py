@@ -14,7 +14,11 @@ async def first_seen(session: AsyncSession, processed: Table, batch: Sequence[In
     """Record the batch's event ids; answer the events not processed before, each once, in order."""
     if not batch:
         return []
-    unique = {item.event.id: item for item in batch}
+    # The first record of an id wins, also when one batch holds the same id twice with
+    # different bodies (a later body must not replace the one that came first).
+    unique: dict[str, Incoming] = {}
+    for item in batch:
+        unique.setdefault(item.event.id, item)
     # One statement whatever the batch size: the ids travel as two arrays.
     statement = text(
         f"INSERT INTO {processed.schema}.{processed.name} (event_id, event_type) "
