@@ -18,6 +18,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -141,10 +142,10 @@ async def relay_ceiling(bootstrap: str, n: int) -> float:
     return n / elapsed
 
 
-async def put_bench_config(env: dict[str, str], tag: str, callback_base: str = "http://127.0.0.1:9") -> None:
+def bench_config(tag: str, callback_base: str = "http://127.0.0.1:9") -> dict[str, Any]:
     """Six reps in two teams (weighted round robin, least loaded): the routing under test."""
     reps = [f"bench-{tag}-{i}" for i in range(6)]
-    config = {
+    return {
         "sla": {"accept_within": "4h"},
         "reps": [
             {
@@ -164,6 +165,11 @@ async def put_bench_config(env: dict[str, str], tag: str, callback_base: str = "
         "rules": [{"id": "emea", "when": {"country": ["DE", "FR"]}, "team": f"bench-{tag}-emea"}],
         "fallback_team": f"bench-{tag}-rest",
     }
+
+
+async def put_bench_config(env: dict[str, str], tag: str, callback_base: str = "http://127.0.0.1:9") -> None:
+    """Apply ``bench_config`` on the router of ``make up``."""
+    config = bench_config(tag, callback_base)
     async with httpx.AsyncClient(
         base_url=env["HANDOFF_ROUTER_URL"],
         timeout=30,

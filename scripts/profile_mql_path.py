@@ -42,33 +42,12 @@ from handoff_router.context import RouterContext  # noqa: E402
 from handoff_router.settings import RouterSettings  # noqa: E402
 from handoff_shared import db, events, kafka  # noqa: E402
 from handoff_shared.outbox import OutboxRelay  # noqa: E402
-from routing_throughput import mql  # noqa: E402
+from routing_throughput import bench_config, mql  # noqa: E402
 
 
-def bench_config(tag: str) -> bytes:
-    """The configuration of bench/routing_throughput.py: six reps, two teams, one rule."""
-    reps = [f"bench-{tag}-{i}" for i in range(6)]
-    config = {
-        "sla": {"accept_within": "4h"},
-        "reps": [
-            {
-                "id": r,
-                "email": f"{r}@example.com",
-                "timezone": "UTC",
-                "callback_url": f"http://127.0.0.1:9/{r}",
-                "weight": 1 + i % 3,
-            }
-            for i, r in enumerate(reps)
-        ],
-        "managers": [],
-        "teams": [
-            {"id": f"bench-{tag}-emea", "strategy": "weighted_round_robin", "members": reps[:4]},
-            {"id": f"bench-{tag}-rest", "strategy": "least_loaded", "members": reps[4:]},
-        ],
-        "rules": [{"id": "emea", "when": {"country": ["DE", "FR"]}, "team": f"bench-{tag}-emea"}],
-        "fallback_team": f"bench-{tag}-rest",
-    }
-    return yaml.safe_dump(config).encode()
+def bench_config_text(tag: str) -> bytes:
+    """The routing of bench/routing_throughput.py, as YAML."""
+    return yaml.safe_dump(bench_config(tag)).encode()
 
 
 def records(tag: str, n: int, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
@@ -93,7 +72,7 @@ async def main(leads: int, batch: int, runs: int) -> None:
     relay = OutboxRelay(sessions, tables.outbox, producer, batch_max=settings.outbox_batch_max)
     context = RouterContext(settings=settings, sessions=sessions, configs=ConfigCache(), relay=relay)
     tag = uuid.uuid4().hex[:8]
-    await RoutingConfigs(context).put(bench_config(tag))
+    await RoutingConfigs(context).put(bench_config_text(tag))
 
     def dead_letter_topic(topic: str) -> str:
         return kafka.dead_letter_topic(topic, settings.topic_mql_created, settings.topic_mql_created_dlq)
