@@ -324,9 +324,12 @@ async def test_qualifications_reach_the_feedback_report_as_sqls_and_the_sal_to_s
             response = await feedback.get("/v1/reports/summary", params={"group_by": "campaign"})
             assert response.status_code == 200, response.text
             found = {r["segment_key"]: r for r in response.json()["rows"]}.get(key)
-            return found if found is not None and found["sqls"] == 1 and found["disqualified"] == 1 else None
+            # The third lead's lead.accepted is emitted after the two lead.qualified events and may
+            # be counted after them: wait for all five facts, not only for the qualifications.
+            counted = found is not None and (found["accepted"], found["sqls"], found["disqualified"]) == (3, 1, 1)
+            return found if counted else None
 
-        summary: dict[str, Any] = await eventually(row, timeout=30, what=f"{key} to show the qualifications")
+        summary: dict[str, Any] = await eventually(row, timeout=30, what=f"{key} to show 3 accepts, 1 SQL, 1 DQ")
     assert (summary["accepted"], summary["sqls"], summary["disqualified"]) == (3, 1, 1)
     assert summary["sal_to_sql_rate"] == pytest.approx(1 / 3)
     assert summary["disqualified_by_reason"] == {"bad_timing": 1}
