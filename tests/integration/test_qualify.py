@@ -326,10 +326,10 @@ async def test_qualifications_reach_the_feedback_report_as_sqls_and_the_sal_to_s
             found = {r["segment_key"]: r for r in response.json()["rows"]}.get(key)
             # The third lead's lead.accepted is emitted after the two lead.qualified events and may
             # be counted after them: wait for all five facts, not only for the qualifications.
-            counted = found is not None and (found["accepted"], found["sqls"], found["disqualified"]) == (3, 1, 1)
-            return found if counted else None
+            counts = None if found is None else (found["accepted"], found["sqls"], found["disqualified"])
+            return found if counts == (3, 1, 1) else None
 
-        summary: dict[str, Any] = await eventually(row, timeout=30, what=f"{key} to show 3 accepts, 1 SQL, 1 DQ")
+        summary: dict[str, Any] = await eventually(row, timeout=30, what=f"{key}: 3 accepted, 1 SQL, 1 DQ")
     assert (summary["accepted"], summary["sqls"], summary["disqualified"]) == (3, 1, 1)
     assert summary["sal_to_sql_rate"] == pytest.approx(1 / 3)
     assert summary["disqualified_by_reason"] == {"bad_timing": 1}
