@@ -3,7 +3,9 @@
 # its own port, pid in .run/pids/<name>.pid, log in .run/logs/<name>.log. Sourced after lib.sh.
 
 ADMIN_TOKEN_FILE="$RUN/admin-token"
-SERVICE_READY_TIMEOUT=${SERVICE_READY_TIMEOUT:-60}
+# A live process that is still starting gets this long: on a loaded 2-core machine imports alone
+# have taken over 60 s; a process that dies is reported at once.
+SERVICE_READY_TIMEOUT=${SERVICE_READY_TIMEOUT:-180}
 
 # Generated once and kept, so that tokens in stack.env stay valid across restarts.
 admin_token() {

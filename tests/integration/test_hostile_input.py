@@ -45,6 +45,8 @@ CONSUMED = {
     "lead.accepted": "lead.accepted.dlq",
     "lead.rejected": "lead.rejected.dlq",
     "lead.escalated": "lead.escalated.dlq",
+    "lead.qualified": "lead.qualified.dlq",
+    "routing.config": "routing.config.dlq",
 }
 TYPES = {
     "lead.mql-created": "mql.created",
@@ -52,6 +54,8 @@ TYPES = {
     "lead.accepted": "lead.accepted",
     "lead.rejected": "lead.rejected",
     "lead.escalated": "lead.escalated",
+    "lead.qualified": "lead.qualified",
+    "routing.config": "routing.config_applied",
 }
 Record = tuple[str, bytes | None, list[tuple[str, bytes]]]  # (what it is, value, headers)
 
