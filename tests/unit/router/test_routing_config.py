@@ -401,3 +401,14 @@ def test_a_misspelt_disqualification_key_is_named() -> None:
     found = problems_of(config_data(disqualification_reason=["no_budget"]))
     assert "did you mean 'disqualification_reasons'?" in found["disqualification_reason"]
 
+
+def test_the_demo_sla_team_counts_wall_time_and_the_others_office_hours() -> None:
+    with open("deploy/local/sample-routing.yaml") as file:
+        parsed = parse_config(file.read())
+    demo = parsed.sla_terms("sla-demo", parsed.rep("rep-kim"))
+    assert demo.business_hours is None
+    assert demo.accept_within.total_seconds() == 20
+    for team, rep in [("na-enterprise", "rep-ana"), ("emea", "rep-fay"), ("overflow", "rep-jo")]:
+        hours = parsed.sla_terms(team, parsed.rep(rep)).business_hours
+        assert hours is not None
+        assert (hours.start, hours.end, hours.days) == ("09:00", "17:00", ["mon", "tue", "wed", "thu", "fri"])
