@@ -1,13 +1,17 @@
-"""The live demo of ``make run``: applies the sample routing config, streams realistic MQLs
-(Faker) into ``lead.mql-created``, shows each assignment as it happens, lets a few reps
-accept or reject and then qualify some accepted leads (SAL -> SQL), shows the SLA ladder at
-work on one lead of the `sla-demo` team (20s SLA: a reminder, an escalation to the manager
-and a reassignment to another rep within a minute), then says where to look. The reference
-SDR tool (examples/sdr-tool) receives the signed callbacks of every demo rep and manager;
-rep-ana's tool goes down for a while and comes back, so her circuit opens, routing goes
-around her, and her leads arrive after.
+"""The live demo of ``make run``: says where to look first (the feedback dashboard and how to
+give it the admin token, the router's API docs, what is overdue, the SDR tool), applies the
+sample routing config, and streams realistic MQLs (Faker) into ``lead.mql-created``, showing
+each assignment as it happens. While the stream runs, a few reps decide their leads a few
+seconds after receiving them, as people would: most accept, some reject with a realistic
+reason, and some accepted leads are then qualified (SAL -> SQL: ``sql`` or ``disqualified``
+with a reason), so the dashboard fills up live. One lead of the `sla-demo` team (20s SLA,
+counted in wall time) is left undecided: a reminder, an escalation to the manager and a
+reassignment to another rep within a minute; a step that does not come is reported as a
+warning, never passed over. The reference SDR tool (examples/sdr-tool) receives the signed
+callbacks of every demo rep and manager; rep-ana's tool goes down for a while and comes
+back, so her circuit opens, routing goes around her, and her leads arrive after.
 
-    uv run python scripts/demo.py [--leads 120] [--rate 6]
+    uv run python scripts/demo.py [--leads 120] [--rate 6] [--seed N]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,15 +48,28 @@ SOURCES = {
     "event": ["saastr", "dreamforce"],
 }
 NAMED = ["acme.io", "eu.globex.com", "initech.com"]
-REJECT_REASONS = ["wrong_persona", "not_icp", "no_intent", "bad_contact_data", "wrong_territory"]
-DISQUALIFY_REASONS = [
-    "no_budget",
-    "no_authority",
-    "no_need",
-    "bad_timing",
-    "unresponsive",
-    "chose_competitor",
-]
+# Why SDRs refuse MQLs, roughly as often as they do (codes of the sample config's rejection_reasons).
+REJECT_REASONS = {
+    "not_icp": 5,
+    "wrong_persona": 4,
+    "no_intent": 3,
+    "bad_contact_data": 2,
+    "student_or_job_seeker": 2,
+    "existing_customer": 1,
+    "duplicate": 1,
+    "wrong_territory": 1,
+}
+DISQUALIFY_REASONS = {
+    "no_budget": 3,
+    "bad_timing": 3,
+    "no_need": 2,
+    "no_authority": 2,
+    "unresponsive": 2,
+    "chose_competitor": 1,
+}
+DECIDING_REPS = ("rep-ana", "rep-carl", "rep-dana", "rep-fay", "rep-gus", "rep-hal", "rep-jo")
+SLA_TEAM = "sla-demo"
+SLA_LEVELS = ("remind", "escalate", "reassign")
 
 
 SDR_TOOL_PORT = 8099 + int(os.environ.get("HANDOFF_STACK_PORT_OFFSET", "0"))
@@ -176,10 +194,18 @@ async def tail(env: dict[str, str], topic: str, stop: asyncio.Event) -> AsyncIte
 
 
 async def watch_assignments(
-    env: dict[str, str], seen: list[dict[str, Any]], wanted: int, all_seen: asyncio.Event, stop: asyncio.Event
+    env: dict[str, str],
+    seen: list[dict[str, Any]],
+    wanted: int,
+    all_seen: asyncio.Event,
+    stop: asyncio.Event,
+    reps: Reps,
+    sla_lead: SlaLead,
 ) -> None:
     async for data in tail(env, "lead.assigned", stop):
         seen.append(data)
+        reps.received(data)
+        sla_lead.assigned(data)
         if len({d["lead_id"] for d in seen}) >= wanted:
             all_seen.set()
         lead = data["lead"]
@@ -198,68 +224,145 @@ async def watch_assignments(
         )
 
 
-async def watch_escalations(env: dict[str, str], reassigned: asyncio.Event, stop: asyncio.Event) -> None:
-    """Print every ``lead.escalated`` from now on; set ``reassigned`` at the first reassignment."""
+async def watch_escalations(env: dict[str, str], sla_lead: SlaLead, stop: asyncio.Event) -> None:
+    """Print every ``lead.escalated`` from now on; note the steps of the sla-demo lead."""
     async for data in tail(env, "lead.escalated", stop):
         print(
             f"  SLA {data['level']:<8} {data['lead_id']}  rep={data['rep_id']:<9}"
             f" overdue={data['overdue_seconds']:+.0f}s manager={data.get('manager_id')}"
             + (f"  ({data['reason']}: {data.get('summary')})" if data.get("reason") else "")
         )
-        if data["level"] == "reassign":
-            reassigned.set()
+        if data["lead_id"] == sla_lead.lead_id and data.get("reason") is None:
+            sla_lead.fired(data["level"])
 
 
-async def decide_some(
-    router: httpx.AsyncClient, tokens: dict[str, str], seen: list[dict[str, Any]]
-) -> tuple[Counter[str], list[dict[str, Any]]]:
-    """Reps accept most of their leads and reject some with a reason, as an SDR tool would;
-    answers the counts and the assignments accepted."""
-
-    outcomes: Counter[str] = Counter()
-    accepted: list[dict[str, Any]] = []
-    for data in list(seen):
-        token = tokens.get(data["rep_id"])
-        if token is None or random.random() < 0.3:
-            continue
-        headers = {"Authorization": f"Bearer {token}"}
-        if random.random() < 0.75:
-            response = await router.post(f"/v1/assignments/{data['assignment_id']}/accept", headers=headers)
-            outcomes["accepted" if response.status_code == 200 else f"accept {response.status_code}"] += 1
-            if response.status_code == 200:
-                accepted.append(data)
-        else:
-            reason = random.choice(REJECT_REASONS)
-            response = await router.post(
-                f"/v1/assignments/{data['assignment_id']}/reject", headers=headers, json={"reason": reason}
-            )
-            outcomes[
-                f"rejected ({reason})" if response.status_code == 200 else f"reject {response.status_code}"
-            ] += 1
-    return outcomes, accepted
+def pick(weights: dict[str, int]) -> str:
+    return random.choices(list(weights), weights=list(weights.values()))[0]
 
 
-async def qualify_some(
-    router: httpx.AsyncClient, tokens: dict[str, str], accepted: list[dict[str, Any]]
-) -> Counter[str]:
-    """After working them, reps say what some accepted leads became (SAL -> SQL): about a third
-    become SQLs, some are disqualified with a reason, the rest are still being worked."""
-    outcomes: Counter[str] = Counter()
-    for data in accepted:
-        if random.random() < 0.4:
-            continue
-        if random.random() < 0.55:
-            body: dict[str, str] = {"outcome": "sql", "note": "meeting booked"}
-        else:
-            body = {"outcome": "disqualified", "reason": random.choice(DISQUALIFY_REASONS)}
-        response = await router.post(
-            f"/v1/assignments/{data['assignment_id']}/qualify",
-            headers={"Authorization": f"Bearer {tokens[data['rep_id']]}"},
+@dataclass
+class SlaLead:
+    """The one lead of the sla-demo team nobody decides, and the ladder steps seen for it."""
+
+    lead_id: str
+    steps: list[str] = field(default_factory=list)
+    reassigned: asyncio.Event = field(default_factory=asyncio.Event)
+    assigned_again: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def assigned(self, data: dict[str, Any]) -> None:
+        if data["lead_id"] == self.lead_id and data["attempt"] > 1:
+            self.assigned_again.set()
+
+    def fired(self, level: str) -> None:
+        self.steps.append(level)
+        if level == "reassign":
+            self.reassigned.set()
+
+
+@dataclass
+class Reps:
+    """The demo reps at work while the stream runs: each of their new leads is decided a few
+    seconds after it arrives (about a quarter is left for later), most accepted, some rejected
+    with a reason; some accepted ones are qualified a little later (SAL -> SQL)."""
+
+    router: httpx.AsyncClient
+    tokens: dict[str, str]
+    decisions: Counter[str] = field(default_factory=Counter)
+    qualifications: Counter[str] = field(default_factory=Counter)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def received(self, data: dict[str, Any]) -> None:
+        if data["rep_id"] not in self.tokens or data["team_id"] == SLA_TEAM or random.random() < 0.25:
+            return  # left undecided: the SLA clock (hours long outside sla-demo) keeps running
+        task = asyncio.create_task(self._work(data))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def finish(self) -> None:
+        """Wait for the decisions and qualifications under way."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks))
+
+    async def _post(self, data: dict[str, Any], action: str, body: dict[str, str] | None) -> int:
+        response = await self.router.post(
+            f"/v1/assignments/{data['assignment_id']}/{action}",
+            headers={"Authorization": f"Bearer {self.tokens[data['rep_id']]}"},
             json=body,
         )
-        said = body["outcome"] + (f" ({body['reason']})" if "reason" in body else "")
-        outcomes[said if response.status_code == 200 else f"qualify {response.status_code}"] += 1
-    return outcomes
+        return response.status_code
+
+    async def _work(self, data: dict[str, Any]) -> None:
+        await asyncio.sleep(random.uniform(1.0, 6.0))
+        who, lead = data["rep_id"], data["lead_id"]
+        if random.random() < 0.72:
+            status = await self._post(data, "accept", None)
+            said = "accepted" if status == 200 else f"accept {status}"
+            print(f"  {who:<9} accepts  {lead}" + ("" if status == 200 else f"  (HTTP {status})"))
+        else:
+            reason = pick(REJECT_REASONS)
+            status = await self._post(data, "reject", {"reason": reason})
+            said = f"rejected ({reason})" if status == 200 else f"reject {status}"
+            print(f"  {who:<9} rejects  {lead}  ({reason})" + ("" if status == 200 else f"  (HTTP {status})"))
+        self.decisions[said] += 1
+        if said != "accepted" or random.random() < 0.35:
+            return  # rejected, or accepted and still being worked
+        await asyncio.sleep(random.uniform(2.0, 8.0))
+        if random.random() < 0.55:
+            body = {"outcome": "sql", "note": "meeting booked"}
+        else:
+            body = {"outcome": "disqualified", "reason": pick(DISQUALIFY_REASONS)}
+        status = await self._post(data, "qualify", body)
+        outcome = body["outcome"] + (f" ({body['reason']})" if "reason" in body else "")
+        print(f"  {who:<9} qualifies {lead}: {outcome}" + ("" if status == 200 else f"  (HTTP {status})"))
+        self.qualifications[outcome if status == 200 else f"qualify {status}"] += 1
+
+
+def where_to_look(env: dict[str, str], *, tool_running: bool) -> str:
+    router, feedback, monitor = (
+        env["HANDOFF_ROUTER_URL"],
+        env["HANDOFF_FEEDBACK_URL"],
+        env["HANDOFF_SLA_MONITOR_URL"],
+    )
+    tool = (
+        f"http://127.0.0.1:{SDR_TOOL_PORT}/  (the reps' inbox, while the demo runs)"
+        if tool_running
+        else "examples/sdr-tool (it ran during the demo: see its README to run it yourself)"
+    )
+    return f"""Where to look (admin token: HANDOFF_ADMIN_TOKEN in .run/stack.env,
+  print it with `grep HANDOFF_ADMIN_TOKEN .run/stack.env`; send it as `Authorization: Bearer ...`):
+  Feedback dashboard     {feedback}/  fills up live: it asks for the admin token once, in a
+                         password field (kept for the tab only, never put in a URL)
+  Router API docs        {router}/docs
+  Overdue now (SLA)      {monitor}/v1/sla/overdue  and  {monitor}/v1/sla/timers/<assignment_id>
+  Reference SDR tool     {tool}
+  Unassigned queue       {router}/v1/queue       Rep load  {router}/v1/reps/load
+  Callback deliveries    {router}/v1/deliveries, /v1/callbacks/endpoints
+  Metrics                {router}/metrics  {monitor}/metrics  {feedback}/metrics
+  Addresses, token, logs .run/stack.env, .run/logs/      Stop everything: make down"""
+
+
+def report_sla_demo(sla_lead: SlaLead, seen: list[dict[str, Any]], monitor_url: str) -> None:
+    """Say what the sla-demo lead went through, and loudly what it did not."""
+    attempts = [d for d in seen if d["lead_id"] == sla_lead.lead_id]
+    first = next((d for d in attempts if d["attempt"] == 1), None)
+    again = next((d for d in attempts if d["attempt"] == 2), None)
+    missing = [level for level in SLA_LEVELS if level not in sla_lead.steps]
+    if first is None:
+        print(f"\nWARNING: the sla-demo lead {sla_lead.lead_id} was never assigned: see .run/logs/router.log")
+        return
+    timer = f"{monitor_url}/v1/sla/timers/{first['assignment_id']}"
+    if missing or again is None:
+        print(
+            f"\nWARNING: the sla-demo lead {sla_lead.lead_id} did not go through its whole ladder:"
+            f" seen {sla_lead.steps or 'no step'}, missing {missing or 'none'};"
+            f" reassigned to another rep: {'yes' if again else 'no'}."
+            f"\n  Look at its timer ({timer}, admin token) and .run/logs/sla-monitor.log, router.log."
+        )
+        return
+    print(
+        f"\nThe sla-demo lead {sla_lead.lead_id}: {' -> '.join(sla_lead.steps)}, then assigned to"
+        f" {again['rep_id']} (attempt 2, previous rep {again['previous_rep_id']}). Its timer: {timer}"
+    )
 
 
 async def show_callbacks(router: httpx.AsyncClient, tool: httpx.AsyncClient, reps: set[str]) -> None:
@@ -286,6 +389,7 @@ async def show_callbacks(router: httpx.AsyncClient, tool: httpx.AsyncClient, rep
 
 async def main(leads: int, rate: float) -> None:
     env = stack_env()
+    print(where_to_look(env, tool_running=True), flush=True)
     admin = {"Authorization": f"Bearer {env['HANDOFF_ADMIN_TOKEN']}"}
     async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"], headers=admin, timeout=30) as router:
         config = demo_config()
@@ -293,25 +397,28 @@ async def main(leads: int, rate: float) -> None:
             "/v1/routing-config", content=config, headers={"Content-Type": "application/yaml"}
         )
         response.raise_for_status()
-        print(f"Applied the sample routing config as version {response.json()['version']}.")
-        tokens = {}
-        for rep in ("rep-ana", "rep-carl", "rep-dana", "rep-fay", "rep-gus", "rep-hal", "rep-jo"):
-            tokens[rep] = (await router.post(f"/v1/reps/{rep}/tokens")).json()["token"]
+        print(f"\nApplied the sample routing config as version {response.json()['version']}.")
+        tokens = {rep: (await router.post(f"/v1/reps/{rep}/tokens")).json()["token"] for rep in DECIDING_REPS}
 
+        reps = Reps(router, tokens)
+        fake = Faker()
+        ignored = fake_mql(fake) | {"source": "sla-demo", "campaign": "sla-demo"}
+        sla_lead = SlaLead(ignored["lead_id"])
         seen: list[dict[str, Any]] = []
         stop = asyncio.Event()
         all_seen = asyncio.Event()
-        reassigned = asyncio.Event()
-        watcher = asyncio.create_task(watch_assignments(env, seen, leads + 1, all_seen, stop))
-        escalations = asyncio.create_task(watch_escalations(env, reassigned, stop))
+        watcher = asyncio.create_task(watch_assignments(env, seen, leads + 1, all_seen, stop, reps, sla_lead))
+        escalations = asyncio.create_task(watch_escalations(env, sla_lead, stop))
         producer = AIOKafkaProducer(bootstrap_servers=env["HANDOFF_KAFKA_BOOTSTRAP"], enable_idempotence=True)
         await producer.start()
-        fake = Faker()
-        print(f"Streaming {leads} sample MQLs at about {rate}/s into lead.mql-created,")
-        print("and one for the sla-demo team (20s SLA), which nobody will decide:")
+        print(
+            f"Streaming {leads} sample MQLs at about {rate}/s into lead.mql-created; reps decide as they go"
+        )
+        print(
+            f"({', '.join(DECIDING_REPS)}).\nOne lead goes to the sla-demo team (20s SLA); nobody decides it:"
+        )
         async with sdr_tool(router, env) as tool:
             try:
-                ignored = fake_mql(fake) | {"source": "sla-demo", "campaign": "sla-demo"}
                 await producer.send_and_wait(
                     "lead.mql-created", envelope(ignored), key=ignored["lead_id"].encode()
                 )
@@ -327,50 +434,51 @@ async def main(leads: int, rate: float) -> None:
                         "lead.mql-created", envelope(data), key=data["lead_id"].encode()
                     )
                     await asyncio.sleep(1 / rate)
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(all_seen.wait(), timeout=20)
+                except TimeoutError:
+                    print(
+                        f"WARNING: only {len(seen)} of {leads + 1} leads assigned after 20s:"
+                        " see .run/logs/router.log"
+                    )
             finally:
                 await producer.stop()
-            outcomes, accepted = await decide_some(router, tokens, seen)
-            qualifications = await qualify_some(router, tokens, accepted)
-            print("Waiting for the sla-demo lead to be reminded, escalated and reassigned...")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(reassigned.wait(), timeout=60)
-            await asyncio.sleep(1)  # the reassigned lead's new assignment, printed above
+            await reps.finish()
+            if not sla_lead.reassigned.is_set():
+                print("Waiting (up to 60s) for the sla-demo lead to be reminded, escalated and reassigned...")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sla_lead.reassigned.wait(), timeout=60)
+
+            if sla_lead.reassigned.is_set():  # then its new assignment, printed above
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sla_lead.assigned_again.wait(), timeout=20)
             await show_callbacks(router, tool, {d["rep_id"] for d in seen} | {DOWN_REP})
         stop.set()
         await asyncio.gather(watcher, escalations)
         queue = (await router.get("/v1/queue")).json()
         load = (await router.get("/v1/reps/load")).json()
 
+    report_sla_demo(sla_lead, seen, env["HANDOFF_SLA_MONITOR_URL"])
     print(f"\n{len(seen)} assignments seen; {queue['total']} lead(s) waiting in the unassigned queue.")
-    print("Decisions made by the demo reps:", dict(outcomes))
-    print("Accepted leads they qualified (lead.qualified):", dict(qualifications))
+    print("Decisions made by the demo reps:", dict(reps.decisions))
+    print("Accepted leads they qualified (lead.qualified):", dict(reps.qualifications))
     print("Load per rep:")
     for row in load:
         print(
             f"  {row['rep_id']:<9} open={row['open']:<3} today={row['assigned_today']:<3} "
             f"max_open={row['max_open']} available={row['available']}"
         )
-    print(f"""
-Where to look:
-  Feedback dashboard     {env["HANDOFF_FEEDBACK_URL"]}/  (paste HANDOFF_ADMIN_TOKEN from .run/stack.env)
-  Router API docs        {env["HANDOFF_ROUTER_URL"]}/docs
-  Active routing config  {env["HANDOFF_ROUTER_URL"]}/v1/routing-config  (admin token)
-  Unassigned queue       {env["HANDOFF_ROUTER_URL"]}/v1/queue  (admin token)
-  Rep load               {env["HANDOFF_ROUTER_URL"]}/v1/reps/load  (admin token)
-  Metrics                {env["HANDOFF_ROUTER_URL"]}/metrics
-  Callback deliveries    {env["HANDOFF_ROUTER_URL"]}/v1/deliveries, /v1/callbacks/endpoints  (admin token)
-  Reference SDR tool     examples/sdr-tool (it ran at http://127.0.0.1:{SDR_TOOL_PORT}/ during the demo)
-  Overdue now            {env["HANDOFF_SLA_MONITOR_URL"]}/v1/sla/overdue  (admin token)
-  SLA monitor / feedback {env["HANDOFF_SLA_MONITOR_URL"]}/readyz  {env["HANDOFF_FEEDBACK_URL"]}/readyz
-  Addresses and token    .run/stack.env      Logs: .run/logs/
-  Stop everything        make down""")
+    print()
+    print(where_to_look(env, tool_running=False))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=120)
     parser.add_argument("--rate", type=float, default=6.0)
+    parser.add_argument("--seed", type=int, default=None, help="repeat the same leads and decisions")
     args = parser.parse_args()
+    if args.seed is not None:
+        random.seed(args.seed)
+        Faker.seed(args.seed)
     asyncio.run(main(args.leads, args.rate))

@@ -571,3 +571,292 @@ async def test_a_rep_whose_leads_go_cold_is_auto_paused_until_they_come_back(
     assert back.status_code == 200
     row = next(row for row in (await admin.get("/v1/reps/load")).json() if row["rep_id"] == cold)
     assert (row["available"], row["unavailable_reason"]) == (True, None)
+
+
+async def router_status(engine: AsyncEngine, assignment_id: str) -> str | None:
+    async with engine.connect() as conn:
+        status = await conn.scalar(
+            text("SELECT status FROM router.assignments WHERE assignment_id = :id"), {"id": assignment_id}
+        )
+    return None if status is None else str(status)
+
+
+async def availability_reason(admin: httpx.AsyncClient, rep_id: str) -> tuple[bool, str | None]:
+    rows: list[dict[str, Any]] = (await admin.get("/v1/reps/load")).json()
+    row = next(row for row in rows if row["rep_id"] == rep_id)
+    return bool(row["available"]), row["unavailable_reason"]
+
+
+def own_rules(territory: Territory) -> list[dict[str, Any]]:
+    """One rule, on a source only this test's leads carry: leads parked by earlier tests, which
+    a new config routes again from the queue, fall to the fallback team, never to these reps."""
+    return [{"id": "own", "when": {"source": [territory.weighted_team]}, "team": territory.weighted_team}]
+
+
+async def first_assignment(
+    producer: AIOKafkaProducer, assigned: TopicWatcher, territory: Territory
+) -> dict[str, Any]:
+    lead = mql_data(country="DE", source=territory.weighted_team)
+    await producer.send_and_wait("lead.mql-created", structured_event(lead), key=lead["lead_id"].encode())
+    (assignment,) = await assigned.events_for([lead["lead_id"]])
+    assert assignment["attempt"] == 1
+    return assignment
+
+
+async def let_go_cold(
+    territory: Territory,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    escalated: TopicWatcher,
+    engine: AsyncEngine,
+) -> dict[str, Any]:
+    """A new lead its rep ignores until the router has taken it away (``reassign`` applied)."""
+    assignment = await first_assignment(producer, assigned, territory)
+    await escalated.wait_for(
+        lambda r: (
+            json.loads(r.value)["data"]["assignment_id"] == assignment["assignment_id"]
+            and json.loads(r.value)["data"]["level"] == "reassign"
+        ),
+        timeout=30,
+    )
+
+    async def taken_away() -> bool:
+        return await router_status(engine, assignment["assignment_id"]) == "reassigned"
+
+    # The pause, when there is one, is written in the transaction that closes the assignment.
+    await eventually(taken_away, timeout=20, what="the router to apply the reassign")
+    return assignment
+
+
+def solo_config(territory: Territory, **sla: Any) -> dict[str, Any]:
+    """The test's leads all go to ana alone (the fallback team takes what she loses)."""
+    teams = territory.config()["teams"]
+    teams[0] = {**teams[0], "members": [territory.ana]}
+    sla = {"accept_within": "2s", "max_reassignments": 1, **sla}
+    return {"teams": teams, "rules": own_rules(territory), "sla": sla}
+
+
+async def test_a_cold_streak_pauses_at_the_threshold_and_a_decision_in_between_resets_it(
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    escalated: TopicWatcher,
+    engine: AsyncEngine,
+) -> None:
+    territory = Territory.new()
+    await territory.apply(admin, **solo_config(territory, pause_after_expired=2))
+    ana = territory.ana
+
+    first = await let_go_cold(territory, producer, assigned, escalated, engine)
+    assert first["rep_id"] == ana
+    assert first["sla"]["pause_after_expired"] == 2
+    assert await availability_reason(admin, ana) == (True, None)  # 1 < 2: below the threshold
+
+    decided = await first_assignment(producer, assigned, territory)
+    assert decided["rep_id"] == ana
+    token = await territory.token(admin, ana)
+    answer = await router_http.post(
+        f"/v1/assignments/{decided['assignment_id']}/accept", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.text
+
+    third = await let_go_cold(territory, producer, assigned, escalated, engine)
+    assert third["rep_id"] == ana
+    assert await availability_reason(admin, ana) == (True, None)  # cold, accepted, cold: no streak of 2
+
+    fourth = await let_go_cold(territory, producer, assigned, escalated, engine)
+    assert fourth["rep_id"] == ana
+    assert await availability_reason(admin, ana) == (False, "sla_auto_paused")
+
+    def pause_notice(record: Any) -> bool:
+        data = json.loads(record.value)["data"]
+        return bool(data.get("reason") == "sla_auto_paused" and data["rep_id"] == ana)
+
+    notice = json.loads((await escalated.wait_for(pause_notice, timeout=20))[0].value)["data"]
+    assert notice["assignment_id"] == fourth["assignment_id"]
+    assert notice["summary"].startswith(f"{ana} paused: 2 assignment(s) in a row")
+
+
+async def test_a_rep_who_ends_a_pause_starts_a_new_streak(
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    escalated: TopicWatcher,
+    engine: AsyncEngine,
+) -> None:
+    territory = Territory.new()
+    await territory.apply(admin, **solo_config(territory, pause_after_expired=2))
+    ana = territory.ana
+    for _ in range(2):
+        assert (await let_go_cold(territory, producer, assigned, escalated, engine))["rep_id"] == ana
+    assert await availability_reason(admin, ana) == (False, "sla_auto_paused")
+
+    token = await territory.token(admin, ana)
+    back = await router_http.put(
+        f"/v1/reps/{ana}/availability", json={"available": True}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert back.status_code == 200, back.text
+
+    # The two cold leads before the pause no longer count: one more is a streak of 1.
+    assert (await let_go_cold(territory, producer, assigned, escalated, engine))["rep_id"] == ana
+    assert await availability_reason(admin, ana) == (True, None)
+    assert (await let_go_cold(territory, producer, assigned, escalated, engine))["rep_id"] == ana
+    assert await availability_reason(admin, ana) == (False, "sla_auto_paused")
+
+    def pause_notice(record: Any) -> bool:
+        data = json.loads(record.value)["data"]
+        return bool(data.get("reason") == "sla_auto_paused" and data["rep_id"] == ana)
+
+    notices = await escalated.wait_for(pause_notice, count=2, timeout=20)
+    assert len({json.loads(r.value)["id"] for r in notices}) == 2  # the manager hears of each pause
+
+
+@pytest.mark.parametrize("off", [{}, {"pause_after_expired": 0}], ids=["absent", "zero"])
+async def test_auto_pause_off_in_the_assignments_config_stays_off_under_a_newer_config(
+    off: dict[str, Any],
+    admin: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    escalated: TopicWatcher,
+    engine: AsyncEngine,
+) -> None:
+    territory = Territory.new()
+    await territory.apply(
+        admin, rules=own_rules(territory), sla={"accept_within": "2s", "max_reassignments": 1, **off}
+    )
+    first = await first_assignment(producer, assigned, territory)
+    assert first["sla"]["pause_after_expired"] == 0  # carried: off, not left for the router to guess
+    cold = first["rep_id"]
+    # A newer config turns auto-pause on (streak 1) before the first assignment goes cold.
+    await territory.apply(
+        admin, sla={"accept_within": "2s", "max_reassignments": 1, "pause_after_expired": 1}
+    )
+    applied_at = datetime.now(UTC)
+
+    reassign = json.loads(
+        (
+            await escalated.wait_for(
+                lambda r: (
+                    json.loads(r.value)["data"]["assignment_id"] == first["assignment_id"]
+                    and json.loads(r.value)["data"]["level"] == "reassign"
+                ),
+                timeout=30,
+            )
+        )[0].value
+    )["data"]
+    assert reassign["pause_after_expired"] == 0
+    assert datetime.fromisoformat(reassign["escalated_at"]) > applied_at
+
+    # The second assignment was made under the newer config: its rep is paused after one cold
+    # lead; that is the point after which the first rep's pause would have been written too.
+    second = (
+        await assigned.wait_for(
+            lambda r: (
+                json.loads(r.value)["data"]["lead_id"] == first["lead_id"]
+                and json.loads(r.value)["data"]["attempt"] == 2
+            ),
+            timeout=30,
+        )
+    )[0]
+    other = json.loads(second.value)["data"]["rep_id"]
+    assert other != cold
+
+    async def other_paused() -> bool:
+        return await availability_reason(admin, other) == (False, "sla_auto_paused")
+
+    await eventually(other_paused, timeout=30, what="the second rep, under the newer config, to be paused")
+    assert await router_status(engine, first["assignment_id"]) == "reassigned"
+    assert await availability_reason(admin, cold) == (True, None)
+
+
+@pytest.mark.parametrize("decision", ["accept", "reject"])
+async def test_an_assignment_decided_in_time_fires_nothing(
+    decision: str,
+    admin: httpx.AsyncClient,
+    router_http: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    escalated: TopicWatcher,
+    monitor_http: httpx.AsyncClient,
+    engine: AsyncEngine,
+) -> None:
+    territory = Territory.new()
+    # 6s: the remind falls at 3s, well after the decision; reassign at 9s.
+    await territory.apply(admin, rules=own_rules(territory), sla={"accept_within": "6s"})
+    decided = await first_assignment(producer, assigned, territory)
+    token = await territory.token(admin, decided["rep_id"])
+    body = {"reason": "not_icp", "note": "a student project"} if decision == "reject" else None
+    answer = await router_http.post(
+        f"/v1/assignments/{decided['assignment_id']}/{decision}",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    decided_at = datetime.now(UTC)
+    assert decided_at < datetime.fromisoformat(decided["assigned_at"]) + timedelta(seconds=3)
+
+    # A control lead assigned after it, and ignored: when its ladder has fired to the end, the
+    # decided one's whole ladder (earlier) is long past.
+    control = await first_assignment(producer, assigned, territory)
+    steps = await escalated.wait_for(of_assignment(control["assignment_id"]), count=3, timeout=40)
+    assert [json.loads(step.value)["data"]["level"] for step in steps] == LEVELS
+    await escalated.read_to_end()
+
+    assert [r for r in escalated.records if of_assignment(decided["assignment_id"])(r)] == []
+    timer = (await monitor_http.get(f"/v1/sla/timers/{decided['assignment_id']}")).json()
+    assert timer["status"] == ("accepted" if decision == "accept" else "rejected")
+    assert timer["next_fire_at"] is None
+    assert [step["state"] for step in timer["steps"]] == ["cancelled", "cancelled", "cancelled"]
+    async with engine.connect() as conn:
+        fired = await conn.scalar(
+            text("SELECT count(*) FROM sla_monitor.escalations WHERE assignment_id = :id"),
+            {"id": decided["assignment_id"]},
+        )
+    assert fired == 0
+
+
+async def test_with_the_default_max_reassignments_a_lead_is_reassigned_twice_then_parked(
+    admin: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    escalated: TopicWatcher,
+) -> None:
+    territory = Territory.new()
+    teams = territory.config()["teams"]
+    teams[0] = {**teams[0], "members": [territory.ana, territory.ben, territory.cap]}
+    await territory.apply(
+        admin, teams=teams, rules=own_rules(territory), sla={"accept_within": "2s"}
+    )  # max_reassignments: default
+    first = await first_assignment(producer, assigned, territory)
+    assert first["sla"]["max_reassignments"] == 2
+    lead_id = first["lead_id"]
+
+    def reassign_of(record: Any) -> bool:
+        data = json.loads(record.value)["data"]
+        return bool(data["lead_id"] == lead_id and data["level"] == "reassign")
+
+    reassigns = [
+        json.loads(r.value)["data"] for r in await escalated.wait_for(reassign_of, count=3, timeout=60)
+    ]
+    assert [(item["attempt"], item["reassignments_left"]) for item in reassigns] == [(1, 2), (2, 1), (3, 0)]
+
+    async def parked() -> dict[str, Any] | None:
+        return await queued(admin, lead_id)
+
+    item = await eventually(parked, timeout=20, what="the lead to be parked after two reassignments")
+    assert (item["attempt"], item["explanation"]["reason"]) == (4, "max_reassignments")
+    assert item["explanation"]["summary"] == "parked: reassigned 2 time(s) for the SLA (limit 2)"
+
+    notice = json.loads(
+        (await escalated.wait_for(manager_notice_of(lead_id, "max_reassignments"), timeout=20))[0].value
+    )["data"]
+    assert (notice["assignment_id"], notice["manager_id"]) == (
+        reassigns[2]["assignment_id"],
+        territory.manager,
+    )
+    records = await assigned.wait_for(lambda r: json.loads(r.value)["data"]["lead_id"] == lead_id, count=3)
+    attempts = [json.loads(record.value)["data"] for record in records]
+    assert [data["attempt"] for data in attempts] == [1, 2, 3]  # never a fourth
+    assert len({data["rep_id"] for data in attempts}) == 3

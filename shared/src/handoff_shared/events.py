@@ -217,7 +217,11 @@ class SlaStep(EventData):
 
 class SlaTerms(EventData):
     """An extension of ``lead.assigned``: the SLA of the config version the assignment was made
-    under, team overrides applied, so the sla-monitor never re-derives it from a newer config."""
+    under, team overrides applied, so the sla-monitor never re-derives it from a newer config.
+
+    ``max_reassignments`` and ``pause_after_expired`` travel on to the ``lead.escalated`` of each
+    step, for the router; ``pause_after_expired`` 0 means off (the router writes 0 for a config
+    without the key, so an absent value only ever comes from an event older than it)."""
 
     accept_within_seconds: Seconds
     timezone: Annotated[str, Strict(), Field(min_length=1, max_length=100)]

@@ -333,10 +333,22 @@ def test_sla_terms_apply_the_team_override_in_the_reps_timezone() -> None:
         "holidays": ["DE-BY"],
         "ladder": [{"percent": 100.0, "action": "escalate"}, {"percent": 200.0, "action": "reassign"}],
         "max_reassignments": 1,
-        "pause_after_expired": None,  # 0 is off, like absent
+        "pause_after_expired": 0,  # off, carried as 0 so the router never falls back to a newer config
     }
     assert (dach["accept_within_seconds"], dach["holidays"], dach["timezone"]) == (14400.0, ["US"], "UTC")
     assert [step["action"] for step in dach["ladder"]] == ["remind", "escalate", "reassign"]
+
+
+@pytest.mark.parametrize("setting", [{}, {"pause_after_expired": 0}, {"pause_after_expired": 3}])
+def test_sla_terms_always_carry_the_pause_streak_with_0_for_off(setting: dict[str, int]) -> None:
+    data = config_data()
+    data["sla"].pop("pause_after_expired", None)
+    data["sla"].update(setting)
+    parsed = validate_config(data)
+
+    terms = parsed.sla_terms("dach", parsed.rep("ana")).to_dict()
+
+    assert terms["pause_after_expired"] == setting.get("pause_after_expired", 0)
 
 
 def test_a_valid_config_is_frozen() -> None:
@@ -388,3 +400,15 @@ def test_duplicate_disqualification_reasons_are_listed_with_every_other_problem(
 def test_a_misspelt_disqualification_key_is_named() -> None:
     found = problems_of(config_data(disqualification_reason=["no_budget"]))
     assert "did you mean 'disqualification_reasons'?" in found["disqualification_reason"]
+
+
+def test_the_demo_sla_team_counts_wall_time_and_the_others_office_hours() -> None:
+    with open("deploy/local/sample-routing.yaml") as file:
+        parsed = parse_config(file.read())
+    demo = parsed.sla_terms("sla-demo", parsed.rep("rep-kim"))
+    assert demo.business_hours is None
+    assert demo.accept_within.total_seconds() == 20
+    for team, rep in [("na-enterprise", "rep-ana"), ("emea", "rep-fay"), ("overflow", "rep-jo")]:
+        hours = parsed.sla_terms(team, parsed.rep(rep)).business_hours
+        assert hours is not None
+        assert (hours.start, hours.end, hours.days) == ("09:00", "17:00", ["mon", "tue", "wed", "thu", "fri"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -27,12 +28,11 @@ from handoff_router.assignments import state as state_store
 from handoff_router.assignments.routing import next_attempt, start_run
 from handoff_router.callbacks import recipients
 from handoff_router.callbacks import repository as callback_store
-from handoff_router.configs.repository import ConfigVersion
 from handoff_router.context import RouterContext
 from handoff_router.escalations.notices import MAX_REASSIGNMENTS, manager_notice
 from handoff_router.reps import repository as rep_store
 from handoff_router.routing.engine import SLA_AUTO_PAUSED, Availability
-from handoff_router.tables import assignments, outbox, processed_events
+from handoff_router.tables import assignments, outbox, processed_events, rep_availability, routing_configs
 
 log = structlog.get_logger(__name__)
 
@@ -74,9 +74,10 @@ async def apply_escalations(
         topic = context.settings.topic_lead_escalated
         source = context.settings.event_source
         for rep_id in sorted({row.rep_id for row in closed}):
-            escalation = next(by_id[row.assignment_id] for row in closed if row.rep_id == rep_id)
+            row = next(row for row in closed if row.rep_id == rep_id)
+            escalation = by_id[row.assignment_id]
             was_paused = _is_auto_paused(run.state.availability.get(rep_id))
-            streak = await _pause_if_cold(session, rep_id, escalation, config)
+            streak = await _pause_if_cold(session, row, escalation, now)
             if streak:
                 run.state = replace(run.state, availability={**run.state.availability, rep_id: PAUSED})
                 if not was_paused:  # the manager hears of a pause once, not of every lead after it
@@ -86,7 +87,12 @@ async def apply_escalations(
                     )
                     event = manager_notice(escalation, SLA_AUTO_PAUSED, summary, now, source)
                     notices.append(OutboxMessage.of_event(topic, event))
-        limits = {item.data.assignment_id: _max_reassignments(item.data, config) for item in fresh}
+        limits = {
+            row.assignment_id: await _sla_setting(
+                session, row, by_id[row.assignment_id], "max_reassignments", DEFAULT_MAX_REASSIGNMENTS
+            )
+            for row in closed
+        }
         for row in closed:
             limit = limits[row.assignment_id]
             if row.attempt - 1 >= limit:
@@ -104,37 +110,51 @@ async def apply_escalations(
         context.queue_changed.wake()
 
 
-def _max_reassignments(escalation: Any, config: ConfigVersion | None) -> int:
-    """The limit of the assignment's config version (carried by the escalation), else the active one's."""
-    carried = (escalation.model_extra or {}).get("max_reassignments")
+async def _sla_setting(session: AsyncSession, row: Any, escalation: Any, key: str, default: int) -> int:
+    """An SLA setting of the config version the assignment was made under: as the escalation
+    carries it (``lead.assigned``'s ``sla``, 0 included), else as that version stored it (an
+    escalation from before the terms were carried), else ``default``. Never the active config's:
+    a newer config does not change the rules an assignment was made under."""
+    carried = (escalation.model_extra or {}).get(key)
     if isinstance(carried, int) and not isinstance(carried, bool):
         return carried
-    return config.config.sla.max_reassignments if config is not None else DEFAULT_MAX_REASSIGNMENTS
+    if row.config_version is not None:
+        stored = await session.scalar(
+            select(routing_configs.c.body["sla"][key].as_integer()).where(
+                routing_configs.c.version == row.config_version
+            )
+        )
+        if stored is not None:
+            return int(stored)
+    return default
 
 
 def _is_auto_paused(availability: Availability | None) -> bool:
     return availability is not None and not availability.available and availability.reason == SLA_AUTO_PAUSED
 
 
-async def _pause_if_cold(
-    session: AsyncSession, rep_id: str, escalation: Any, config: ConfigVersion | None
-) -> int:
+async def _pause_if_cold(session: AsyncSession, row: Any, escalation: Any, now: datetime) -> int:
     """Pause a rep whose last ``pause_after_expired`` decided assignments all reached ``reassign``;
-    answer the streak that paused them (0: not paused)."""
-    carried = (escalation.model_extra or {}).get("pause_after_expired")
-    fallback = config.config.sla.pause_after_expired if config is not None else None
-    streak = carried if isinstance(carried, int) else fallback
-    if not streak:
+    answer the streak that paused them (0: not paused; the setting 0 or absent: off).
+
+    The streak counts only assignments decided since the rep's availability last changed: a
+    rep who ends a pause starts a new streak instead of being paused again by the next cold
+    lead on the strength of the ones that paused them."""
+    streak = await _sla_setting(session, row, escalation, "pause_after_expired", 0)
+    if streak <= 0:
         return 0
-    recent = await session.scalars(
-        select(assignments.c.status)
-        .where(assignments.c.rep_id == rep_id, assignments.c.status != "pending")
-        .order_by(assignments.c.decided_at.desc())
-        .limit(streak)
+    rep_id = row.rep_id
+    since = await session.scalar(
+        select(rep_availability.c.updated_at).where(rep_availability.c.rep_id == rep_id)
     )
-    statuses = list(recent)
+    recent = select(assignments.c.status).where(
+        assignments.c.rep_id == rep_id, assignments.c.status != "pending"
+    )
+    if since is not None:
+        recent = recent.where(assignments.c.decided_at > since)
+    statuses = list(await session.scalars(recent.order_by(assignments.c.decided_at.desc()).limit(streak)))
     if len(statuses) < streak or any(status != "reassigned" for status in statuses):
         return 0
-    await rep_store.set_availability(session, rep_id, False, None, reason=SLA_AUTO_PAUSED)
+    await rep_store.set_availability(session, rep_id, False, None, reason=SLA_AUTO_PAUSED, now=now)
     log.info("rep.auto_paused", rep_id=rep_id, expired_in_a_row=streak)
-    return int(streak)
+    return streak

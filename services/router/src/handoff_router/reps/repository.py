@@ -30,10 +30,19 @@ async def read_availability(session: AsyncSession) -> dict[str, Availability]:
 
 
 async def set_availability(
-    session: AsyncSession, rep_id: str, available: bool, until: datetime | None, reason: str | None = None
+    session: AsyncSession,
+    rep_id: str,
+    available: bool,
+    until: datetime | None,
+    reason: str | None = None,
+    *,
+    now: datetime,
 ) -> None:
-    """Record a rep's availability (``until``: when it flips back; ``reason``: why, when not the rep's)."""
-    values = {"available": available, "until": until, "reason": reason}
+    """Record a rep's availability (``until``: when it flips back; ``reason``: why, when not the rep's).
+
+    ``updated_at`` becomes ``now``: a cold streak (escalations/service.py) counts only what was
+    decided after it, so ending an auto-pause starts a new streak."""
+    values = {"available": available, "until": until, "reason": reason, "updated_at": now}
     statement = upsert(rep_availability).values(rep_id=rep_id, **values)
     await session.execute(
         statement.on_conflict_do_update(index_elements=[rep_availability.c.rep_id], set_=values)

@@ -45,7 +45,7 @@ class Reps:
         """Mark a rep (un)available; a rep back at work may take leads from the queue."""
         await self._known(rep_id)
         async with self.context.transaction() as session:
-            await repository.set_availability(session, rep_id, available, until)
+            await repository.set_availability(session, rep_id, available, until, now=self.context.clock())
         if available:
             self.context.queue_changed.wake()
 

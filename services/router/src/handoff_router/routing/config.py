@@ -205,7 +205,7 @@ class SlaTerms:
     calendar: BusinessCalendar
     ladder: tuple[LadderStep, ...]
     max_reassignments: int
-    pause_after_expired: int | None
+    pause_after_expired: int  # 0: off (the key absent or 0), carried as 0 so nobody falls back
     business_hours: Hours | None
 
     def due(self, assigned_at: datetime) -> datetime:
@@ -428,7 +428,7 @@ class RoutingConfig(Model):
             ),
             ladder=tuple(ladder),
             max_reassignments=self.sla.max_reassignments,
-            pause_after_expired=self.sla.pause_after_expired or None,
+            pause_after_expired=self.sla.pause_after_expired or 0,
             business_hours=hours or self.sla.business_hours,
         )
 
