@@ -44,6 +44,9 @@ class NewDelivery:
     lead_id: str | None
     body: bytes
     created_at: datetime
+    # Set when the callback cannot be made at all (``no_recipient``): the row is written
+    # ``failed`` with this reason, so the event is visible rather than dropped.
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,17 +92,21 @@ async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> N
             "lead_ids": [item.lead_id for item in deliveries],
             "bodies": [item.body for item in deliveries],
             "created_ats": [item.created_at for item in deliveries],
+            "statuses": ["failed" if item.failure_reason else "pending" for item in deliveries],
+            "reasons": [item.failure_reason for item in deliveries],
         },
     )
 
 
 _INSERT_DELIVERIES = text(
     f"INSERT INTO {callback_deliveries.schema}.{callback_deliveries.name} "
-    "(delivery_id, endpoint_id, event_id, event_type, lead_id, body, next_attempt_at, created_at) "
-    "SELECT d, e, i, t, l, b, c, c FROM unnest("
+    "(delivery_id, endpoint_id, event_id, event_type, lead_id, body, next_attempt_at, created_at, "
+    "status, failure_reason, finished_at) "
+    "SELECT d, e, i, t, l, b, c, c, s, r, CASE WHEN r IS NULL THEN NULL ELSE c END FROM unnest("
     "CAST(:delivery_ids AS text[]), CAST(:endpoint_ids AS text[]), CAST(:event_ids AS text[]), "
     "CAST(:event_types AS text[]), CAST(:lead_ids AS text[]), CAST(:bodies AS bytea[]), "
-    "CAST(:created_ats AS timestamptz[])) AS d(d, e, i, t, l, b, c) "
+    "CAST(:created_ats AS timestamptz[]), CAST(:statuses AS text[]), CAST(:reasons AS text[])) "
+    "AS d(d, e, i, t, l, b, c, s, r) "
     "ON CONFLICT DO NOTHING"
 )
 
