@@ -169,9 +169,13 @@ async def throughput(
 
 async def latency(
     env: dict[str, str], receiver: Receivers, rate: int, seconds: int
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], float]:
     """Seconds from ``assigned_at`` to the callback's arrival, and from the ``mql.created`` sent
-    to it (both on the wall clock of this machine), per lead, at ``rate`` leads/s."""
+    to it (both on the wall clock of this machine), per lead, at ``rate`` leads/s; and the
+    router's CPU seconds per lead meanwhile (routing and callback: what decides whether the
+    router keeps up with ``rate`` on the CPU it gets, however busy the machine)."""
+    pid = router_pid()
+    cpu = cpu_seconds(pid)
     arrived: dict[str, float] = {}
     sent_at: dict[str, float] = {}
     producer = AIOKafkaProducer(bootstrap_servers=env["HANDOFF_KAFKA_BOOTSTRAP"], acks="all")
@@ -209,7 +213,7 @@ async def latency(
             break
         await asyncio.sleep(0.2)
     print(f"  {len(arrived)}/{len(wanted)} callbacks arrived")
-    return samples, from_mql
+    return samples, from_mql, (cpu_seconds(pid) - cpu) / max(len(arrived), 1)
 
 
 async def main() -> None:
@@ -237,7 +241,7 @@ async def main() -> None:
             reps = [f"{tag}-rep-{n}" for n in range(REPS)]
             bare, bare_cpu = await ceiling(receiver, reps, args.deliveries)
             rate, router_cpu, per_delivery = await throughput(env, receiver, reps, args.deliveries)
-            samples, from_mql = await latency(env, receiver, args.rate, args.seconds)
+            samples, from_mql, lead_cpu = await latency(env, receiver, args.rate, args.seconds)
             if previous.strip() and not previous.lstrip().startswith("{"):
                 await admin.put(
                     "/v1/routing-config", content=previous, headers={"Content-Type": "application/yaml"}
@@ -261,6 +265,7 @@ async def main() -> None:
         "load_average_1m": os.getloadavg()[0],
         "rate_leads_per_s": args.rate,
         "seconds": args.seconds,
+        "router_cpu_us_per_lead": round(lead_cpu * 1e6),
         "latency_p50_ms": round(p50),
         "latency_p99_ms": round(p99),
         "latency_max_ms": round(max(samples) * 1000),
@@ -282,6 +287,7 @@ for {args.seconds}s, timed from `assigned_at` of `lead.assigned` to the callback
 | so one idle core would send about | {per_core:,.0f} deliveries/s |
 | database transactions per delivery | {per_delivery:.3f} (the enqueue, claims, records) |
 | load average (1 min) at the end | {os.getloadavg()[0]:.1f} |
+| router CPU per lead at {args.rate}/s (routing and callback) | {lead_cpu * 1e6:,.0f} µs |
 | `assigned_at` → callback p50 / p99 / max | {p50:,.0f} / {p99:,.0f} / {worst:,.0f} ms (n={len(samples)}) |
 | `mql.created` sent → callback p50 / p99 | {mql_p50:,.0f} / {mql_p99:,.0f} ms |
 

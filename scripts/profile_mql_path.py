@@ -61,7 +61,8 @@ def records(tag: str, n: int, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
 
 async def main(leads: int, batch: int, runs: int) -> None:
     os.environ.update({k: v for k, v in stack_env().items() if k.startswith("HANDOFF_")})
-    os.environ.setdefault("HANDOFF_CALLBACK_ALLOW_PRIVATE", "true")  # as the stack's services run
+    # Callbacks to loopback only, as the stack's services run.
+    os.environ.setdefault("HANDOFF_CALLBACK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
     settings = RouterSettings()
     engine = db.make_engine(settings.database_url.get_secret_value(), schema=tables.SCHEMA)
     sessions = db.make_sessions(engine)

@@ -45,9 +45,9 @@ class Received:
 class Receiver:
     """``url(name)`` is a hook; ``fail(name, ...)`` queues answers; ``received(name)`` lists calls.
 
-    Answers: ``200``, ``500``, ``410``, ``429:<seconds>`` (with Retry-After), ``slow`` (200
-    after ``SLOW_SECONDS``), ``hang`` (never answers). Queued answers are used one per call;
-    then 200 (or ``default``).
+    Answers: ``200``, ``500``, ``410``, ``429:<seconds>`` (with Retry-After), ``302:<url>``
+    (a redirect there), ``slow`` (200 after ``SLOW_SECONDS``), ``hang`` (never answers).
+    Queued answers are used one per call; then 200 (or ``default``).
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -131,8 +131,10 @@ class Receiver:
         if answer == "slow":  # answers, but after any sensible timeout
             await asyncio.sleep(SLOW_SECONDS)
             answer = "200"
-        status, _, retry_after = answer.partition(":")
-        headers = {"retry-after": retry_after} if retry_after else {}
+        status, _, extra = answer.partition(":")
+        headers: dict[str, str] = {}
+        if extra:  # 429:<seconds> answers Retry-After; 3xx:<url> a Location
+            headers["location" if status.startswith("3") else "retry-after"] = extra
         self.calls.append(
             Received(
                 name=name,

@@ -68,19 +68,33 @@ async def switch_on(owner_id: str) -> None:
     down.discard(owner_id)
 
 
+# action -> the router's assignment call, its body, and what the page shows afterwards
+DECISIONS: dict[str, tuple[str, dict[str, str] | None, str]] = {
+    "accept": ("accept", None, "accepted"),
+    "reject": ("reject", {"reason": ""}, "rejected"),
+    "sql": ("qualify", {"outcome": "sql"}, "accepted, sql"),
+    "disqualified": ("qualify", {"outcome": "disqualified", "reason": ""}, "accepted, disqualified"),
+}
+
+
 @app.post("/decide/{webhook_id}")
 async def decide(webhook_id: str, action: str = Form(...), reason: str = Form("")) -> RedirectResponse:
     """Accept or reject the assignment of a received lead, then qualify an accepted one (``sql``
     or ``disqualified`` with a reason), with the rep's token."""
-    item = inbox[webhook_id]
+    item = inbox.get(webhook_id)
+    if item is None:
+        raise HTTPException(404, f"no callback {webhook_id} here")
+    if action not in DECISIONS:
+        raise HTTPException(422, f"action is one of {', '.join(DECISIONS)}")
+    token = load_keys().get(item["owner"], {}).get("token")
+    if token is None:
+        raise HTTPException(
+            409, f"no token for {item['owner']} in {os.environ.get('SDR_TOOL_REPS', 'reps.json')}"
+        )
     data = item["event"]["data"]
-    token = load_keys()[item["owner"]]["token"]
-    path, body, done = {
-        "accept": ("accept", None, "accepted"),
-        "reject": ("reject", {"reason": reason}, "rejected"),
-        "sql": ("qualify", {"outcome": "sql"}, "accepted, sql"),
-        "disqualified": ("qualify", {"outcome": "disqualified", "reason": reason}, "accepted, disqualified"),
-    }[action]
+    path, body, done = DECISIONS[action]
+    if body is not None and "reason" in body:
+        body = {**body, "reason": reason}
     async with httpx.AsyncClient(base_url=ROUTER, headers={"Authorization": f"Bearer {token}"}) as router:
         response = await router.post(f"/v1/assignments/{data['assignment_id']}/{path}", json=body)
     item["decision"] = done if response.status_code == 200 else f"{action}: {response.status_code}"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
@@ -14,7 +17,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.callback_receiver import Receiver
 from tests.integration.callbacks import Tools, delivery_of, send_mql
-from tests.stack import ROOT, eventually
+from tests.stack import ROOT, eventually, structured_event
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +72,10 @@ async def test_during_rotation_both_secrets_sign_and_either_verifies(
         Webhook(secret).verify(call.body, _headers(call))
 
 
-@pytest.mark.parametrize("failure", ["500", "429:1", "slow", "hang", "refused"])
+RETRY_AFTER = 3  # seconds: longer than the stack's first backoff (1 s), so honouring it shows
+
+
+@pytest.mark.parametrize("failure", ["500", f"429:{RETRY_AFTER}", "slow", "hang", "refused"])
 async def test_a_failed_try_is_retried_and_delivered_with_the_same_webhook_id(
     admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver, failure: str
 ) -> None:
@@ -89,18 +95,52 @@ async def test_a_failed_try_is_retried_and_delivered_with_the_same_webhook_id(
         )
         assert first["last_error"] == "connect_error"
         await receiver.start()
-    (call,) = await eventually(
-        lambda: receiver.delivered(tools.solo), timeout=30, what="the retried callback"
-    )
-    assert call.verified is True
-    ids = {item.webhook_id for item in receiver.received(tools.solo)}
-    assert ids == {call.webhook_id}
-    delivery = await eventually(lambda: _delivered(admin, lead_id), timeout=10, what="delivered")
-    assert delivery["attempts"] >= 2
-    detail = (await admin.get(f"/v1/deliveries/{call.webhook_id}")).json()
-    first_try = detail["attempts_made"][0]
-    expected = {"500": (500, None), "429:1": (429, None), "refused": (None, "connect_error")}
-    assert (first_try["status_code"], first_try["error_class"]) == expected.get(failure, (None, "timeout"))
+    delivery = await eventually(lambda: _delivered(admin, lead_id), timeout=30, what="the retried delivery")
+    webhook_id = delivery["delivery_id"]
+    detail = (await admin.get(f"/v1/deliveries/{webhook_id}")).json()
+    tries = detail["attempts_made"]
+    expected = {"500": 500, f"429:{RETRY_AFTER}": 429}
+    first_try = (tries[0]["status_code"], tries[0]["error_class"])
+    assert first_try == ((expected[failure], None) if failure in expected else (None, _FIRST_ERROR[failure]))
+    assert [(t["number"], t["status_code"]) for t in tries][-1] == (len(tries), 200)
+    assert len(tries) == delivery["attempts"] >= 2
+    # Every request that arrived (answered or not: a hung or timed-out try is never answered)
+    # carried the same webhook-id and the same body; a refused try never arrived.
+    arrived = [(wid, body) for name, wid, body in receiver.arrivals if name == tools.solo]
+    assert len(arrived) == len([t for t in tries if t["error_class"] != "connect_error"])
+    assert {wid for wid, _ in arrived} == {webhook_id}
+    assert len({body for _, body in arrived}) == 1
+    assert orjson.loads(arrived[0][1]) == detail["body"]
+    assert [c.verified for c in receiver.delivered(tools.solo) if c.webhook_id == webhook_id][-1] is True
+    assert all(c.verified for c in receiver.received(tools.solo))
+    if failure.startswith("429"):
+        throttled, retried = receiver.received(tools.solo)[:2]  # a 429 is answered as it arrives
+        assert (throttled.answered, retried.answered) == (429, 200)
+        assert retried.at - throttled.at >= RETRY_AFTER
+
+
+_FIRST_ERROR = {"slow": "timeout", "hang": "timeout", "refused": "connect_error"}
+
+
+async def test_a_redirect_is_not_followed_the_try_is_recorded_and_retried(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver
+) -> None:
+    tools = Tools.new(receiver)
+    await tools.apply(admin)
+    await tools.secret(admin, tools.solo)
+    target = f"{tools.tag}-elsewhere"
+    receiver.fail(tools.solo, f"302:{receiver.url(target)}")
+
+    lead_id = await send_mql(producer, "FR")
+
+    delivery = await eventually(lambda: _delivered(admin, lead_id), timeout=30, what="the retried delivery")
+    detail = (await admin.get(f"/v1/deliveries/{delivery['delivery_id']}")).json()
+    assert [(t["number"], t["status_code"], t["outcome"]) for t in detail["attempts_made"]] == [
+        (1, 302, "retry"),
+        (2, 200, "delivered"),
+    ]
+    assert [name for name, _, _ in receiver.arrivals if name in {tools.solo, target}] == [tools.solo] * 2
+    assert receiver.received(target) == []
 
 
 async def test_without_a_secret_the_delivery_waits_visibly_then_goes(
@@ -170,6 +210,8 @@ async def test_config_refuses_urls_that_may_not_be_called_with_their_paths(
     tools = Tools.new(receiver)
     config = tools.config()
     config["reps"][0]["callback_url"] = "https://user:pw@tools.example.com/hook"
+    config["reps"][1]["callback_url"] = "http://10.1.2.3/hook"  # the stack allows loopback only
+    config["reps"][2]["callback_url"] = "http://localhost:9/hook"  # loopback by name: allowed
     config["managers"][0]["callback_url"] = "http://169.254.169.254/latest/meta-data"
     response = await admin.put(
         "/v1/routing-config", content=yaml.safe_dump(config), headers={"Content-Type": "application/yaml"}
@@ -177,7 +219,7 @@ async def test_config_refuses_urls_that_may_not_be_called_with_their_paths(
 
     assert response.status_code == 422, response.text
     paths = {problem["path"] for problem in response.json()["problems"]}
-    assert paths == {"reps[0].callback_url", "managers[0].callback_url"}
+    assert paths == {"reps[0].callback_url", "reps[1].callback_url", "managers[0].callback_url"}
 
 
 async def test_a_secret_never_reaches_the_logs(
@@ -241,3 +283,46 @@ async def test_an_endpoint_may_have_a_retry_window_of_its_own(
     unknown = "/v1/callbacks/endpoints/rep:nobody-at-all/retry-window"
     assert (await admin.put(unknown, json={"retry_window": "1h"})).status_code == 404
     assert (await router_http.put(path, json={"retry_window": "1h"})).status_code == 401
+
+
+async def test_an_escalation_whose_rep_has_no_manager_is_a_visible_failed_delivery(
+    admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver
+) -> None:
+    tools = Tools.new(receiver)
+    config = tools.config()
+    del config["reps"][2]["manager"]  # the solo rep reports to nobody
+    response = await admin.put(
+        "/v1/routing-config", content=yaml.safe_dump(config), headers={"Content-Type": "application/yaml"}
+    )
+    assert response.status_code == 200, response.text
+    lead_id, event_id = f"{tools.tag}-lead", str(uuid.uuid4())
+    data = {
+        "assignment_id": f"{tools.tag}-assignment",
+        "lead_id": lead_id,
+        "rep_id": tools.solo,
+        "level": "escalate",
+        "sla_due_at": datetime.now(UTC).isoformat(),
+        "overdue_seconds": 60,
+    }
+    escalation = structured_event(data, event_id=event_id, type_="lead.escalated")
+
+    await producer.send_and_wait("lead.escalated", escalation, key=lead_id.encode())
+
+    delivery = await delivery_of(admin, lead_id)
+    assert {key: delivery[key] for key in ("endpoint", "url", "event_id", "event_type", "status")} == {
+        "endpoint": "manager:_none",
+        "url": None,
+        "event_id": event_id,
+        "event_type": "lead.escalated",
+        "status": "failed",
+    }
+    assert (delivery["failure_reason"], delivery["attempts"], delivery["waiting_for"]) == (
+        "no_recipient",
+        0,
+        None,
+    )
+    failed = (
+        await admin.get("/v1/deliveries", params={"status": "failed", "endpoint": "manager:_none"})
+    ).json()
+    assert delivery["delivery_id"] in {item["delivery_id"] for item in failed}
+    assert receiver.received(tools.manager) == []

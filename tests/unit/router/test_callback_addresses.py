@@ -80,6 +80,14 @@ def test_loopback_urls_pass_where_private_addresses_are_allowed() -> None:
     assert url_problems("http://localhost:9000/hook", allow_private=True) == []
 
 
+def test_an_allow_list_of_loopback_networks_passes_loopback_and_localhost_only() -> None:
+    loopback = parse_networks(["127.0.0.0/8", "::1/128"])  # what the stack of `make up` allows
+    for url in ("http://127.0.0.1:9000/hook", "http://[::1]:9000/hook", "http://localhost:9000/hook"):
+        assert url_problems(url, allowed=loopback) == [], url
+    for url in ("http://10.0.0.5/hook", "http://192.168.1.1/hook", "http://169.254.169.254/latest"):
+        assert len(url_problems(url, allowed=loopback)) == 1, url
+
+
 @given(st.ip_addresses(v=4, network="10.0.0.0/8") | st.ip_addresses(v=4, network="192.168.0.0/16"))
 def test_any_private_v4_address_is_refused_and_its_v6_mapping_too(address: ipaddress.IPv4Address) -> None:
     mapped = ipaddress.IPv6Address(f"::ffff:{address}")

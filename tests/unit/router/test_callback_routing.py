@@ -89,6 +89,13 @@ def test_a_reminder_goes_to_the_rep_and_an_escalation_to_the_manager() -> None:
         assert (call.kind, call.owner_id, call.url) == ("manager", "mgr", "https://tools.example.com/mgr")
 
 
-def test_an_escalation_without_a_manager_calls_nobody() -> None:
+def test_an_escalation_without_a_manager_is_written_failed_with_no_recipient() -> None:
     event, data = _escalation("escalate", None)
-    assert for_escalation(config(), event, data, NOW) is None  # type: ignore[arg-type]
+    call = for_escalation(config(), event, data, NOW)  # type: ignore[arg-type]
+    assert (call.kind, call.owner_id, call.url, call.failure_reason) == (
+        "manager",
+        "_none",
+        None,
+        "no_recipient",
+    )
+    assert call.event_id == event.id  # type: ignore[attr-defined]

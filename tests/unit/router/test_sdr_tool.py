@@ -61,3 +61,19 @@ async def test_a_wrong_secret_an_unknown_rep_and_a_down_tool_are_refused(
         assert (await client.post("/hooks/rep-ana", content=BODY, headers=headers)).status_code == 503
         assert (await client.post("/tools/rep-ana/up")).status_code == 204
         assert (await client.get("/api/inbox")).json() == []
+
+
+async def test_deciding_on_a_callback_the_tool_never_received_is_404_and_an_unknown_action_422(
+    tool: tuple[ModuleType, str],
+) -> None:
+    module, secret = tool
+    webhook_id = new_webhook_id()
+    headers = signed_headers([SecretStr(secret)], webhook_id, datetime.now(UTC), BODY)
+    async with _client(module) as client:
+        unknown = await client.post(f"/decide/{new_webhook_id()}", data={"action": "accept"})
+        assert (unknown.status_code, unknown.json()["detail"].startswith("no callback")) == (404, True)
+        assert (await client.post("/hooks/rep-ana", content=BODY, headers=headers)).status_code == 204
+        wrong = await client.post(f"/decide/{webhook_id}", data={"action": "maybe"})
+        assert wrong.status_code == 422
+        inbox = (await client.get("/api/inbox")).json()
+    assert [(item["webhook_id"], item["decision"]) for item in inbox] == [(webhook_id, None)]

@@ -22,6 +22,7 @@ METADATA = frozenset(
 )
 SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
 
 def refused_class(
@@ -87,8 +88,8 @@ def url_problems(url: str, *, allow_private: bool = False, allowed: Iterable[Net
 
 def _literal_refusal(parts: SplitResult, *, allow_private: bool, allowed: Iterable[Network]) -> str | None:
     host = (parts.hostname or "").rstrip(".").lower()
-    if host in LOCAL_NAMES or host.endswith(".localhost"):
-        return None if allow_private else "loopback"
+    if host in LOCAL_NAMES or host.endswith(".localhost"):  # a loopback address by another name
+        return refused_class(LOOPBACK, allow_private=allow_private, allowed=allowed)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

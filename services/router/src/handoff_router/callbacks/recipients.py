@@ -1,5 +1,9 @@
 """Who is called back for an event: the assigned rep for ``lead.assigned`` and reminders, the rep's
-manager for ``escalate`` and ``reassign``. The body is the event exactly as published."""
+manager for ``escalate`` and ``reassign``. The body is the event exactly as published.
+
+An escalation whose rep has no manager still gets its delivery row, written ``failed`` with
+the reason ``no_recipient`` to the endpoint ``manager:_none`` (no config id starts with an
+underscore): ``GET /v1/deliveries?status=failed`` shows it, so it is never dropped silently."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from handoff_router.callbacks.repository import NewDelivery, OwnerKind
 from handoff_router.routing.config import RoutingConfig
 
 log = structlog.get_logger(__name__)
+NO_RECIPIENT = "_none"
 
 
 def to_rep(
@@ -35,8 +40,9 @@ def to_rep(
 
 def for_escalation(
     config: RoutingConfig | None, event: CloudEvent, data: LeadEscalated, now: datetime
-) -> NewDelivery | None:
-    """``remind`` goes to the rep; ``escalate`` and ``reassign`` to the manager (None: nobody to call)."""
+) -> NewDelivery:
+    """``remind`` goes to the rep; ``escalate`` and ``reassign`` to the manager (``no_recipient``:
+    the rep has none)."""
     kind: OwnerKind
     if data.level == "remind":
         kind, owner = "rep", data.rep_id
@@ -45,9 +51,10 @@ def for_escalation(
         kind = "manager"
         owner = data.manager_id or _manager_of(config, data.rep_id) or ""
         url = _manager_url(config, owner)
+    failure = None
     if not owner:
         log.warning("callback.no_manager", event_id=event.id, rep_id=data.rep_id, level=data.level)
-        return None
+        owner, failure = NO_RECIPIENT, "no_recipient"
     body, _ = cloudevents.encode(event)
     return NewDelivery(
         kind=kind,
@@ -58,6 +65,7 @@ def for_escalation(
         lead_id=event.subject,
         body=body,
         created_at=event.time or now,
+        failure_reason=failure,
     )
 
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from handoff_shared.db import one_of
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Integer, String, and_, any_, bindparam, delete, exists, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.callbacks.circuit import Circuit, CircuitStatus
@@ -44,6 +44,9 @@ class NewDelivery:
     lead_id: str | None
     body: bytes
     created_at: datetime
+    # Set when the callback cannot be made at all (``no_recipient``): the row is written
+    # ``failed`` with this reason, so the event is visible rather than dropped.
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,17 +92,21 @@ async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> N
             "lead_ids": [item.lead_id for item in deliveries],
             "bodies": [item.body for item in deliveries],
             "created_ats": [item.created_at for item in deliveries],
+            "statuses": ["failed" if item.failure_reason else "pending" for item in deliveries],
+            "reasons": [item.failure_reason for item in deliveries],
         },
     )
 
 
 _INSERT_DELIVERIES = text(
     f"INSERT INTO {callback_deliveries.schema}.{callback_deliveries.name} "
-    "(delivery_id, endpoint_id, event_id, event_type, lead_id, body, next_attempt_at, created_at) "
-    "SELECT d, e, i, t, l, b, c, c FROM unnest("
+    "(delivery_id, endpoint_id, event_id, event_type, lead_id, body, next_attempt_at, created_at, "
+    "status, failure_reason, finished_at) "
+    "SELECT d, e, i, t, l, b, c, c, s, r, CASE WHEN r IS NULL THEN NULL ELSE c END FROM unnest("
     "CAST(:delivery_ids AS text[]), CAST(:endpoint_ids AS text[]), CAST(:event_ids AS text[]), "
     "CAST(:event_types AS text[]), CAST(:lead_ids AS text[]), CAST(:bodies AS bytea[]), "
-    "CAST(:created_ats AS timestamptz[])) AS d(d, e, i, t, l, b, c) "
+    "CAST(:created_ats AS timestamptz[]), CAST(:statuses AS text[]), CAST(:reasons AS text[])) "
+    "AS d(d, e, i, t, l, b, c, s, r) "
     "ON CONFLICT DO NOTHING"
 )
 
@@ -141,40 +148,34 @@ def _valid_secret(now: datetime) -> Any:
 CLAIM_LOCK_CLASS = 0x43_42  # "CB"
 
 
-async def claim(
-    session: AsyncSession,
-    now: datetime,
-    limit: int,
-    per_endpoint: int,
-    lease: timedelta,
-    probe_lease: timedelta,
-) -> list[Claimed]:
-    """Take up to ``limit`` due deliveries whose endpoint may be called (``FOR UPDATE SKIP LOCKED``).
+def _claimable() -> Any:
+    """Due deliveries whose endpoint may be called now, oldest due first, rows locked (SKIP LOCKED).
 
-    An endpoint never has more than ``per_endpoint`` deliveries leased at once, counted in the
-    database over every router replica: claims of one endpoint are serialised by a
-    transaction-scoped advisory lock (a replica that cannot take it leaves that endpoint to
-    the one that holds it), and the leases are counted after the lock is held, so the count
-    sees every claim committed before. Endpoints already full are skipped by the query, so
-    their backlog never fills a batch meant for the others. An open circuit whose probe is
-    due gives exactly one delivery, as the probe. Claimed rows are leased: they come due
-    again at ``now + lease`` unless the try is recorded first (a crashed worker loses nothing).
+    Built once with parameters: a worker claims after every commit that wrote deliveries, and
+    building this statement anew cost more CPU than the POST it leads to.
     """
     d, e = callback_deliveries, callback_endpoints
-    has_secret = exists().where(callback_secrets.c.endpoint_id == d.c.endpoint_id, _valid_secret(now))
+    now = bindparam("now", type_=d.c.next_attempt_at.type)
+    has_secret = exists().where(
+        callback_secrets.c.endpoint_id == d.c.endpoint_id,
+        or_(callback_secrets.c.expires_at.is_(None), callback_secrets.c.expires_at > now),
+    )
     may_call = or_(
         e.c.status == "closed",
         and_(e.c.status == "open", e.c.probe_at <= now),
-        and_(e.c.status == "half_open", e.c.probe_started_at <= now - probe_lease),
+        and_(
+            e.c.status == "half_open",
+            e.c.probe_started_at <= bindparam("probe_since", type_=e.c.probe_started_at.type),
+        ),
     )
     leased = d.alias("leased")
     full = (
         select(leased.c.endpoint_id)
         .where(leased.c.status == "pending", leased.c.leased_until > now)
         .group_by(leased.c.endpoint_id)
-        .having(func.count() >= per_endpoint)
+        .having(func.count() >= bindparam("per_endpoint", type_=Integer))
     )
-    query = (
+    return (
         select(
             d.c.delivery_id,
             d.c.endpoint_id,
@@ -195,12 +196,58 @@ async def claim(
             d.c.endpoint_id.not_in(full),
         )
         .order_by(d.c.next_attempt_at)
-        .limit(limit * 2)
+        .limit(bindparam("window", type_=Integer))
         .with_for_update(of=d, skip_locked=True)
     )
-    rows = (await session.execute(query)).all()
+
+
+_CLAIMABLE = _claimable()
+_LEASE = (
+    update(callback_deliveries)
+    .where(callback_deliveries.c.delivery_id == any_(bindparam("ids", type_=ARRAY(String))))
+    .values(
+        next_attempt_at=bindparam("until", type_=callback_deliveries.c.next_attempt_at.type),
+        leased_until=bindparam("until", type_=callback_deliveries.c.next_attempt_at.type),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What one claim took; ``cut``: due deliveries were left (endpoints full, or past the window)."""
+
+    items: list[Claimed]
+    cut: bool = False
+
+
+async def claim(
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    per_endpoint: int,
+    lease: timedelta,
+    probe_lease: timedelta,
+) -> Claims:
+    """Take up to ``limit`` due deliveries whose endpoint may be called (``FOR UPDATE SKIP LOCKED``).
+
+    An endpoint never has more than ``per_endpoint`` deliveries leased at once, counted in the
+    database over every router replica: claims of one endpoint are serialised by a
+    transaction-scoped advisory lock (a replica that cannot take it leaves that endpoint to
+    the one that holds it), and the leases are counted after the lock is held, so the count
+    sees every claim committed before. Endpoints already full are skipped by the query, so
+    their backlog never fills a batch meant for the others. An open circuit whose probe is
+    due gives exactly one delivery, as the probe. Claimed rows are leased: they come due
+    again at ``now + lease`` unless the try is recorded first (a crashed worker loses nothing).
+    """
+    window = limit * 2
+    rows = (
+        await session.execute(
+            _CLAIMABLE,
+            {"now": now, "probe_since": now - probe_lease, "per_endpoint": per_endpoint, "window": window},
+        )
+    ).all()
     if not rows:
-        return []
+        return Claims([])
     room = await _room(session, sorted({row.endpoint_id for row in rows}), now, per_endpoint)
     chosen: list[Any] = []
     probes: set[str] = set()
@@ -216,16 +263,12 @@ async def claim(
             room[row.endpoint_id] = 1  # a probe goes alone
         room[row.endpoint_id] -= 1
         chosen.append(row)
+    cut = len(rows) == window or len(chosen) < len(rows)
     if not chosen:
-        return []
-    ids = [row.delivery_id for row in chosen]
-    await session.execute(
-        update(d)
-        .where(one_of(d.c.delivery_id, ids))
-        .values(next_attempt_at=now + lease, leased_until=now + lease)
-    )
+        return Claims([], cut)
+    await session.execute(_LEASE, {"ids": [row.delivery_id for row in chosen], "until": now + lease})
     secrets = await _sealed_secrets(session, {row.endpoint_id for row in chosen}, now)
-    return [
+    items = [
         Claimed(
             delivery_id=row.delivery_id,
             endpoint_id=row.endpoint_id,
@@ -240,6 +283,7 @@ async def claim(
         )
         for row in chosen
     ]
+    return Claims(items, cut)
 
 
 async def _room(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -38,7 +39,8 @@ from handoff_router.settings import RouterSettings
 log = structlog.get_logger(__name__)
 STATS_EVERY = 5.0
 RECORD_BATCH = 500
-RECORD_LINGER = 0.005  # seconds
+RECORD_LINGER = 0.005  # seconds, while due deliveries wait for the leases a record frees
+RECORD_LINGER_IDLE = 0.025  # seconds, when none wait: fewer, larger record transactions
 EXPIRE_EVERY = 60.0
 
 
@@ -90,6 +92,11 @@ class DeliveryWorker:
         self._opened: dict[bytes, SecretStr] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[tuple[repository.Claimed, Sent]] = asyncio.Queue()
+        self._leases: Counter[str] = Counter()  # leases this process holds, by endpoint
+        # Due deliveries were left by the last claim (this process or an endpoint full): a
+        # record, which frees leases, then wakes the claimer. Otherwise nothing due is waiting,
+        # and only new deliveries (a wake) or the poll (retries coming due) make a claim worth it.
+        self._backlog = False
 
     def wake(self) -> None:
         """New deliveries were committed: look for due ones now."""
@@ -116,13 +123,18 @@ class DeliveryWorker:
             while not stop.is_set():
                 self._wake.clear()
                 free = settings.callback_concurrency - len(self._tasks)
-                claimed = await self._claim(free) if free > 0 else []
-                for item in claimed:
+                claims = await self._claim(free) if free > 0 else repository.Claims([], cut=True)
+                for item in claims.items:
                     self._start(sender, item)
-                if not claimed or len(claimed) == free:
-                    # Full, or nothing claimable: wait for the recorder to free leases, new
-                    # deliveries, or the poll.
-                    await self._idle(stop)
+                per_endpoint = settings.callback_per_endpoint
+                self._backlog = (
+                    claims.cut
+                    or len(claims.items) == free
+                    or any(held >= per_endpoint for held in self._leases.values())
+                )
+                # Everything due was taken, or the rest waits for leases: a claim now would find
+                # nothing. Wait for new deliveries, the recorder freeing leases, or the poll.
+                await self._idle(stop)
         finally:
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.settings.callback_timeout.total_seconds() + 5)
@@ -132,7 +144,7 @@ class DeliveryWorker:
             await asyncio.gather(housekeeping, return_exceptions=True)
             await sender.close()
 
-    async def _claim(self, free: int) -> list[repository.Claimed]:
+    async def _claim(self, free: int) -> repository.Claims:
         async with transaction(self.sessions) as session:
             return await repository.claim(
                 session,
@@ -146,6 +158,7 @@ class DeliveryWorker:
     def _start(self, sender: Sender, item: repository.Claimed) -> None:
         task = asyncio.create_task(self._deliver(sender, item), name=f"callback:{item.delivery_id}")
         self._tasks.add(task)
+        self._leases[item.endpoint_id] += 1
 
         # A finished try frees a place in this process, not its endpoint's lease (that goes
         # when the try is recorded): the recorder wakes the claimer, so a claim is not run
@@ -171,9 +184,17 @@ class DeliveryWorker:
             sent = await self._send(sender, item)
         except Exception as exc:  # the lease brings the delivery back; the worker goes on
             log.exception("callback.send_failed", delivery_id=item.delivery_id, error=type(exc).__name__)
-            return
+            sent = None
         if sent is not None:
             self._results.put_nowait((item, sent))
+        else:
+            self._release([item])
+
+    def _release(self, items: list[repository.Claimed]) -> None:
+        for item in items:
+            self._leases[item.endpoint_id] -= 1
+            if self._leases[item.endpoint_id] <= 0:
+                del self._leases[item.endpoint_id]
 
     async def _send(self, sender: Sender, item: repository.Claimed) -> Sent | None:
         if self.clock() + self.settings.callback_timeout >= item.lease_until:
@@ -206,10 +227,10 @@ class DeliveryWorker:
                 batch = [await asyncio.wait_for(self._results.get(), timeout=0.2)]
             except TimeoutError:
                 continue
-            if self._tasks and self._results.qsize() < RECORD_BATCH:
-                # More tries are finishing: a moment's wait records them in the same
-                # transaction (each is one round of statements, and frees leases to claim).
-                await asyncio.sleep(RECORD_LINGER)
+            if self._results.qsize() < RECORD_BATCH and not stop.is_set():
+                # A moment's wait records the tries finishing meanwhile in the same transaction
+                # (each is a round of statements); short while deliveries wait for the leases.
+                await asyncio.sleep(RECORD_LINGER if self._backlog else RECORD_LINGER_IDLE)
             while not self._results.empty() and len(batch) < RECORD_BATCH:
                 batch.append(self._results.get_nowait())
             try:
@@ -217,7 +238,11 @@ class DeliveryWorker:
             except Exception as exc:  # the leases bring these deliveries back
                 log.exception("callback.record_failed", tries=len(batch), error=type(exc).__name__)
                 continue
-            self._wake.set()  # the leases of these tries are free: claim more now
+            finally:
+                self._release([item for item, _ in batch])
+            if self._backlog or closed:
+                # The leases of these tries are free, or a circuit closed: claim what waited.
+                self._wake.set()
             for endpoint in closed:
                 log.info("callback.circuit_closed", endpoint=endpoint)
             if closed:

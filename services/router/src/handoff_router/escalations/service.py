@@ -56,7 +56,7 @@ async def apply_escalations(
         calls = [
             recipients.for_escalation(config.config if config else None, i.event, i.data, now) for i in seen
         ]
-        await callback_store.enqueue(session, [call for call in calls if call is not None])
+        await callback_store.enqueue(session, calls)
         fresh = [item for item in seen if item.data.level == REASSIGN]
         if not fresh:
             return
