@@ -73,6 +73,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
         escalation_handler(context, runtime.dead_letter_topic),
     )
     runtime.spawn("queue-drainer", queue.run_drainer)
+    runtime.spawn("queue-listener", queue.run_listener)
     if settings.callback_delivery:
         runtime.spawn("callback-delivery", deliveries.run)
 
