@@ -19,7 +19,6 @@ from handoff_shared.idempotency import first_seen
 from handoff_shared.kafka import Incoming
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.assignments import repository as assignment_store
@@ -32,7 +31,7 @@ from handoff_router.context import RouterContext
 from handoff_router.escalations.notices import MAX_REASSIGNMENTS, manager_notice
 from handoff_router.reps import repository as rep_store
 from handoff_router.routing.engine import SLA_AUTO_PAUSED, Availability
-from handoff_router.tables import assignments, outbox, processed_events
+from handoff_router.tables import outbox, processed_events
 
 log = structlog.get_logger(__name__)
 
@@ -126,13 +125,7 @@ async def _pause_if_cold(
     streak = carried if isinstance(carried, int) else fallback
     if not streak:
         return 0
-    recent = await session.scalars(
-        select(assignments.c.status)
-        .where(assignments.c.rep_id == rep_id, assignments.c.status != "pending")
-        .order_by(assignments.c.decided_at.desc())
-        .limit(streak)
-    )
-    statuses = list(recent)
+    statuses = await assignment_store.recent_decided_statuses(session, rep_id, streak)
     if len(statuses) < streak or any(status != "reassigned" for status in statuses):
         return 0
     await rep_store.set_availability(session, rep_id, False, None, reason=SLA_AUTO_PAUSED)
