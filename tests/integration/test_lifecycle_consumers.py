@@ -8,14 +8,15 @@ import uuid
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.routing_configs import Territory
-from tests.stack import Stack, TopicWatcher, eventually, mql_data, structured_event
+from tests.stack import Stack, TopicWatcher, committed_offset, eventually, mql_data, structured_event
 
 pytestmark = pytest.mark.integration
+LIFECYCLE_GROUPS = ("handoff-sla-monitor-timers", "handoff-feedback-outcomes")  # the stack's defaults
 
 
 @pytest.mark.parametrize("url", ["sla_monitor_url", "feedback_url"])
@@ -28,30 +29,38 @@ async def test_service_is_ready_and_exports_metrics(stack: Stack, url: str) -> N
 
 
 async def test_assignment_opens_one_timer_and_is_recorded_once_by_feedback(
-    admin: httpx.AsyncClient, producer: AIOKafkaProducer, assigned: TopicWatcher, engine: AsyncEngine
+    stack: Stack,
+    admin: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    assigned: TopicWatcher,
+    engine: AsyncEngine,
 ) -> None:
     await Territory.new().apply(admin)
     lead = mql_data(country="DE")
     await producer.send_and_wait("lead.mql-created", structured_event(lead), key=lead["lead_id"].encode())
     (record,) = await assigned.wait_for(lambda r: lead["lead_id"].encode() == r.key)
-    await producer.send_and_wait("lead.assigned", record.value, key=record.key, headers=list(record.headers))
-
+    duplicate = await producer.send_and_wait(
+        "lead.assigned", record.value, key=record.key, headers=list(record.headers)
+    )
     assignment_id = json.loads(record.value)["data"]["assignment_id"]
+    partition = TopicPartition("lead.assigned", duplicate.partition)
 
-    async def recorded_by_both() -> bool:
-        async with engine.connect() as conn:
-            timers = await conn.scalar(
-                text("SELECT count(*) FROM sla_monitor.timers WHERE assignment_id = :id"),
-                {"id": assignment_id},
-            )
-            state = await conn.scalar(
-                text("SELECT state FROM feedback.leads WHERE lead_id = :lead"), {"lead": lead["lead_id"]}
-            )
-        # The feedback service keeps the lead's facts: the assignment once, however often it came.
-        assignments = [a["id"] for a in state["assignments"] if "assigned" in a] if state else []
-        return timers == 1 and assignments == [assignment_id]
+    async def duplicate_consumed_by_both() -> bool:
+        # Both records have been applied once each service's group has committed past the duplicate.
+        offsets = [await committed_offset(stack.kafka, group, partition) for group in LIFECYCLE_GROUPS]
+        return all(offset > duplicate.offset for offset in offsets)
 
-    await eventually(recorded_by_both, what="both services to record the assignment once")
+    await eventually(duplicate_consumed_by_both, timeout=30, what="both services past the duplicate")
+    async with engine.connect() as conn:
+        timers = await conn.scalar(
+            text("SELECT count(*) FROM sla_monitor.timers WHERE assignment_id = :id"), {"id": assignment_id}
+        )
+        state = await conn.scalar(
+            text("SELECT state FROM feedback.leads WHERE lead_id = :lead"), {"lead": lead["lead_id"]}
+        )
+    assert timers == 1
+    # The feedback service keeps the lead's facts: the assignment once, however often it came.
+    assert [a["id"] for a in state["assignments"] if "assigned" in a] == [assignment_id]
 
 
 async def test_unreadable_lifecycle_event_is_dead_lettered_beside_its_topic(

@@ -113,3 +113,19 @@ async def test_without_an_active_config_default_reasons_are_accepted_and_others_
     assert statuses == {unknown: "pending", persona: "rejected", territory: "rejected"}
     assert queued == 1  # wrong_territory routes the lead again: with no config it waits in the queue
     assert load == 1
+
+
+async def test_without_an_active_config_the_callback_endpoints_list_and_secrets_are_refused(
+    isolated: IsolatedRouters, stack: Stack
+) -> None:
+    """No config is not a 404 of the endpoints list (its default ``unreachable_after`` applies),
+    and a secret for anyone is refused as for an unknown rep."""
+    await isolated.start_router("no-config")
+    headers = {"Authorization": f"Bearer {stack.admin_token}"}
+    async with httpx.AsyncClient(base_url=isolated.urls["no-config"], headers=headers, timeout=30) as client:
+        endpoints = await client.get("/v1/callbacks/endpoints")
+        secret = await client.post(f"/v1/reps/{REP}/callback-secret")
+
+    assert (endpoints.status_code, endpoints.json()) == (200, [])
+    assert secret.status_code == 404, secret.text
+    assert secret.json()["title"] == "Unknown rep or manager"

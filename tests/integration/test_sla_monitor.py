@@ -207,6 +207,11 @@ async def test_a_duplicate_assignment_fires_each_step_once_and_a_newer_one_close
 
     await eventually(superseded, timeout=20, what="the older assignment's timer to be superseded")
     assert (await monitor_http.get(f"/v1/sla/timers/{newer['assignment_id']}")).json()["status"] == "open"
+    await escalated.read_to_end()  # every step emitted by now, not only those polled so far
+    emitted = [
+        json.loads(r.value)["data"] for r in escalated.records if of_assignment(data["assignment_id"])(r)
+    ]
+    assert [(item["step"], item["level"]) for item in emitted] == list(enumerate(LEVELS))
     async with engine.connect() as conn:
         steps = (
             (
@@ -488,6 +493,8 @@ async def test_an_admin_releases_a_parked_lead_back_to_routing(
     assert as_rep.status_code == 403
     assert (await admin.post(f"/v1/queue/{unique('nobody')}/release", json={})).status_code == 404
 
+    away = await admin.put(f"/v1/reps/{territory.ben}/availability", json={"available": False})
+    assert away.status_code == 200, away.text
     answer = await admin.post(path, json={"include_previous_reps": True, "note": "ana is back"})
     assert answer.status_code == 200, answer.text
     released = answer.json()
@@ -503,7 +510,8 @@ async def test_an_admin_releases_a_parked_lead_back_to_routing(
         timeout=30,
     )
     data = json.loads(third[0].value)["data"]
-    assert data["rep_id"] in {territory.ana, territory.ben}  # previous reps allowed again
+    # The reps who had it are allowed again: ana (ben is away), not the fallback.
+    assert data["rep_id"] == territory.ana
     assert data["previous_rep_id"] == final["rep_id"]
 
     async def gone() -> bool:

@@ -51,10 +51,6 @@ class BusinessCalendar:
         """``add_business_time`` on this calendar."""
         return add_business_time(start, duration, self.hours, self.timezone, self.holidays)
 
-    def is_open(self, moment: datetime) -> bool:
-        """``is_within_hours`` on this calendar (always True without business hours)."""
-        return self.hours is None or is_within_hours(moment, self.hours, self.timezone, self.holidays)
-
 
 def local_day(now: datetime, tz: ZoneInfo) -> date:
     """The calendar day it is at ``now`` where the rep lives."""

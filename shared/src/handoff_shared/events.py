@@ -417,15 +417,3 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     ACCEPTANCE_ALERT: AcceptanceAlert,
     ROUTING_CONFIG_APPLIED: RoutingConfigApplied,
 }
-
-
-class UnknownEventType(ValueError):
-    """An event type this system does not know."""
-
-
-def parse_event_data(event_type: str, data: Any) -> EventData:
-    """Validate ``data`` as the model of ``event_type`` (raises pydantic's ValidationError)."""
-    model = EVENT_TYPES.get(event_type)
-    if model is None:
-        raise UnknownEventType(f"unknown event type {event_type!r}; known: {', '.join(sorted(EVENT_TYPES))}")
-    return model.model_validate(data)

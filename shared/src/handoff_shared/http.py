@@ -71,7 +71,10 @@ def health_router(readiness: ReadinessCheck) -> APIRouter:
 
 class DomainError(Exception):
     """A refusal of a use case, in the domain's words; the app says which HTTP status it is
-    answered with (``install_problem_handlers``), so services and repositories know no HTTP."""
+    answered with (``install_problem_handlers``), so services and repositories know no HTTP.
+    ``headers`` are added to the answer (e.g. ``WWW-Authenticate`` with a 401)."""
+
+    headers: Mapping[str, str] = {}
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -124,10 +127,28 @@ def problem_responses(answers: Mapping[int, str]) -> dict[int | str, dict[str, A
     }
 
 
+PLAIN_STRING = {"type": "string"}
+"""The schema of a path parameter that accepts any string (besides ``title`` and ``description``)."""
+
+
+def can_be_invalid(operation: Mapping[str, Any]) -> bool:
+    """Whether FastAPI's request validation can refuse a call of an OpenAPI ``operation`` (a 422):
+    it takes a body, or a query, header or cookie parameter, or a path parameter that is not any
+    string (one that is, is whatever matched the path: always valid)."""
+    if "requestBody" in operation:
+        return True
+    for parameter in operation.get("parameters", []):
+        schema = {k: v for k, v in parameter.get("schema", {}).items() if k not in {"title", "description"}}
+        if parameter.get("in") != "path" or schema != PLAIN_STRING:
+            return True
+    return False
+
+
 def document_problems(app: FastAPI) -> None:
     """Make ``app``'s OpenAPI document say what ``install_problem_handlers`` answers: the 422
     FastAPI lists by itself for endpoints with parameters (an ``HTTPValidationError`` body) becomes
-    a problem details answer, and ``ProblemDetails`` is one of the document's schemas."""
+    a problem details answer where validation can refuse the call, and goes where it cannot
+    (only path parameters of any string); ``ProblemDetails`` is one of the document's schemas."""
     build = app.openapi
     invalid = problem_responses({422: "Invalid request: the problem's ``errors`` name each field"})[422]
 
@@ -139,7 +160,10 @@ def document_problems(app: FastAPI) -> None:
                 for operation in path_item.values():
                     answers = operation.get("responses", {})
                     if "HTTPValidationError" in str(answers.get("422", "")):
-                        answers["422"] = invalid
+                        if can_be_invalid(operation):
+                            answers["422"] = invalid
+                        else:
+                            del answers["422"]
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(name, None)
@@ -151,10 +175,12 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem_response(
+    status: int, title: str, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     """An RFC 9457 problem details response."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_problem_handlers(app: FastAPI, statuses: ErrorStatuses | None = None) -> None:
@@ -166,9 +192,9 @@ def install_problem_handlers(app: FastAPI, statuses: ErrorStatuses | None = None
         for kind in type(exc).__mro__:
             if kind in mapped:
                 status, title = mapped[kind]
-                return problem_response(status, title, exc.detail, **exc.extra)
+                return problem_response(status, title, exc.detail, headers=exc.headers, **exc.extra)
         if isinstance(exc, Problem):
-            return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+            return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
         raise exc  # a domain error nobody mapped is a bug: a 500, and a test says which
 
     async def on_http(_: Request, exc: Exception) -> Response:

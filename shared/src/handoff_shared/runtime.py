@@ -8,18 +8,16 @@ the broker both answer, so a service started while Kafka is away comes up by its
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 import structlog
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from handoff_shared import db, kafka, observability
-from handoff_shared.idempotency import first_seen
 from handoff_shared.kafka import BatchConsumer, BatchHandler
 from handoff_shared.outbox import OutboxMessage, OutboxRelay
-from handoff_shared.outbox import add as add_to_outbox
 from handoff_shared.settings import ServiceSettings
 from handoff_shared.stopping import wait_or_stop
 
@@ -191,23 +189,3 @@ class Runtime:
                 await consumer.stop()
 
         return work
-
-
-def recording_handler(
-    runtime: Runtime, processed: Table, outbox: Table, types: Collection[str]
-) -> BatchHandler:
-    """A consumer that validates each event, dead-letters what it cannot read, and records the
-    ids of the others once: the skeleton of a service whose own logic is yet to come."""
-
-    async def on_records(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        valid, dead = kafka.decode_batch(
-            records, types, runtime.dead_letter_topic, service=runtime.settings.service_name
-        )
-        async with db.transaction(runtime.sessions) as session:
-            await add_to_outbox(session, outbox, dead)
-            fresh = await first_seen(session, processed, valid)
-        log.info("events.recorded", received=len(records), fresh=len(fresh), dead_letters=len(dead))
-        if dead:
-            runtime.relay.wake()
-
-    return on_records

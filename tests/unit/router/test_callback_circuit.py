@@ -1,26 +1,31 @@
-"""The circuit breaker of a callback endpoint: opens, waits, one probe, closes."""
+"""The circuit breaker of a callback endpoint: opens, one probe, closes. Which circuits may be
+called is the claim's SQL: tests/integration/test_callback_claims.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from handoff_router.callbacks.circuit import (
     Circuit,
     CircuitPolicy,
     is_unreachable,
-    permission,
     record_failure,
     record_gone,
     record_success,
     record_throttle,
     reopen,
-    start_probe,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
 NOW = datetime(2026, 11, 24, 14, tzinfo=UTC)
 POLICY = CircuitPolicy(failure_threshold=3, open_for=timedelta(seconds=30), max_open_for=timedelta(minutes=4))
+
+
+def start_probe(circuit: Circuit, now: datetime) -> Circuit:
+    """What the claim writes when it takes the one probe (``repository._take_probe``)."""
+    return replace(circuit, status="half_open", probe_started_at=now)
 
 
 def failed(times: int, circuit: Circuit | None = None, at: datetime = NOW) -> Circuit:
@@ -32,28 +37,13 @@ def failed(times: int, circuit: Circuit | None = None, at: datetime = NOW) -> Ci
 
 def test_failures_below_the_threshold_keep_it_closed() -> None:
     circuit = failed(2)
-    assert (circuit.status, circuit.failure_streak, permission(circuit, NOW, POLICY)) == ("closed", 2, "send")
+    assert (circuit.status, circuit.failure_streak, circuit.probe_at) == ("closed", 2, None)
 
 
-def test_the_threshold_opens_it_and_deliveries_wait() -> None:
+def test_the_threshold_opens_it_until_its_probe_is_due() -> None:
     circuit = failed(3)
     assert circuit.status == "open"
     assert circuit.probe_at == NOW + timedelta(seconds=30)
-    assert permission(circuit, NOW + timedelta(seconds=29), POLICY) == "wait"
-
-
-def test_when_the_probe_is_due_exactly_one_probe_goes() -> None:
-    circuit = failed(3)
-    later = NOW + timedelta(seconds=30)
-    assert permission(circuit, later, POLICY) == "probe"
-    probing = start_probe(circuit, later)
-    assert probing.status == "half_open"
-    assert permission(probing, later + timedelta(seconds=1), POLICY) == "wait"
-
-
-def test_a_probe_that_never_answered_can_be_retaken_after_its_lease() -> None:
-    probing = start_probe(failed(3), NOW)
-    assert permission(probing, NOW + POLICY.probe_lease, POLICY) == "probe"
 
 
 def test_a_successful_probe_closes_it_and_ends_the_outage() -> None:
@@ -92,18 +82,16 @@ def test_failing_but_closed_is_never_unreachable() -> None:
     assert not is_unreachable(failed(2), NOW + timedelta(days=1), timedelta(minutes=15))
 
 
-def test_gone_sends_nothing_until_reopened() -> None:
+def test_gone_stays_gone_until_reopened() -> None:
     gone = record_gone(Circuit(), NOW)
-    assert permission(gone, NOW + timedelta(days=30), POLICY) == "wait"
+    assert (gone.status, gone.probe_at) == ("gone", None)
     assert is_unreachable(gone, NOW + timedelta(minutes=15), timedelta(minutes=15))
-    assert permission(reopen(gone), NOW, POLICY) == "send"
+    assert reopen(gone) == Circuit(last_failure_at=NOW)
 
 
 def test_a_throttle_holds_every_delivery_until_the_time_asked() -> None:
     held = record_throttle(Circuit(), NOW, timedelta(seconds=20))
-    assert held.status == "closed"
-    assert permission(held, NOW + timedelta(seconds=19), POLICY) == "wait"
-    assert permission(held, NOW + timedelta(seconds=20), POLICY) == "send"
+    assert (held.status, held.hold_until) == ("closed", NOW + timedelta(seconds=20))
 
 
 EVENTS = st.lists(st.sampled_from(["fail", "ok", "probe", "tick"]), max_size=80)
@@ -111,20 +99,17 @@ EVENTS = st.lists(st.sampled_from(["fail", "ok", "probe", "tick"]), max_size=80)
 
 @given(EVENTS)
 def test_invariants_hold_for_any_sequence(events: list[str]) -> None:
+    """Whatever the order of outcomes (a try under way when the circuit opened may still fail
+    or succeed; when a probe may be taken is the claim's to say), the circuit stays coherent."""
     circuit, now = Circuit(), NOW
     for event in events:
         now += timedelta(seconds=7)
-        allowed = permission(circuit, now, POLICY)
-        if event == "fail" and allowed != "wait":
-            circuit = record_failure(
-                start_probe(circuit, now) if allowed == "probe" else circuit, now, POLICY
-            )
-        elif event == "ok" and allowed != "wait":
+        if event == "fail":
+            circuit = record_failure(circuit, now, POLICY)
+        elif event == "ok":
             circuit = record_success(circuit, now)
-        elif event == "probe" and allowed == "probe":
+        elif event == "probe" and circuit.status in {"open", "half_open"}:
             circuit = start_probe(circuit, now)
-            # one probe at a time: nobody else may probe or send until it answers or its lease ends
-            assert permission(circuit, now, POLICY) == "wait"
         if circuit.status == "closed":
             assert circuit.failure_streak < POLICY.failure_threshold
             assert circuit.probe_at is None

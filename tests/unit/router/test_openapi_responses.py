@@ -92,3 +92,34 @@ def test_no_answer_is_fastapis_validation_error_and_every_schema_it_names_exists
     assert set(schemas["ProblemDetails"]["required"]) == {"title", "status", "detail"}
     missing = {ref for ref in re.findall(r"#/components/schemas/([\w.-]+)", text) if ref not in schemas}
     assert missing == set()
+
+
+def can_be_refused_by_validation(operation: dict[str, Any]) -> bool:
+    """A body, a query, header or cookie parameter, or a path parameter narrower than any string."""
+    if "requestBody" in operation:
+        return True
+    return any(
+        parameter["in"] != "path" or set(parameter["schema"]) - {"title", "description"} != {"type"}
+        or parameter["schema"]["type"] != "string"
+        for parameter in operation.get("parameters", [])
+    )  # fmt: skip
+
+
+def test_422_is_listed_exactly_where_a_request_can_be_invalid(operations: Operations) -> None:
+    """Neither FastAPI's automatic 422 nor an explicit one on an operation that takes nothing
+    validation could refuse (a plain string in the path is whatever matched it); and every
+    operation that takes something lists it."""
+    wrong = [
+        f"{name}: {'lists' if '422' in operation['responses'] else 'lacks'} 422"
+        for name, operation in operations
+        if ("422" in operation["responses"]) != can_be_refused_by_validation(operation)
+    ]
+    assert wrong == []
+
+
+def test_the_router_lists_the_503_of_callback_secrets_and_no_404_for_callback_endpoints() -> None:
+    document = SERVICES["router"][0]().openapi()
+    secrets = document["paths"]["/v1/reps/{rep_id}/callback-secret"]["post"]["responses"]
+    endpoints = document["paths"]["/v1/callbacks/endpoints"]["get"]["responses"]
+    assert sorted(secrets) == ["201", "401", "403", "404", "503"]
+    assert sorted(endpoints) == ["200", "401", "403"]

@@ -237,8 +237,6 @@ def test_a_calendar_bundles_hours_zone_and_holidays() -> None:
     assert calendar.add(datetime(2026, 11, 25, 16, tzinfo=NEW_YORK), timedelta(hours=2)) == datetime(
         2026, 11, 27, 10, tzinfo=NEW_YORK
     )
-    assert not calendar.is_open(datetime(2026, 11, 26, 12, tzinfo=NEW_YORK))
-    assert BusinessCalendar(NEW_YORK).is_open(datetime(2026, 11, 26, 3, tzinfo=NEW_YORK))
 
 
 # Properties.

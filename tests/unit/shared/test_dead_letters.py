@@ -68,4 +68,10 @@ def test_batch_with_garbage_splits_into_dead_letters_without_raising() -> None:
 
     assert valid == []
     assert len(dead) == 4
-    assert all(dict(letter.headers)["error.class"] for letter in dead)
+    # No value and an empty one are not JSON; an array is not an event; a bare envelope lacks attributes.
+    assert [dict(letter.headers)["error.class"] for letter in dead] == [
+        b"not_json",
+        b"not_json",
+        b"not_cloudevent",
+        b"missing_attribute",
+    ]

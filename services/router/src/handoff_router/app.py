@@ -3,8 +3,6 @@ consumers and background work; this says which run in the process and hands them
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 from handoff_shared.service import create_service
 
@@ -12,9 +10,8 @@ from handoff_router import tables
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
 from handoff_router.assignments.service import Assignments
-from handoff_router.callbacks import endpoints as callback_endpoints
-from handoff_router.callbacks.service import Callbacks
-from handoff_router.callbacks.worker import DeliveryWorker
+from handoff_router.auth import Authentication
+from handoff_router.callbacks import feature as callbacks
 from handoff_router.configs import endpoints as config_endpoints
 from handoff_router.configs.repository import ConfigCache
 from handoff_router.configs.service import RoutingConfigs
@@ -43,16 +40,10 @@ def create_app(settings: RouterSettings) -> FastAPI:
         settings=settings, sessions=runtime.sessions, configs=ConfigCache(), relay=runtime.relay
     )
     queue = Queue(context)
-
-    async def circuit_closed() -> None:
-        # The rep is routable again: the leads that waited for someone reachable go now.
-        context.queue_changed.wake()
-
-    deliveries = DeliveryWorker(runtime.sessions, settings, context.clock, circuit_closed)
-    app.state.callbacks = Callbacks(runtime.sessions, settings, context.clock, deliveries.wake)
-
+    reps = Reps(context)
     app.state.assignments = Assignments(context)
-    app.state.reps = Reps(context)
+    app.state.reps = reps
+    app.state.authentication = Authentication(settings.admin_token, reps)
     app.state.configs = RoutingConfigs(context)
     app.state.queue = queue
     for router in (
@@ -60,9 +51,9 @@ def create_app(settings: RouterSettings) -> FastAPI:
         rep_endpoints.router,
         config_endpoints.router,
         queue_endpoints.router,
-        callback_endpoints.router,
     ):
         app.include_router(router)
+    app.state.callbacks = callbacks.install(app, runtime, context)
 
     runtime.consume(
         settings.consumer_group, [settings.topic_mql_created], mql_handler(context, runtime.dead_letter_topic)
@@ -73,19 +64,5 @@ def create_app(settings: RouterSettings) -> FastAPI:
         escalation_handler(context, runtime.dead_letter_topic),
     )
     runtime.spawn("queue-drainer", queue.run_drainer)
-    if settings.callback_delivery:
-        runtime.spawn("callback-delivery", deliveries.run)
-
-    @app.middleware("http")
-    async def wake_deliveries(request: Any, call_next: Any) -> Any:
-        # A request that wrote (an assignment decided, a secret issued) may have made callbacks due.
-        response = await call_next(request)
-        if request.method != "GET":
-            deliveries.wake()
-        return response
-
-    async def wake_after_commit(session: Any, rows: Any) -> None:
-        deliveries.wake_on_commit(session)  # runs in the transaction; wakes the worker once it commits
-
-    context.on_assigned.append(wake_after_commit)
+    runtime.spawn("queue-listener", queue.run_listener)
     return app

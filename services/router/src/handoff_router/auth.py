@@ -1,8 +1,9 @@
 """Who is calling: the bearer token names a rep or the admin. FastAPI dependencies, as
 ``Annotated`` aliases: ``CurrentCaller``, ``CurrentRep``, ``Admin``.
 
-Authentication is HTTP's business (401 with ``WWW-Authenticate``, 403 for the wrong kind of
-caller); which assignment or rep a caller may touch is the features' business.
+Authentication refuses with domain errors (``NotAuthenticated`` 401 with ``WWW-Authenticate``,
+``AdminOnly`` and ``RepOnly`` 403 for the wrong kind of caller), mapped in ``errors.py``; which
+assignment or rep a caller may touch is the features' business.
 """
 
 from __future__ import annotations
@@ -11,12 +12,28 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from handoff_shared.http import DomainError
+from pydantic import SecretStr
 
 from handoff_router.reps.service import Reps
 
 bearer = HTTPBearer(auto_error=False, description="A rep's token, or the admin token")
+
+
+class NotAuthenticated(DomainError):
+    """No bearer token, or one that names nobody (unknown or revoked)."""
+
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class AdminOnly(DomainError):
+    """A rep's token where the admin token is required."""
+
+
+class RepOnly(DomainError):
+    """The admin token where a rep decides (with their own token)."""
 
 
 @dataclass(frozen=True)
@@ -27,8 +44,22 @@ class Caller:
     is_admin: bool = False
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+@dataclass(frozen=True)
+class Authentication:
+    """Tells the caller from a bearer token: the admin token, or a rep's (``Reps`` keeps those)."""
+
+    admin_token: SecretStr
+    reps: Reps
+
+    async def caller(self, token: str) -> Caller:
+        """The caller ``token`` names; NotAuthenticated when it names nobody."""
+        admin = self.admin_token.get_secret_value()
+        if admin and hmac.compare_digest(token.encode(), admin.encode()):
+            return Caller(is_admin=True)
+        rep_id = await self.reps.authenticate(token)
+        if rep_id is None:
+            raise NotAuthenticated("unknown or revoked token")
+        return Caller(rep_id=rep_id)
 
 
 async def current_caller(
@@ -36,29 +67,22 @@ async def current_caller(
 ) -> Caller:
     """The caller named by the bearer token; 401 when there is none or it is unknown."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise _unauthorized("a bearer token is required")
-    reps: Reps = request.app.state.reps
-    token = credentials.credentials
-    admin = reps.context.settings.admin_token.get_secret_value()
-    if admin and hmac.compare_digest(token.encode(), admin.encode()):
-        return Caller(is_admin=True)
-    rep_id = await reps.authenticate(token)
-    if rep_id is None:
-        raise _unauthorized("unknown or revoked token")
-    return Caller(rep_id=rep_id)
+        raise NotAuthenticated("a bearer token is required")
+    authentication: Authentication = request.app.state.authentication
+    return await authentication.caller(credentials.credentials)
 
 
 async def current_rep(caller: Annotated[Caller, Depends(current_caller)]) -> str:
     """The calling rep's id; 403 for an admin token, which decides nothing itself."""
     if caller.rep_id is None:
-        raise HTTPException(status_code=403, detail="only a rep can do this, with their own token")
+        raise RepOnly("only a rep can do this, with their own token")
     return caller.rep_id
 
 
 async def require_admin(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
     """403 unless the admin token was given."""
     if not caller.is_admin:
-        raise HTTPException(status_code=403, detail="the admin token is required")
+        raise AdminOnly("the admin token is required")
     return caller
 
 

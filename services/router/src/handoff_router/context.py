@@ -8,14 +8,19 @@ feature's tables only through that feature's repository functions, inside its ow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import asyncpg  # type: ignore[import-untyped]
+import structlog
 from handoff_shared.db import transaction
 from handoff_shared.stopping import wait_or_stop
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.configs.repository import ConfigCache
@@ -51,6 +56,56 @@ class Wakeup:
         self._event.clear()
 
 
+log = structlog.get_logger(__name__)
+
+QUEUE_CHANNEL = "handoff_router_queue"
+"""The PostgreSQL channel of ``queue_changed``: capacity may have freed, drain the queue."""
+
+
+class DatabaseWakeup(Wakeup):
+    """A :class:`Wakeup` that reaches every process on the database, not only this one.
+
+    A unit of work that may have freed capacity calls :meth:`notify` in its transaction: the
+    ``NOTIFY`` is delivered when it commits (never if it rolls back), so the request has nothing
+    left to do once committed. Every process that runs the woken worker :meth:`listen` s on a
+    connection of its own: in Kubernetes the API pods (``HANDOFF_ROLE=api``) commit and the
+    worker pods drain. A lost connection is opened again; while it is down, the worker's periodic
+    run is the safety net, and it is woken once when listening again (for what it missed).
+    """
+
+    def __init__(self, channel: str) -> None:
+        super().__init__()
+        self.channel = channel
+
+    async def notify(self, session: AsyncSession) -> None:
+        """Wake every listener once ``session``'s transaction commits."""
+        await session.execute(select(func.pg_notify(self.channel, "")))
+
+    async def listen(self, stop: asyncio.Event, database_url: str, *, check_every: float = 30.0) -> None:
+        """Until ``stop``: wake on every notification. Raises ConnectionError when the connection is
+        lost (the runtime runs this again after a delay); the connection is checked every
+        ``check_every`` seconds, so a silently dropped one is found too."""
+        url = make_url(database_url).set(drivername="postgresql")
+        connection = await asyncpg.connect(
+            url.render_as_string(hide_password=False),
+            server_settings={"application_name": f"{self.channel}-listener"},
+        )
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _: lost.set())
+        try:
+            await connection.add_listener(self.channel, lambda *_: self.wake())
+            log.info("wakeup.listening", channel=self.channel)
+            self.wake()  # what was notified while nobody listened
+            while not stop.is_set():
+                await wait_or_stop(stop, check_every, lost)
+                if lost.is_set():
+                    raise ConnectionError(f"the connection listening on {self.channel} was lost")
+                await connection.fetchval("SELECT 1", timeout=10)
+        finally:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail: it is gone anyway
+                await connection.close(timeout=5)
+
+
 @dataclass(frozen=True)
 class RouterContext:
     """The router's shared plumbing, handed to each feature's service."""
@@ -60,7 +115,7 @@ class RouterContext:
     configs: ConfigCache
     relay: Wakeable
     clock: Callable[[], datetime] = utc_now
-    queue_changed: Wakeup = field(default_factory=Wakeup)
+    queue_changed: DatabaseWakeup = field(default_factory=lambda: DatabaseWakeup(QUEUE_CHANNEL))
     on_assigned: list[AssignedHook] = field(default_factory=list)
 
     @asynccontextmanager

@@ -13,6 +13,7 @@ from handoff_router.assignments.errors import (
     InvalidReason,
     NotYourAssignment,
 )
+from handoff_router.auth import AdminOnly, NotAuthenticated, RepOnly
 from handoff_router.callbacks.errors import DeliveryNotFound, SecretsNotConfigured, UnknownRecipient
 from handoff_router.configs.errors import (
     InvalidConfig,
@@ -26,6 +27,9 @@ from handoff_router.queue.errors import LeadNotQueued, NotParked
 from handoff_router.reps.errors import NotThatRep, UnknownRep
 
 ERROR_STATUSES: ErrorStatuses = {
+    NotAuthenticated: (401, "Unauthorized"),
+    AdminOnly: (403, "Forbidden"),
+    RepOnly: (403, "Forbidden"),
     AssignmentNotFound: (404, "Assignment not found"),
     NotYourAssignment: (403, "Not your assignment"),
     AlreadyDecided: (409, "Assignment already decided"),

@@ -74,11 +74,6 @@ def plan(
     return tuple(planned)
 
 
-def due_at(assigned_at: datetime, accept_within: timedelta, calendar: BusinessCalendar) -> datetime:
-    """When the assignment must be decided: 100% of the SLA."""
-    return calendar.add(assigned_at, accept_within)
-
-
 def fire(state: TimerState, now: datetime) -> tuple[tuple[PlannedStep, ...], TimerState]:
     """The steps whose time has come (each once, in order) and the state after them."""
     fired: list[PlannedStep] = []

@@ -6,7 +6,6 @@ lasts 23 or 25 hours. Bounds are answered in UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal
@@ -46,17 +45,3 @@ def window_of(moment: datetime, kind: WindowKind, tz: ZoneInfo) -> tuple[datetim
     first = _first_day(moment, kind, tz)
     length = timedelta(days=7 if kind == "week" else 1)
     return _midnight(first, tz), _midnight(first + length, tz)
-
-
-def windows_between(
-    start: datetime, end: datetime, kind: WindowKind, tz: ZoneInfo
-) -> Iterator[tuple[datetime, datetime]]:
-    """Every window that overlaps ``[start, end)``, in order."""
-    first = _first_day(start, kind, tz)
-    step = timedelta(days=7 if kind == "week" else 1)
-    while True:
-        window = _midnight(first, tz), _midnight(first + step, tz)
-        if window[0] >= end:
-            return
-        yield window
-        first += step

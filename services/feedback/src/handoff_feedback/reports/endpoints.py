@@ -35,9 +35,8 @@ def reports_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[Admin])
     zone = reports.settings.zone
-    problems = problem_responses(
-        {401: "No token", 403: "Not the admin token", 422: "A parameter is invalid; the problem names it"}
-    )
+    unauthorized = {401: "No token", 403: "Not the admin token"}
+    problems = problem_responses({**unauthorized, 422: "A parameter is invalid; the problem names it"})
     csv_body = {"text/csv": {"schema": {"type": "string", "description": "The rows as CSV, a header first"}}}
 
     @router.get(
@@ -88,7 +87,7 @@ def reports_router(
         async with sessions() as db:
             return await reports.reps(db, lower, upper, team)
 
-    @router.get("/alerts", response_model=schemas.Alerts, responses=problems)
+    @router.get("/alerts", response_model=schemas.Alerts, responses=problem_responses(unauthorized))
     async def alerts() -> schemas.Alerts:
         """Acceptance alerts firing now."""
         async with sessions() as db:

@@ -124,3 +124,29 @@ async def close_pending(
         .returning(*assignments.c)
     )
     return sorted(result.all(), key=lambda row: row.assignment_id)
+
+
+async def pending_among(session: AsyncSession, lead_ids: Sequence[str]) -> set[str]:
+    """Which of ``lead_ids`` have an open (pending) assignment."""
+    if not lead_ids:
+        return set()
+    rows = await session.scalars(
+        select(assignments.c.lead_id).where(
+            one_of(assignments.c.lead_id, list(lead_ids)), assignments.c.status == "pending"
+        )
+    )
+    return set(rows.all())
+
+
+async def recent_decided_statuses(
+    session: AsyncSession, rep_id: str, limit: int, *, decided_after: datetime | None = None
+) -> list[str]:
+    """The statuses of the rep's last ``limit`` decided (not pending) assignments, newest first;
+    with ``decided_after``, only those decided after it."""
+    query = select(assignments.c.status).where(
+        assignments.c.rep_id == rep_id, assignments.c.status != "pending"
+    )
+    if decided_after is not None:
+        query = query.where(assignments.c.decided_at > decided_after)
+    rows = await session.scalars(query.order_by(assignments.c.decided_at.desc()).limit(limit))
+    return list(rows)

@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from handoff_shared import cloudevents, events
-from handoff_shared.db import copy_rows, one_of
+from handoff_shared.db import copy_rows
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handoff_router.assignments import repository
 from handoff_router.assignments import state as state_store
 from handoff_router.assignments.records import assigned_data, assignment_row, new_assignment_id
 from handoff_router.callbacks import recipients
@@ -161,13 +161,7 @@ async def leads_in_hand(session: AsyncSession, lead_ids: Sequence[str]) -> set[s
     """Leads that already have an open assignment or wait in the queue."""
     if not lead_ids:
         return set()
-    ids = list(lead_ids)
-    open_ = await session.scalars(
-        select(assignments.c.lead_id).where(
-            one_of(assignments.c.lead_id, ids), assignments.c.status == "pending"
-        )
-    )
-    return set(open_.all()) | await queue.queued_among(session, ids)
+    return await repository.pending_among(session, lead_ids) | await queue.queued_among(session, lead_ids)
 
 
 def from_queue(row: Any) -> LeadToRoute:

@@ -1,5 +1,6 @@
 """The SDR's use cases on assignments: read, accept, reject, qualify. Each is one unit of work; nothing
-here parses HTTP. Freed capacity wakes the queue drainer after the commit, never inside the request.
+here parses HTTP. Freed capacity wakes the queue drainer (a NOTIFY delivered when the unit of work
+commits, ``RouterContext.queue_changed``): the request never drains the queue itself.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class Assignments:
             await self._emit(
                 session, self.context.settings.topic_lead_accepted, events.LEAD_ACCEPTED, row, data
             )
-        self.context.queue_changed.wake()
+            await self.context.queue_changed.notify(session)
         return AssignmentView.of(row)
 
     async def reject(self, assignment_id: str, rep_id: str, reason: str, note: str | None) -> AssignmentView:
@@ -128,7 +129,7 @@ class Assignments:
                 before = run.state
                 run.route(next_attempt(row))
                 await run.flush(before)
-        self.context.queue_changed.wake()
+            await self.context.queue_changed.notify(session)
         return AssignmentView.of(row)
 
     async def qualify(self, assignment_id: str, rep_id: str, asked: Qualification) -> AssignmentView:

@@ -8,6 +8,11 @@ A 410 Gone makes the endpoint ``gone``: nothing is sent until its URL changes or
 admin redelivers. ``down_since`` is the first failure of the current streak (kept across
 probes); once the circuit is not closed, routing compares it with
 ``callbacks.unreachable_after``.
+
+Who may be called now (closed and not held; open with its probe due, or a probe whose lease
+ran out, as the one probe that half-opens it) is decided in one place, the claim's SQL
+(``repository.claim``), over every endpoint at once; these functions say what a try's
+outcome does to the circuit.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 CircuitStatus = Literal["closed", "open", "half_open", "gone"]
-Permission = Literal["send", "probe", "wait"]
 
 
 @dataclass(frozen=True)
@@ -43,28 +47,6 @@ class Circuit:
     hold_until: datetime | None = None  # the endpoint asked us to wait (429 + Retry-After)
     last_success_at: datetime | None = None
     last_failure_at: datetime | None = None
-
-
-def permission(circuit: Circuit, now: datetime, policy: CircuitPolicy) -> Permission:
-    """May a delivery be sent now: freely, as the one probe, or not at all."""
-    if circuit.hold_until is not None and now < circuit.hold_until:
-        return "wait"
-    if circuit.status == "closed":
-        return "send"
-    if circuit.status == "open" and circuit.probe_at is not None and now >= circuit.probe_at:
-        return "probe"
-    if (
-        circuit.status == "half_open"
-        and circuit.probe_started_at is not None
-        and now >= circuit.probe_started_at + policy.probe_lease
-    ):
-        return "probe"
-    return "wait"
-
-
-def start_probe(circuit: Circuit, now: datetime) -> Circuit:
-    """The one probe is on its way: half-open until it answers."""
-    return replace(circuit, status="half_open", probe_started_at=now)
 
 
 def record_success(circuit: Circuit, now: datetime) -> Circuit:

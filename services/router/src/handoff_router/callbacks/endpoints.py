@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from handoff_shared.http import problem_responses
 
 from handoff_router.auth import Admin
-from handoff_router.callbacks.repository import OwnerKind
 from handoff_router.callbacks.schemas import (
     DeliveryDetail,
     DeliveryOut,
@@ -18,8 +17,6 @@ from handoff_router.callbacks.schemas import (
     SecretOut,
 )
 from handoff_router.callbacks.service import Callbacks
-from handoff_router.configs.service import RoutingConfigs
-from handoff_router.routing.config import RoutingConfig
 
 router = APIRouter(
     tags=["callbacks"],
@@ -28,6 +25,12 @@ router = APIRouter(
 DeliveryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", description="the webhook-id")]
 LeadId = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f]*$")]
 NOT_FOUND = problem_responses({404: "Not found"})
+SECRET = problem_responses(
+    {
+        404: "No such rep or manager in the active routing configuration (or none is active)",
+        503: "HANDOFF_CALLBACK_SECRETS_KEY is not set: no secret can be sealed",
+    }
+)
 
 
 def get_callbacks(request: Request) -> Callbacks:
@@ -35,34 +38,19 @@ def get_callbacks(request: Request) -> Callbacks:
     return callbacks
 
 
-async def active_config(request: Request) -> RoutingConfig | None:
-    configs: RoutingConfigs = request.app.state.configs
-    version = await configs.active()
-    return version.config if version is not None else None
-
-
 CallbacksService = Annotated[Callbacks, Depends(get_callbacks)]
-ActiveConfig = Annotated[RoutingConfig | None, Depends(active_config)]
 
 
-async def _issue(
-    kind: OwnerKind, owner_id: str, callbacks: Callbacks, config: RoutingConfig | None
-) -> SecretOut:
-    return await callbacks.issue_secret(kind, owner_id, config)
-
-
-@router.post("/v1/reps/{rep_id}/callback-secret", status_code=201, responses=NOT_FOUND)
-async def rep_secret(rep_id: str, _: Admin, callbacks: CallbacksService, config: ActiveConfig) -> SecretOut:
+@router.post("/v1/reps/{rep_id}/callback-secret", status_code=201, responses=SECRET)
+async def rep_secret(rep_id: str, _: Admin, callbacks: CallbacksService) -> SecretOut:
     """Issue the rep's signing secret (admin), shown once. The previous one signs on for the grace period."""
-    return await _issue("rep", rep_id, callbacks, config)
+    return await callbacks.issue_secret("rep", rep_id)
 
 
-@router.post("/v1/managers/{manager_id}/callback-secret", status_code=201, responses=NOT_FOUND)
-async def manager_secret(
-    manager_id: str, _: Admin, callbacks: CallbacksService, config: ActiveConfig
-) -> SecretOut:
+@router.post("/v1/managers/{manager_id}/callback-secret", status_code=201, responses=SECRET)
+async def manager_secret(manager_id: str, _: Admin, callbacks: CallbacksService) -> SecretOut:
     """Issue the manager's signing secret (admin), shown once."""
-    return await _issue("manager", manager_id, callbacks, config)
+    return await callbacks.issue_secret("manager", manager_id)
 
 
 @router.get("/v1/deliveries")
@@ -94,11 +82,9 @@ async def redeliver(delivery_id: DeliveryId, _: Admin, callbacks: CallbacksServi
 
 
 @router.get("/v1/callbacks/endpoints")
-async def endpoints(_: Admin, callbacks: CallbacksService, config: ActiveConfig) -> list[EndpointOut]:
+async def endpoints(_: Admin, callbacks: CallbacksService) -> list[EndpointOut]:
     """Each endpoint's circuit, last success, failure streak and pending deliveries (admin)."""
-    return await callbacks.endpoints(
-        config.unreachable_after if config else RoutingConfig.default_unreachable()
-    )
+    return await callbacks.endpoints()
 
 
 EndpointId = Annotated[

@@ -12,7 +12,7 @@ import orjson
 import structlog
 from handoff_shared.db import transaction
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.callbacks import repository
 from handoff_router.callbacks.addresses import parse_networks, url_problems
@@ -34,6 +34,7 @@ from handoff_router.callbacks.tables import (
     callback_endpoints,
     callback_secrets,
 )
+from handoff_router.context import RouterContext
 from handoff_router.routing.config import RoutingConfig
 from handoff_router.routing.problems import Problem
 from handoff_router.settings import RouterSettings
@@ -66,13 +67,23 @@ def callback_urls(config: RoutingConfig) -> dict[tuple[OwnerKind, str], str]:
 class Callbacks:
     """Admin side of callbacks; the worker is woken when something becomes sendable."""
 
-    sessions: async_sessionmaker[AsyncSession]
-    settings: RouterSettings
-    clock: Callable[[], datetime]
+    context: RouterContext
     wake: Callable[[], None]
 
-    async def issue_secret(self, kind: OwnerKind, owner_id: str, config: RoutingConfig | None) -> SecretOut:
-        """A new secret, answered once; the one it replaces still signs for the grace period."""
+    @property
+    def settings(self) -> RouterSettings:
+        return self.context.settings
+
+    async def _active_config(self) -> RoutingConfig | None:
+        async with self.context.sessions() as session:
+            version = await self.context.configs.active(session)
+        return version.config if version is not None else None
+
+    async def issue_secret(self, kind: OwnerKind, owner_id: str) -> SecretOut:
+        """A new secret, answered once; the one it replaces still signs for the grace period.
+        Only for a rep or manager of the active config (UnknownRecipient, also while there is
+        none); SecretsNotConfigured without ``HANDOFF_CALLBACK_SECRETS_KEY``."""
+        config = await self._active_config()
         known = {rep.id for rep in config.reps} if kind == "rep" and config else set()
         if kind == "manager" and config:
             known = {manager.id for manager in config.managers}
@@ -81,9 +92,9 @@ class Callbacks:
         box = SecretBox(self.settings.callback_secrets_key)
         if not box.is_configured:
             raise SecretsNotConfigured("set HANDOFF_CALLBACK_SECRETS_KEY (a Fernet key) to issue secrets")
-        secret, now, endpoint = new_secret(), self.clock(), endpoint_id(kind, owner_id)
+        secret, now, endpoint = new_secret(), self.context.clock(), endpoint_id(kind, owner_id)
         grace = self.settings.callback_secret_grace
-        async with transaction(self.sessions) as session:
+        async with transaction(self.context.sessions) as session:
             had = await session.scalar(
                 select(func.count()).where(
                     callback_secrets.c.endpoint_id == endpoint, callback_secrets.c.expires_at.is_(None)
@@ -111,15 +122,17 @@ class Callbacks:
             query = query.where(d.c.endpoint_id == endpoint)
         if lead_id is not None:
             query = query.where(d.c.lead_id == lead_id)
-        async with self.sessions() as session:
+        async with self.context.sessions() as session:
             rows = (await session.execute(query.order_by(d.c.created_at.desc()).limit(limit))).all()
-            secrets = await _endpoints_with_secret(session, {row.endpoint_id for row in rows}, self.clock())
+            secrets = await _endpoints_with_secret(
+                session, {row.endpoint_id for row in rows}, self.context.clock()
+            )
         return [DeliveryOut.of(row, _waiting_for(row, secrets)) for row in rows]
 
     async def delivery(self, delivery_id: str) -> DeliveryDetail:
         """One delivery with every try it took."""
         d, e, a = callback_deliveries, callback_endpoints, callback_attempts
-        async with self.sessions() as session:
+        async with self.context.sessions() as session:
             row = (
                 await session.execute(
                     select(d, e.c.url, e.c.status.label("circuit"))
@@ -134,7 +147,7 @@ class Callbacks:
                     select(a).where(a.c.delivery_id == delivery_id).order_by(a.c.number, a.c.id)
                 )
             ).all()
-            secrets = await _endpoints_with_secret(session, {row.endpoint_id}, self.clock())
+            secrets = await _endpoints_with_secret(session, {row.endpoint_id}, self.context.clock())
         summary = DeliveryOut.of(row, _waiting_for(row, secrets))
         return DeliveryDetail(
             **summary.model_dump(),
@@ -145,8 +158,8 @@ class Callbacks:
     async def redeliver(self, delivery_id: str) -> DeliveryOut:
         """Send again now, same ``webhook-id`` and body; a gone endpoint is tried again too."""
         d = callback_deliveries
-        now = self.clock()
-        async with transaction(self.sessions) as session:
+        now = self.context.clock()
+        async with transaction(self.context.sessions) as session:
             row = (
                 await session.execute(
                     update(d)
@@ -168,16 +181,20 @@ class Callbacks:
         detail = await self.delivery(delivery_id)
         return DeliveryOut.model_validate(detail.model_dump(exclude={"attempts_made", "body"}))
 
-    async def endpoints(self, unreachable_after: timedelta) -> list[EndpointOut]:
-        """Every endpoint's circuit, last success, failure streak, pending deliveries."""
+    async def endpoints(self) -> list[EndpointOut]:
+        """Every endpoint's circuit, last success, failure streak, pending deliveries; whether it
+        counts as unreachable by the active config's ``callbacks.unreachable_after`` (the
+        default one while no config is active)."""
+        config = await self._active_config()
+        unreachable_after = config.unreachable_after if config else RoutingConfig.default_unreachable()
         d, e = callback_deliveries, callback_endpoints
         pending = (
             select(func.count())
             .where(d.c.endpoint_id == e.c.endpoint_id, d.c.status == "pending")
             .scalar_subquery()
         )
-        now = self.clock()
-        async with self.sessions() as session:
+        now = self.context.clock()
+        async with self.context.sessions() as session:
             rows = (
                 await session.execute(select(e, pending.label("pending")).order_by(e.c.endpoint_id))
             ).all()
@@ -205,7 +222,7 @@ class Callbacks:
 
     async def set_retry_window(self, endpoint: str, window: timedelta | None) -> None:
         """Give an endpoint its own retry window (None: the setting's); pending deliveries follow it."""
-        async with transaction(self.sessions) as session:
+        async with transaction(self.context.sessions) as session:
             if not await repository.set_retry_window(session, endpoint, window):
                 raise UnknownRecipient(f"no callback endpoint {endpoint}")
         log.info("callback.retry_window_set", endpoint=endpoint, retry_window=str(window) if window else None)

@@ -30,7 +30,14 @@ from handoff_router.callbacks import circuit as circuits
 from handoff_router.callbacks import metrics, repository
 from handoff_router.callbacks.addresses import parse_networks
 from handoff_router.callbacks.circuit import CircuitPolicy
-from handoff_router.callbacks.retries import Attempt, NextStep, RetryPolicy, next_step, verdict
+from handoff_router.callbacks.retries import (
+    Attempt,
+    NextStep,
+    RetryPolicy,
+    counts_against_endpoint,
+    next_step,
+    verdict,
+)
 from handoff_router.callbacks.sender import Sender, Sent
 from handoff_router.callbacks.signing import SecretBox, signed_headers
 from handoff_router.callbacks.tables import callback_deliveries, callback_endpoints
@@ -321,10 +328,11 @@ def _next_circuit(
         return circuits.record_success(before, now)
     if outcome == "gone":
         return circuits.record_gone(before, now)
-    if attempt.status == 429:
-        wait = (step.retry_at - now) if step.retry_at is not None else policy.open_for
-        return circuits.record_throttle(before, now, wait)
-    return circuits.record_failure(before, now, policy)
+    if counts_against_endpoint(attempt):
+        return circuits.record_failure(before, now, policy)
+    # A 429: the endpoint is alive and asks every delivery to it to wait.
+    wait = (step.retry_at - now) if step.retry_at is not None else policy.open_for
+    return circuits.record_throttle(before, now, wait)
 
 
 def _delivery_values(step: NextStep, sent: Sent, number: int, now: datetime) -> dict[str, Any]:

@@ -67,7 +67,7 @@ class RoutingConfigs:
             version = await self.context.configs.active(session)
             assert version is not None
             await add_to_outbox(session, outbox, [self._applied(version)])
-        self.context.queue_changed.wake()
+            await self.context.queue_changed.notify(session)
         return version
 
     def _applied(self, version: ConfigVersion) -> OutboxMessage:

@@ -32,7 +32,7 @@ from handoff_router.context import RouterContext
 from handoff_router.escalations.notices import MAX_REASSIGNMENTS, manager_notice
 from handoff_router.reps import repository as rep_store
 from handoff_router.routing.engine import SLA_AUTO_PAUSED, Availability
-from handoff_router.tables import assignments, outbox, processed_events, rep_availability, routing_configs
+from handoff_router.tables import outbox, processed_events, routing_configs
 
 log = structlog.get_logger(__name__)
 
@@ -144,15 +144,8 @@ async def _pause_if_cold(session: AsyncSession, row: Any, escalation: Any, now: 
     if streak <= 0:
         return 0
     rep_id = row.rep_id
-    since = await session.scalar(
-        select(rep_availability.c.updated_at).where(rep_availability.c.rep_id == rep_id)
-    )
-    recent = select(assignments.c.status).where(
-        assignments.c.rep_id == rep_id, assignments.c.status != "pending"
-    )
-    if since is not None:
-        recent = recent.where(assignments.c.decided_at > since)
-    statuses = list(await session.scalars(recent.order_by(assignments.c.decided_at.desc()).limit(streak)))
+    since = await rep_store.availability_changed_at(session, rep_id)
+    statuses = await assignment_store.recent_decided_statuses(session, rep_id, streak, decided_after=since)
     if len(statuses) < streak or any(status != "reassigned" for status in statuses):
         return 0
     await rep_store.set_availability(session, rep_id, False, None, reason=SLA_AUTO_PAUSED, now=now)

@@ -55,8 +55,8 @@ class Queue:
             }
             excluded = [] if release.include_previous_reps else row.excluded_reps
             updated = await repository.requeue(session, lead_id, explanation, excluded)
+            await self.context.queue_changed.notify(session)
         log.info("queue.released", lead_id=lead_id, include_previous_reps=release.include_previous_reps)
-        self.context.queue_changed.wake()
         return QueuedLead.model_validate(updated._mapping, from_attributes=False)
 
     async def drain(self) -> int:
@@ -75,9 +75,20 @@ class Queue:
         return run.assigned
 
     async def run_drainer(self, stop: asyncio.Event) -> None:
-        """Background work: drain when woken (a decision, a rep back, a new config) and every
-        ``queue_drain_interval`` regardless, for what frees with time (``until``, a new local day)."""
+        """Background work: drain when woken (a decision, a rep back, a new config, in this process
+        or another: see ``run_listener``) and every ``queue_drain_interval`` regardless, for what
+        frees with time (``until``, a new local day) and what was notified while nobody listened."""
         interval = self.context.settings.queue_drain_interval.total_seconds()
         while not stop.is_set():
             await self.drain()
             await self.context.queue_changed.wait(stop, interval)
+
+    async def run_listener(self, stop: asyncio.Event) -> None:
+        """Background work beside the drainer: LISTEN for the wakeups other processes commit
+        (the API pods' accepts, rejects, availability and configs)."""
+        settings = self.context.settings
+        await self.context.queue_changed.listen(
+            stop,
+            settings.database_url.get_secret_value(),
+            check_every=min(settings.queue_drain_interval.total_seconds(), 30.0),
+        )

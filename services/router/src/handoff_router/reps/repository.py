@@ -47,3 +47,11 @@ async def set_availability(
     await session.execute(
         statement.on_conflict_do_update(index_elements=[rep_availability.c.rep_id], set_=values)
     )
+
+
+async def availability_changed_at(session: AsyncSession, rep_id: str) -> datetime | None:
+    """When the rep's availability last changed (None: never set)."""
+    changed: datetime | None = await session.scalar(
+        select(rep_availability.c.updated_at).where(rep_availability.c.rep_id == rep_id)
+    )
+    return changed

@@ -46,8 +46,8 @@ class Reps:
         await self._known(rep_id)
         async with self.context.transaction() as session:
             await repository.set_availability(session, rep_id, available, until, now=self.context.clock())
-        if available:
-            self.context.queue_changed.wake()
+            if available:
+                await self.context.queue_changed.notify(session)
 
     async def load(self) -> list[dict[str, Any]]:
         """Each rep's open assignments, today's count, caps and availability."""
