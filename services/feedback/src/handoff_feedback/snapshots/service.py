@@ -19,6 +19,8 @@ from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 from handoff_shared.runtime import Runtime
 from handoff_shared.stopping import wait_or_stop
+from prometheus_client import Counter
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +36,10 @@ from handoff_feedback.settings import Settings
 from handoff_feedback.snapshots import repository as alerts
 
 log = structlog.get_logger(__name__)
+SNAPSHOTS_SKIPPED = Counter(
+    "handoff_feedback_snapshots_skipped_total",
+    "Windows not published because their figures are not a valid snapshot (see the log)",
+)
 ALERT_DIMENSIONS = frozenset({"all", "source", "campaign", "source_campaign", "team", "rep", "rule"})
 BATCH = 500
 
@@ -104,12 +110,40 @@ class Snapshots:
             counts = await aggregates.counts_of(session, keys)
             seconds = await aggregates.seconds_of(session, [(key, ends[key]) for key in keys])
             tallies = {key: tally_of(counts[key], seconds[key]) for key in keys}
-            messages = [self._snapshot(key, ends[key], tallies[key]) for key in keys]
-            messages += await self._judge(session, keys, tallies, ends)
+            messages: list[OutboxMessage] = []
+            published: list[WindowKey] = []
+            for key in keys:
+                message = self._snapshot_or_none(key, ends[key], tallies[key])
+                if message is not None:
+                    messages.append(message)
+                    published.append(key)
+            snapshots = len(messages)
+            messages += await self._judge(session, published, tallies, ends)
             await add_to_outbox(session, tables.outbox, messages)
         self.runtime.relay.wake()
-        log.info("snapshots.published", windows=len(keys), alerts=len(messages) - len(keys))
+        log.info("snapshots.published", windows=snapshots, alerts=len(messages) - snapshots)
         return marks
+
+    def _snapshot_or_none(self, key: WindowKey, end: datetime, tally: Tally) -> OutboxMessage | None:
+        """The window's snapshot; None (logged, counted, its mark dropped) for a window whose
+        figures are not a valid snapshot, so one bad window never stalls the others: were
+        the batch rolled back, the same marks would be claimed again, forever."""
+        try:
+            if not tally.is_consistent:
+                raise ValueError("negative counts, or more qualifications than acceptances")
+            return self._snapshot(key, end, tally)
+        except (ValidationError, ValueError) as error:
+            SNAPSHOTS_SKIPPED.inc()
+            log.error(
+                "snapshot.skipped",
+                dimension=key.dimension,
+                segment=key.segment,
+                window=key.window,
+                window_start=key.window_start.isoformat(),
+                error=str(error).splitlines()[0],
+                hint="handoff-feedback rebuild recounts the aggregates",
+            )
+            return None
 
     def _snapshot(self, key: WindowKey, end: datetime, tally: Tally) -> OutboxMessage:
         event = cloudevents.new_event(
