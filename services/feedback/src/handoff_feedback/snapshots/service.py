@@ -1,10 +1,11 @@
 """Snapshots and alerts: every snapshot interval, each window whose counts changed is published
 as ``scoring.feedback_snapshot`` and its segment's acceptance alerts are judged.
 
-Changed windows are claimed with ``SKIP LOCKED`` and forgotten in the transaction that writes
-their snapshots to the outbox, so several replicas share the work and none is lost. The
-overall day (``all``) is published every interval even when nothing changed, so the
-scoring team sees the feed is alive.
+A round takes the rebuild lock shared, without waiting: while ``handoff-feedback rebuild``
+holds it, the round is skipped. Changed windows are claimed with ``SKIP LOCKED`` and
+forgotten in the transaction that writes their snapshots to the outbox, so several replicas
+share the work and none is lost. The overall day (``all``) is published every interval even
+when nothing changed, so the scoring team sees the feed is alive.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from handoff_feedback import tables
 from handoff_feedback.aggregates import repository as aggregates
 from handoff_feedback.aggregates.repository import WindowKey
 from handoff_feedback.configs.service import alert_rule
+from handoff_feedback.ingest.service import REBUILD_LOCK
 from handoff_feedback.outcomes.alerts import SegmentAlerts, Transition, judge
 from handoff_feedback.outcomes.segments import ALL, segment_of
 from handoff_feedback.outcomes.tally import Tally, tally_of
@@ -36,6 +38,10 @@ from handoff_feedback.settings import Settings
 from handoff_feedback.snapshots import repository as alerts
 
 log = structlog.get_logger(__name__)
+SNAPSHOTS_DEFERRED = Counter(
+    "handoff_feedback_snapshot_rounds_deferred_total",
+    "Snapshot rounds put off because a rebuild holds the rebuild lock",
+)
 SNAPSHOTS_SKIPPED = Counter(
     "handoff_feedback_snapshots_skipped_total",
     "Windows not published because their figures are not a valid snapshot (see the log)",
@@ -103,6 +109,14 @@ class Snapshots:
         """Publish one batch of changed windows; answer how many change marks it took."""
         zone = self.settings.zone
         async with db.transaction(self.runtime.sessions) as session:
+            if not await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock_shared(:key)"), {"key": REBUILD_LOCK}
+            ):
+                # A rebuild holds it: its aggregates are partial. Publishing or judging alerts
+                # on them would be wrong; it marks every window when done.
+                SNAPSHOTS_DEFERRED.inc()
+                log.info("snapshots.deferred", reason="rebuild in progress")
+                return 0
             keys, marks = await aggregates.claim_changed(session, BATCH)
             if not keys:
                 return 0
