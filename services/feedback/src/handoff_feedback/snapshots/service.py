@@ -20,7 +20,7 @@ from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 from handoff_shared.runtime import Runtime
 from handoff_shared.stopping import wait_or_stop
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,20 @@ SNAPSHOTS_DEFERRED = Counter(
     "handoff_feedback_snapshot_rounds_deferred_total",
     "Snapshot rounds put off because a rebuild holds the rebuild lock",
 )
+ALERTS_OPEN = Gauge(
+    "handoff_feedback_acceptance_alerts_open",
+    "Segments whose acceptance alert is firing now, by direction (each replica: the database's count)",
+    ["direction"],
+)
+ALERTS_CHANGED = Counter(
+    "handoff_feedback_acceptance_alerts_total",
+    "scoring.acceptance_alert events emitted: below or above when one fires, recovered when it resolves",
+    ["direction"],
+)
+for _direction in ("below", "above"):
+    ALERTS_OPEN.labels(_direction)
+for _change in ("below", "above", "recovered"):
+    ALERTS_CHANGED.labels(_change)
 SNAPSHOTS_SKIPPED = Counter(
     "handoff_feedback_snapshots_skipped_total",
     "Windows not published because their figures are not a valid snapshot (see the log)",
@@ -91,7 +105,15 @@ class Snapshots:
             await self.mark_overall_day()
             while await self.publish_once() == BATCH:  # marks taken: a full batch, maybe more
                 pass
+            await self.count_open_alerts()  # also right after a restart, and for other replicas' alerts
             await wait_or_stop(stop, interval)
+
+    async def count_open_alerts(self) -> None:
+        """Set ``handoff_feedback_acceptance_alerts_open`` from the alert states."""
+        async with db.transaction(self.runtime.sessions) as session:
+            below, above = await alerts.open_counts(session)
+        ALERTS_OPEN.labels("below").set(below)
+        ALERTS_OPEN.labels("above").set(above)
 
     async def mark_overall_day(self) -> None:
         """Make today's overall window due, so something is published every interval."""
@@ -132,8 +154,13 @@ class Snapshots:
                     messages.append(message)
                     published.append(key)
             snapshots = len(messages)
-            messages += await self._judge(session, published, tallies, ends)
+            changes = await self._judge(session, published, tallies, ends)
+            messages += [message for _, message in changes]
             await add_to_outbox(session, tables.outbox, messages)
+        for change, _ in changes:  # committed: now they are emitted
+            ALERTS_CHANGED.labels(change.direction if change.state == "firing" else "recovered").inc()
+        if changes:
+            await self.count_open_alerts()
         self.runtime.relay.wake()
         log.info("snapshots.published", windows=snapshots, alerts=len(messages) - snapshots)
         return marks
@@ -176,7 +203,8 @@ class Snapshots:
         keys: Sequence[WindowKey],
         tallies: Mapping[WindowKey, Tally],
         ends: Mapping[WindowKey, datetime],
-    ) -> list[OutboxMessage]:
+    ) -> list[tuple[Transition, OutboxMessage]]:
+        """The alerts that fire or resolve with these windows, each with its event."""
         judged = [
             k for k in keys if k.window == self.settings.alert_window and k.dimension in ALERT_DIMENSIONS
         ]
@@ -185,7 +213,7 @@ class Snapshots:
         rule = await alert_rule(session, self.settings)
         states = await alerts.lock(session, [(k.dimension, k.segment) for k in judged])
         updated: dict[tuple[str, str], tuple[SegmentAlerts, float, int]] = {}
-        messages: list[OutboxMessage] = []
+        messages: list[tuple[Transition, OutboxMessage]] = []
         now = self.clock()
         for key in sorted(judged, key=lambda k: k.window_start):
             segment = (key.dimension, key.segment)
@@ -194,7 +222,7 @@ class Snapshots:
             states[segment] = state
             if state.judged_window == key.window_start:  # judged now: keep its latest figures
                 updated[segment] = (state, tally.acceptance_rate, tally.decisions)
-            messages += [self._alert(key, ends[key], change, now) for change in changes]
+            messages += [(change, self._alert(key, ends[key], change, now)) for change in changes]
         await alerts.save(session, updated, now)
         return messages
 
