@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -83,18 +84,13 @@ async def test_decisions_and_qualifications_become_outcomes_snapshots_and_report
             else:
                 response = await router.post(f"{path}/accept", headers=auth)
             assert response.status_code == 200, response.text
-    # Two of the accepted leads are qualified, as the router's qualify call would publish it.
-    for assignment, outcome in zip(assignments[:2], ["sql", "disqualified"], strict=True):
-        qualified = {
-            "assignment_id": assignment["assignment_id"],
-            "lead_id": assignment["lead_id"],
-            "rep_id": assignment["rep_id"],
-            "outcome": outcome,
-            "reason": None if outcome == "sql" else "no_budget",
-            "qualified_at": now(),
-            "seconds_since_accept": 30.0,
-        }
-        await send(producer, "lead.qualified", "lead.qualified", {k: v for k, v in qualified.items() if v})
+        # Two of the accepted leads are qualified by their reps through the router's API.
+        bodies = [{"outcome": "sql"}, {"outcome": "disqualified", "reason": "no_budget"}]
+        for assignment, body in zip(assignments[:2], bodies, strict=True):
+            auth = {"Authorization": f"Bearer {tokens[assignment['rep_id']]}"}
+            path = f"/v1/assignments/{assignment['assignment_id']}"
+            response = await router.post(f"{path}/qualify", headers=auth, json=body)
+            assert response.status_code == 200, response.text
 
     team = f"team={territory.weighted_team}"
     row = await row_of(feedback, "team", team, accepted=3, rejected=1, sqls=1, disqualified=1)
@@ -117,6 +113,18 @@ async def test_decisions_and_qualifications_become_outcomes_snapshots_and_report
     )
     outcomes = sorted(json.loads(r.value)["data"]["outcome"] for r in records)
     assert outcomes == ["accepted", "accepted", "accepted", "disqualified", "rejected", "sql"]
+    by_outcome = {json.loads(r.value)["data"]["outcome"]: json.loads(r.value)["data"] for r in records}
+    sql, dq = by_outcome["sql"], by_outcome["disqualified"]
+    assert (sql["lead_id"], sql["assignment_id"], sql["rep_id"]) == (
+        assignments[0]["lead_id"],
+        assignments[0]["assignment_id"],
+        assignments[0]["rep_id"],
+    )
+    assert (dq["lead_id"], dq["reason"], dq["team_id"]) == (
+        assignments[1]["lead_id"],
+        "no_budget",
+        territory.weighted_team,
+    )
     sample = json.loads(records[0].value)["data"]
     assert sample["team_id"] == territory.weighted_team
     assert sample["source"] == "webinar"
@@ -132,11 +140,13 @@ async def test_decisions_and_qualifications_become_outcomes_snapshots_and_report
             and data["window"] == "day"
             and data["accepted"] == 3
             and data["sqls"] == 1
+            and data.get("disqualified") == 1
         )
 
     (snapshot,) = (await scoring.wait_for(team_snapshot, timeout=30))[:1]
     data = json.loads(snapshot.value)["data"]
     assert data["segment"] == {"team": territory.weighted_team}
+    assert (data["mqls"], data["disqualified_by_reason"]) == (4, {"no_budget": 1})
     assert (data["rejected"], data["acceptance_rate"], data["sal_to_sql_rate"]) == (
         1,
         0.75,
@@ -185,9 +195,24 @@ def lifecycle(campaign: str, accept: bool) -> list[tuple[str, str, dict[str, Any
     return [("lead.assigned", "lead.assigned", assigned_data), decision]
 
 
+async def alert_metrics(stack: Stack) -> dict[tuple[str, str], float]:
+    """The acceptance alert gauge and counter of the feedback service's /metrics, by direction."""
+    async with httpx.AsyncClient(base_url=stack.feedback_url, timeout=10) as client:
+        body = (await client.get("/metrics")).text
+    found = re.findall(
+        r'^handoff_feedback_acceptance_alerts_(open|total)\{direction="(\w+)"\} ([0-9.e+]+)$', body, re.M
+    )
+    return {(name, direction): float(value) for name, direction, value in found}
+
+
 async def test_an_alert_fires_once_when_a_campaigns_acceptance_drops_under_the_threshold(
-    producer: AIOKafkaProducer, feedback: httpx.AsyncClient, scoring: TopicWatcher
+    stack: Stack, producer: AIOKafkaProducer, feedback: httpx.AsyncClient, scoring: TopicWatcher
 ) -> None:
+    before = await alert_metrics(stack)
+    assert set(before) == {
+        ("open", "below"), ("open", "above"),
+        ("total", "below"), ("total", "above"), ("total", "recovered"),
+    }  # fmt: skip
     campaign = unique("drop")
     key = f"campaign={campaign}"
     # 25 decisions, 5 accepted: 20 % < 50 %, with more than the 20 decisions needed.
@@ -223,6 +248,30 @@ async def test_an_alert_fires_once_when_a_campaigns_acceptance_drops_under_the_t
     assert len([r for r in scoring.records if alert_for_campaign(r)]) == 1
     firing = (await feedback.get("/v1/reports/alerts")).json()["firing"]
     assert [(a["direction"], a["decisions"]) for a in firing if a["segment_key"] == key] == [("below", 30)]
+
+    # The metrics count what was emitted: each firing alert seen on the topic since the start
+    # (the campaign's, and those its leads moved in shared segments such as team-alert), and the
+    # gauge is the number of segments firing now.
+    def emitted() -> dict[str, int]:
+        seen = {"below": 0, "above": 0, "recovered": 0}
+        for event in scoring.events():
+            if event["type"] == "scoring.acceptance_alert":
+                data = event["data"]
+                seen[data["direction"] if data["state"] == "firing" else "recovered"] += 1
+        return seen
+
+    async def metrics_agree() -> dict[tuple[str, str], float] | None:
+        await scoring.read_to_end()
+        now = await alert_metrics(stack)
+        grown = {d: now[("total", d)] - before[("total", d)] for d in ("below", "above", "recovered")}
+        open_now = (await feedback.get("/v1/reports/alerts")).json()["firing"]
+        gauge = {d: float(len([a for a in open_now if a["direction"] == d])) for d in ("below", "above")}
+        agree = grown == emitted() and gauge == {d: now[("open", d)] for d in ("below", "above")}
+        return now if agree else None
+
+    settled = await eventually(metrics_agree, timeout=30, interval=0.5, what="the alert metrics to agree")
+    assert settled[("total", "below")] - before[("total", "below")] >= 1  # the campaign's own
+    assert settled[("open", "below")] >= 1
 
 
 async def test_reports_need_the_admin_token(stack: Stack) -> None:

@@ -1,4 +1,4 @@
-"""``python -m handoff_feedback [serve|migrate|rebuild]``."""
+"""``python -m handoff_feedback [serve|migrate|rebuild [--force]]``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         if settings is None:
             return 2
         configure_logging(settings.log_level, json=settings.log_json)
-        return rebuild.main(settings)
+        return rebuild.main(settings, args[1:])
     return entrypoint.run(args, package="handoff_feedback", settings_factory=Settings, app_factory=create_app)
 
 

@@ -8,13 +8,19 @@
     legend: { orientation: "h" }, font: { size: 12 } }, extra || {});
   const config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
   let timer = null;
+  let generation = 0;
 
   function token() { return sessionStorage.getItem(KEY); }
 
   async function api(path) {
     const response = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
     if (response.status === 401 || response.status === 403) { logout("That token was refused."); throw new Error("refused"); }
-    if (!response.ok) { throw new Error(path + ": " + response.status); }
+    if (!response.ok) {
+      // A problem (RFC 9457): its detail says what is wrong (a 422 names the parameter).
+      let detail = "";
+      try { detail = (await response.json()).detail || ""; } catch (error) { detail = ""; }
+      throw new Error(detail || path.split("?")[0] + ": " + response.status);
+    }
     return response.json();
   }
 
@@ -50,9 +56,10 @@
 
   async function fillFilter(name, groupBy) {
     const select = $("f-" + name);
-    const chosen = select.value;
     const summary = await api("/v1/reports/summary?group_by=" + groupBy + "&" + range());
+    const chosen = select.value;  // read after the wait: the user may have changed it meanwhile
     const values = summary.rows.map((row) => row.segment[name]).filter(Boolean).sort();
+    if (chosen && !values.includes(chosen)) { values.push(chosen); }  // keep the choice in a shorter range
     select.replaceChildren(new Option("all", ""), ...values.map((v) => new Option(v, v, false, v === chosen)));
   }
 
@@ -122,33 +129,45 @@
       ["signal", (r) => r.signals.filter((s) => s.flagged).map((s) => s.kind + ": " + s.why).join("; ") || "—", (r) => r.flagged]]));
   }
 
+  function fillFilters() {  // on every refresh: a new campaign or rep appears without a reload
+    return Promise.all([fillFilter("team", "team"), fillFilter("rep", "rep"), fillFilter("source", "source"),
+      fillFilter("campaign", "campaign")]);
+  }
+
+  function showProblem(message) {
+    $("problem").textContent = message;
+    $("problem").classList.toggle("hidden", !message);
+  }
+
   async function refresh() {
+    const mine = ++generation;  // a filter change starts a refresh while another is in flight
     try {
       $("status").textContent = "refreshing…";
+      await fillFilters();
       const [series, alerts, reps] = await Promise.all([
         api("/v1/reports/timeseries?segment=" + encodeURIComponent(segment()) + "&window=" + $("f-window").value + "&" + range()),
         api("/v1/reports/alerts"),
         api("/v1/reports/reps?" + range()),
       ]);
+      if (mine !== generation) { return; }  // a later refresh draws: its filters are the current ones
       drawTotals(series.total);
       drawSeries(series.points, alerts.thresholds);
       drawAlerts(alerts);
       drawReps(reps);
+      showProblem("");
       $("status").textContent = "updated " + new Date().toLocaleTimeString() + " · every " + REFRESH_MS / 1000 + " s";
     } catch (error) {
-      $("status").textContent = "could not refresh: " + error.message;
+      if (!token() || mine !== generation) { return; }  // refused (the login form says so), or stale
+      showProblem("Could not refresh: " + error.message);
+      $("status").textContent = "could not refresh";
     }
   }
 
   async function start() {
     $("login").classList.add("hidden");
     $("app").classList.remove("hidden");
-    try {
-      await Promise.all([fillFilter("team", "team"), fillFilter("rep", "rep"), fillFilter("source", "source"),
-        fillFilter("campaign", "campaign")]);
-    } catch (error) { return; }
     await refresh();
-    if (!timer) { timer = setInterval(refresh, REFRESH_MS); }
+    if (token() && !timer) { timer = setInterval(refresh, REFRESH_MS); }  // not after a refused token
   }
 
   $("login").addEventListener("submit", (event) => {

@@ -57,6 +57,11 @@ class Counts:
     def sal_to_sql_rate(self) -> float:
         return self.sqls / self.accepted if self.accepted else 0.0
 
+    @property
+    def is_consistent(self) -> bool:
+        """No negative count and no more SQLs than acceptances: a 2x2 table Fisher can test."""
+        return min(self.accepted, self.rejected, self.sqls) >= 0 and self.sqls <= self.accepted
+
     def __add__(self, other: Counts) -> Counts:
         return Counts(self.accepted + other.accepted, self.rejected + other.rejected, self.sqls + other.sqls)
 
@@ -131,4 +136,9 @@ def rubber_stamp(rep: Counts, rest: Counts, policy: SignalPolicy) -> Signal:
 def signals_of(rep: Counts, team: Counts, policy: SignalPolicy) -> list[Signal]:
     """Both signals of a rep against the rest of their team (``team`` includes the rep)."""
     rest = team - rep
+    if not (rep.is_consistent and rest.is_consistent):
+        # Only aggregates counted by an older definition (SQLs on the day qualified) get here;
+        # ``handoff-feedback rebuild`` recounts them. Never a 500 for the whole report.
+        why = f"inconsistent counts (rep {rep}, rest of team {rest}): rebuild the aggregates"
+        return [Signal("high_rejection", False, None, why), Signal("rubber_stamp", False, None, why)]
     return [high_rejection(rep, rest, policy), rubber_stamp(rep, rest, policy)]

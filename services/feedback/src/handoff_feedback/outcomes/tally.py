@@ -2,7 +2,14 @@
 
 Every measure is counted in the window of its own moment: an MQL at its ``mql_at``, an
 assignment at ``assigned_at``, an acceptance at ``accepted_at``, and so on; so a window's
-acceptances are the decisions made in it. An assignment counts once its ``lead.assigned``
+acceptances are the decisions made in it. The exception is qualification: a lead's SQL or
+disqualification counts in the window of its *acceptance* (a cohort), so a window's SQLs
+are the accepted leads of that window that became SQLs, ``sqls + disqualified <=
+accepted`` holds in every window and every sum of windows, and ``sal_to_sql_rate`` never
+exceeds 1. Counted on the day it was made, one acceptance on Monday and two SQLs on
+Tuesday (of leads accepted the week before) would give Tuesday a rate of 2. The price: a
+late qualification changes the figures of the (older) window its lead was accepted in,
+which is then published again. An assignment counts once its ``lead.assigned``
 is known (a decision seen first waits for it). The stored aggregates are the sum of every
 lead's contributions; a batch adds ``contributions(after) - contributions(before)`` of the
 leads it touched, which is order-tolerant because the states are.
@@ -89,10 +96,10 @@ def contributions(state: LeadState, tz: ZoneInfo) -> Contributions:
             for dimension, key in every:
                 samples[(dimension, key, facts.assignment_id)] = (decision.at, decision.seconds_to_accept)
             qualified = facts.qualified
-            if qualified is not None:
-                count(every, qualified.at, "sqls" if qualified.outcome == "sql" else "disqualified")
+            if qualified is not None:  # in the acceptance's window: see the module's docstring
+                count(every, decision.at, "sqls" if qualified.outcome == "sql" else "disqualified")
                 if qualified.outcome == "disqualified":
-                    count(every, qualified.at, f"disqualified:{qualified.reason or 'unspecified'}")
+                    count(every, decision.at, f"disqualified:{qualified.reason or 'unspecified'}")
         elif isinstance(decision, Rejected):
             count(every, decision.at, "rejected")
             count(every, decision.at, f"rejected:{decision.reason}")
@@ -164,8 +171,17 @@ class Tally:
 
     @property
     def sal_to_sql_rate(self) -> float:
-        """sqls / accepted."""
+        """sqls / accepted: of the leads accepted in the window, the share that became SQLs."""
         return rate(self.sqls, self.accepted)
+
+    @property
+    def is_consistent(self) -> bool:
+        """No negative count, and no more qualifications than acceptances (so every rate is in
+        [0, 1]). False only for aggregates counted by an older definition: rebuild them."""
+        counts = [self.mqls, self.assigned, self.accepted, self.rejected, self.expired, self.sqls]
+        counts += [self.disqualified, *self.rejected_by_reason.values(), *self.escalations.values()]
+        counts += self.disqualified_by_reason.values()
+        return min(counts) >= 0 and self.sqls + self.disqualified <= self.accepted
 
 
 def tally_of(counts: Mapping[str, int], seconds: Sequence[float]) -> Tally:

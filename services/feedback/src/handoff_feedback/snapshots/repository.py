@@ -80,3 +80,13 @@ async def firing(
         )
     )
     return [tuple(row) for row in rows]
+
+
+async def open_counts(session: AsyncSession) -> tuple[int, int]:
+    """How many segments have their ``below`` alert firing, and how many their ``above``."""
+    row = (
+        await session.execute(
+            text(f"SELECT count(*) FILTER (WHERE below), count(*) FILTER (WHERE above) FROM {S}.alerts")
+        )
+    ).one()
+    return int(row[0]), int(row[1])

@@ -1,10 +1,11 @@
 """Snapshots and alerts: every snapshot interval, each window whose counts changed is published
 as ``scoring.feedback_snapshot`` and its segment's acceptance alerts are judged.
 
-Changed windows are claimed with ``SKIP LOCKED`` and forgotten in the transaction that writes
-their snapshots to the outbox, so several replicas share the work and none is lost. The
-overall day (``all``) is published every interval even when nothing changed, so the
-scoring team sees the feed is alive.
+A round takes the rebuild lock shared, without waiting: while ``handoff-feedback rebuild``
+holds it, the round is skipped. Changed windows are claimed with ``SKIP LOCKED`` and
+forgotten in the transaction that writes their snapshots to the outbox, so several replicas
+share the work and none is lost. The overall day (``all``) is published every interval even
+when nothing changed, so the scoring team sees the feed is alive.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 from handoff_shared.runtime import Runtime
 from handoff_shared.stopping import wait_or_stop
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +29,7 @@ from handoff_feedback import tables
 from handoff_feedback.aggregates import repository as aggregates
 from handoff_feedback.aggregates.repository import WindowKey
 from handoff_feedback.configs.service import alert_rule
+from handoff_feedback.ingest.service import REBUILD_LOCK
 from handoff_feedback.outcomes.alerts import SegmentAlerts, Transition, judge
 from handoff_feedback.outcomes.segments import ALL, segment_of
 from handoff_feedback.outcomes.tally import Tally, tally_of
@@ -34,6 +38,28 @@ from handoff_feedback.settings import Settings
 from handoff_feedback.snapshots import repository as alerts
 
 log = structlog.get_logger(__name__)
+SNAPSHOTS_DEFERRED = Counter(
+    "handoff_feedback_snapshot_rounds_deferred_total",
+    "Snapshot rounds put off because a rebuild holds the rebuild lock",
+)
+ALERTS_OPEN = Gauge(
+    "handoff_feedback_acceptance_alerts_open",
+    "Segments whose acceptance alert is firing now, by direction (each replica: the database's count)",
+    ["direction"],
+)
+ALERTS_CHANGED = Counter(
+    "handoff_feedback_acceptance_alerts_total",
+    "scoring.acceptance_alert events emitted: below or above when one fires, recovered when it resolves",
+    ["direction"],
+)
+for _direction in ("below", "above"):
+    ALERTS_OPEN.labels(_direction)
+for _change in ("below", "above", "recovered"):
+    ALERTS_CHANGED.labels(_change)
+SNAPSHOTS_SKIPPED = Counter(
+    "handoff_feedback_snapshots_skipped_total",
+    "Windows not published because their figures are not a valid snapshot (see the log)",
+)
 ALERT_DIMENSIONS = frozenset({"all", "source", "campaign", "source_campaign", "team", "rep", "rule"})
 BATCH = 500
 
@@ -79,7 +105,15 @@ class Snapshots:
             await self.mark_overall_day()
             while await self.publish_once() == BATCH:  # marks taken: a full batch, maybe more
                 pass
+            await self.count_open_alerts()  # also right after a restart, and for other replicas' alerts
             await wait_or_stop(stop, interval)
+
+    async def count_open_alerts(self) -> None:
+        """Set ``handoff_feedback_acceptance_alerts_open`` from the alert states."""
+        async with db.transaction(self.runtime.sessions) as session:
+            below, above = await alerts.open_counts(session)
+        ALERTS_OPEN.labels("below").set(below)
+        ALERTS_OPEN.labels("above").set(above)
 
     async def mark_overall_day(self) -> None:
         """Make today's overall window due, so something is published every interval."""
@@ -97,6 +131,14 @@ class Snapshots:
         """Publish one batch of changed windows; answer how many change marks it took."""
         zone = self.settings.zone
         async with db.transaction(self.runtime.sessions) as session:
+            if not await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock_shared(:key)"), {"key": REBUILD_LOCK}
+            ):
+                # A rebuild holds it: its aggregates are partial. Publishing or judging alerts
+                # on them would be wrong; it marks every window when done.
+                SNAPSHOTS_DEFERRED.inc()
+                log.info("snapshots.deferred", reason="rebuild in progress")
+                return 0
             keys, marks = await aggregates.claim_changed(session, BATCH)
             if not keys:
                 return 0
@@ -104,12 +146,45 @@ class Snapshots:
             counts = await aggregates.counts_of(session, keys)
             seconds = await aggregates.seconds_of(session, [(key, ends[key]) for key in keys])
             tallies = {key: tally_of(counts[key], seconds[key]) for key in keys}
-            messages = [self._snapshot(key, ends[key], tallies[key]) for key in keys]
-            messages += await self._judge(session, keys, tallies, ends)
+            messages: list[OutboxMessage] = []
+            published: list[WindowKey] = []
+            for key in keys:
+                message = self._snapshot_or_none(key, ends[key], tallies[key])
+                if message is not None:
+                    messages.append(message)
+                    published.append(key)
+            snapshots = len(messages)
+            changes = await self._judge(session, published, tallies, ends)
+            messages += [message for _, message in changes]
             await add_to_outbox(session, tables.outbox, messages)
+        for change, _ in changes:  # committed: now they are emitted
+            ALERTS_CHANGED.labels(change.direction if change.state == "firing" else "recovered").inc()
+        if changes:
+            await self.count_open_alerts()
         self.runtime.relay.wake()
-        log.info("snapshots.published", windows=len(keys), alerts=len(messages) - len(keys))
+        log.info("snapshots.published", windows=snapshots, alerts=len(messages) - snapshots)
         return marks
+
+    def _snapshot_or_none(self, key: WindowKey, end: datetime, tally: Tally) -> OutboxMessage | None:
+        """The window's snapshot; None (logged, counted, its mark dropped) for a window whose
+        figures are not a valid snapshot, so one bad window never stalls the others: were
+        the batch rolled back, the same marks would be claimed again, forever."""
+        try:
+            if not tally.is_consistent:
+                raise ValueError("negative counts, or more qualifications than acceptances")
+            return self._snapshot(key, end, tally)
+        except (ValidationError, ValueError) as error:
+            SNAPSHOTS_SKIPPED.inc()
+            log.error(
+                "snapshot.skipped",
+                dimension=key.dimension,
+                segment=key.segment,
+                window=key.window,
+                window_start=key.window_start.isoformat(),
+                error=str(error).splitlines()[0],
+                hint="handoff-feedback rebuild recounts the aggregates",
+            )
+            return None
 
     def _snapshot(self, key: WindowKey, end: datetime, tally: Tally) -> OutboxMessage:
         event = cloudevents.new_event(
@@ -128,7 +203,8 @@ class Snapshots:
         keys: Sequence[WindowKey],
         tallies: Mapping[WindowKey, Tally],
         ends: Mapping[WindowKey, datetime],
-    ) -> list[OutboxMessage]:
+    ) -> list[tuple[Transition, OutboxMessage]]:
+        """The alerts that fire or resolve with these windows, each with its event."""
         judged = [
             k for k in keys if k.window == self.settings.alert_window and k.dimension in ALERT_DIMENSIONS
         ]
@@ -137,7 +213,7 @@ class Snapshots:
         rule = await alert_rule(session, self.settings)
         states = await alerts.lock(session, [(k.dimension, k.segment) for k in judged])
         updated: dict[tuple[str, str], tuple[SegmentAlerts, float, int]] = {}
-        messages: list[OutboxMessage] = []
+        messages: list[tuple[Transition, OutboxMessage]] = []
         now = self.clock()
         for key in sorted(judged, key=lambda k: k.window_start):
             segment = (key.dimension, key.segment)
@@ -146,7 +222,7 @@ class Snapshots:
             states[segment] = state
             if state.judged_window == key.window_start:  # judged now: keep its latest figures
                 updated[segment] = (state, tally.acceptance_rate, tally.decisions)
-            messages += [self._alert(key, ends[key], change, now) for change in changes]
+            messages += [(change, self._alert(key, ends[key], change, now)) for change in changes]
         await alerts.save(session, updated, now)
         return messages
 
