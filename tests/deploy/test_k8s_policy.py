@@ -175,7 +175,7 @@ def test_keda_watches_the_consumer_groups_the_services_use(overlay: str) -> None
         )
 
 
-def admits(policy: Object, namespace: str, port: int) -> bool:
+def admits(policy: Object, namespace: str, port: int | str) -> bool:
     """Whether an ingress policy lets pods of ``namespace`` in on ``port``."""
     for rule in policy["spec"].get("ingress", []):
         peers = [p.get("namespaceSelector", {}).get("matchLabels", {}) for p in rule.get("from", [])]
@@ -212,3 +212,28 @@ def consumer_groups(service: str) -> set[str]:
         if inspect.isclass(cls) and issubclass(cls, ServiceSettings) and cls.__module__ == module.__name__
     )
     return {str(field.default) for name, field in fields.items() if name.endswith("group")}
+
+
+# The Deployments whose pods serve an API beyond health and metrics.
+API_DEPLOYMENTS = {"handoff-router-api", "handoff-feedback-api", "handoff-sla-monitor-worker"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_api_has_a_service_the_ingress_controller_may_reach(overlay: str) -> None:
+    objects = render(overlay)
+    deployments = {d["metadata"]["name"]: d for d in by_kind(objects, "Deployment")}
+    assert set(deployments) >= API_DEPLOYMENTS
+    policies = by_kind(objects, "NetworkPolicy")
+    for name in API_DEPLOYMENTS:
+        labels = labels_of(deployments[name])
+        services = [
+            s for s in by_kind(objects, "Service") if selects({"matchLabels": s["spec"]["selector"]}, labels)
+        ]
+        assert len(services) == 1, f"{name}: {len(services)} Services"
+        assert [p["targetPort"] for p in services[0]["spec"]["ports"]] == ["http"], name
+        admitting = [
+            p for p in policies if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], labels)
+        ]
+        assert any(admits(p, "ingress-nginx", "http") for p in admitting), name
+        (container,) = pod_spec(deployments[name])["containers"]
+        assert "HANDOFF_ADMIN_TOKEN" in {v["name"] for v in container.get("env", [])}, name
