@@ -166,3 +166,23 @@ def test_a_misspelled_metric_would_be_caught() -> None:
     assert metric_names("sum by (service) (rate(handoff_dead_leters_total[5m]))") - exported_metrics() == {
         "handoff_dead_leters_total"
     }
+
+
+def test_dashboard_has_a_callbacks_row_with_backlog_age_failures_and_circuits() -> None:
+    panels = json.loads(DASHBOARD.read_text(encoding="utf-8"))["panels"]
+    rows = [i for i, panel in enumerate(panels) if panel["type"] == "row"]
+    start = next(i for i in rows if panels[i]["title"] == "Callbacks")
+    end = next((i for i in rows if i > start), len(panels))
+    named = {
+        name
+        for panel in panels[start + 1 : end]
+        for target in panel["targets"]
+        for name in metric_names(as_promql(target["expr"]))
+    }
+    assert named >= {
+        "handoff_callback_pending",
+        "handoff_callback_oldest_pending_seconds",
+        "handoff_callback_attempts_total",
+        "handoff_callback_open_circuits",
+    }
+    assert named <= exported_metrics()
