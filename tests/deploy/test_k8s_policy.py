@@ -173,3 +173,67 @@ def test_keda_watches_the_consumer_groups_the_services_use(overlay: str) -> None
         assert watched <= groups, (
             f"{scaled_object['metadata']['name']}: {watched - groups} is no group of {service}"
         )
+
+
+def admits(policy: Object, namespace: str, port: int | str) -> bool:
+    """Whether an ingress policy lets pods of ``namespace`` in on ``port``."""
+    for rule in policy["spec"].get("ingress", []):
+        peers = [p.get("namespaceSelector", {}).get("matchLabels", {}) for p in rule.get("from", [])]
+        if {"kubernetes.io/metadata.name": namespace} in peers and any(
+            p.get("port") == port for p in rule.get("ports", [])
+        ):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_broker_side_lag_is_exported_and_prometheus_may_scrape_it(overlay: str) -> None:
+    objects = render(overlay)
+    (cluster,) = by_kind(objects, "Kafka")
+    exporter = cluster["spec"]["kafkaExporter"]
+    groups = {g for service in SERVICES for g in consumer_groups(service)}
+    assert all(re.fullmatch(exporter["groupRegex"], group) for group in groups), exporter
+    assert re.fullmatch(exporter["topicRegex"], "lead.mql-created")
+    # Strimzi labels the exporter's pod so; it serves /metrics on 9404.
+    pod = {"strimzi.io/cluster": cluster["metadata"]["name"], "strimzi.io/name": "handoff-kafka-exporter"}
+    policies = [
+        p
+        for p in by_kind(objects, "NetworkPolicy")
+        if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], pod)
+    ]
+    assert any(admits(p, "monitoring", 9404) for p in policies)
+
+
+def consumer_groups(service: str) -> set[str]:
+    module = importlib.import_module(f"{SERVICES[service]}.settings")
+    fields = next(
+        cls.model_fields
+        for cls in vars(module).values()
+        if inspect.isclass(cls) and issubclass(cls, ServiceSettings) and cls.__module__ == module.__name__
+    )
+    return {str(field.default) for name, field in fields.items() if name.endswith("group")}
+
+
+# The Deployments whose pods serve an API beyond health and metrics.
+API_DEPLOYMENTS = {"handoff-router-api", "handoff-feedback-api", "handoff-sla-monitor-worker"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_api_has_a_service_the_ingress_controller_may_reach(overlay: str) -> None:
+    objects = render(overlay)
+    deployments = {d["metadata"]["name"]: d for d in by_kind(objects, "Deployment")}
+    assert set(deployments) >= API_DEPLOYMENTS
+    policies = by_kind(objects, "NetworkPolicy")
+    for name in API_DEPLOYMENTS:
+        labels = labels_of(deployments[name])
+        services = [
+            s for s in by_kind(objects, "Service") if selects({"matchLabels": s["spec"]["selector"]}, labels)
+        ]
+        assert len(services) == 1, f"{name}: {len(services)} Services"
+        assert [p["targetPort"] for p in services[0]["spec"]["ports"]] == ["http"], name
+        admitting = [
+            p for p in policies if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], labels)
+        ]
+        assert any(admits(p, "ingress-nginx", "http") for p in admitting), name
+        (container,) = pod_spec(deployments[name])["containers"]
+        assert "HANDOFF_ADMIN_TOKEN" in {v["name"] for v in container.get("env", [])}, name

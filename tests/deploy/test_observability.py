@@ -24,6 +24,11 @@ DASHBOARD = OBSERVABILITY / "grafana" / "handoff.json"
 RUNBOOK = ROOT / "docs" / "operations.md"
 # Not the services': Prometheus' own `up`, and Strimzi's Kafka Exporter.
 EXTERNAL = {"up", "kafka_consumergroup_lag"}
+# The feedback service's acceptance-alert metrics (gauge ..._open{direction}, counter
+# ..._total{direction}), being added beside this rule in the feedback service's own change:
+# accepted here only while no service exports them yet, so a misspelling is still caught once
+# they are.
+ANNOUNCED = {"handoff_feedback_acceptance_alerts_open", "handoff_feedback_acceptance_alerts_total"}
 PACKAGES = ("handoff_shared", "handoff_router", "handoff_sla_monitor", "handoff_feedback")
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum", "_count")}
 
@@ -41,6 +46,12 @@ def exported_metrics() -> frozenset[str]:
         names.add(family.name)
         names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ()))
     return frozenset(names)
+
+
+def known_metrics() -> frozenset[str]:
+    """What a rule or panel may name: exported, external, or announced and not yet exported."""
+    exported = exported_metrics()
+    return exported | EXTERNAL | (ANNOUNCED if not exported & ANNOUNCED else frozenset())
 
 
 def metric_names(expr: str) -> set[str]:
@@ -93,7 +104,7 @@ def test_every_alert_expression_parses_and_names_exported_metrics() -> None:
     assert rules()
     for rule in rules():
         promql_parser.parse(rule["expr"])
-        unknown = metric_names(rule["expr"]) - exported_metrics() - EXTERNAL
+        unknown = metric_names(rule["expr"]) - known_metrics()
         assert not unknown, f"{rule['alert']}: {sorted(unknown)} are not exported by any service"
 
 
@@ -126,6 +137,7 @@ def test_rules_cover_what_an_sre_watches() -> None:
         "handoff_callback_oldest_pending_seconds",
         "handoff_callback_open_circuits",
         "handoff_callback_attempts_total",
+        "handoff_feedback_acceptance_alerts_open",
     ):
         assert metric in watched, metric
 
@@ -140,7 +152,7 @@ def test_dashboard_queries_parse_and_name_exported_metrics() -> None:
     assert len(exprs) >= 10
     for expr in exprs:
         promql_parser.parse(as_promql(expr))
-        unknown = metric_names(as_promql(expr)) - exported_metrics() - EXTERNAL
+        unknown = metric_names(as_promql(expr)) - known_metrics()
         assert not unknown, f"{expr}: {sorted(unknown)}"
 
 
@@ -154,3 +166,23 @@ def test_a_misspelled_metric_would_be_caught() -> None:
     assert metric_names("sum by (service) (rate(handoff_dead_leters_total[5m]))") - exported_metrics() == {
         "handoff_dead_leters_total"
     }
+
+
+def test_dashboard_has_a_callbacks_row_with_backlog_age_failures_and_circuits() -> None:
+    panels = json.loads(DASHBOARD.read_text(encoding="utf-8"))["panels"]
+    rows = [i for i, panel in enumerate(panels) if panel["type"] == "row"]
+    start = next(i for i in rows if panels[i]["title"] == "Callbacks")
+    end = next((i for i in rows if i > start), len(panels))
+    named = {
+        name
+        for panel in panels[start + 1 : end]
+        for target in panel["targets"]
+        for name in metric_names(as_promql(target["expr"]))
+    }
+    assert named >= {
+        "handoff_callback_pending",
+        "handoff_callback_oldest_pending_seconds",
+        "handoff_callback_attempts_total",
+        "handoff_callback_open_circuits",
+    }
+    assert named <= exported_metrics()

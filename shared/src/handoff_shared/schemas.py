@@ -81,7 +81,7 @@ def asyncapi() -> dict[str, Any]:
         channels[channel_id] = {
             "address": topic.name,
             "title": topic.name,
-            "description": f"{topic.description} Producer: {topic.producer}. Key: {topic.key}.",
+            "description": f"{topic.description} {_producers(topic)}. Key: {topic.key}.",
             "messages": channel_messages,
             "bindings": {"kafka": {"topic": topic.name, "bindingVersion": KAFKA_BINDING_VERSION}},
         }
@@ -122,17 +122,24 @@ def _camel(name: str) -> str:
     return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def _producers(topic: Topic) -> str:
+    if not topic.other_producers:
+        return f"Producer: {topic.producer}"
+    return f"Producers: {', '.join((topic.producer, *topic.other_producers))}"
+
+
 def _operations(channel_id: str, topic: Topic, message_ids: list[str]) -> dict[str, Any]:
     refs = [{"$ref": f"#/channels/{channel_id}/messages/{message_id}"} for message_id in message_ids]
     channel = {"$ref": f"#/channels/{channel_id}"}
     suffix = channel_id[:1].upper() + channel_id[1:]
     found = {
-        f"{_camel(topic.producer)}Send{suffix}": {
+        f"{_camel(producer)}Send{suffix}": {
             "action": "send",
             "channel": channel,
-            "summary": f"{topic.producer} publishes to {topic.name}.",
+            "summary": f"{producer} publishes to {topic.name}.",
             "messages": refs,
         }
+        for producer in (topic.producer, *topic.other_producers)
     }
     for consumer in topic.consumers:
         found[f"{_camel(consumer)}Receive{suffix}"] = {

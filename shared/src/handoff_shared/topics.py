@@ -59,6 +59,8 @@ class Topic:
     event_types: tuple[str, ...]
     description: str
     consumers: tuple[str, ...] = ()
+    # Services that write the topic beside the contract's producer.
+    other_producers: tuple[str, ...] = ()
 
     @property
     def is_dead_letter(self) -> bool:
@@ -115,6 +117,7 @@ TOPICS: tuple[Topic, ...] = (
         "The router also writes the manager notices of a parked lead or an auto-paused rep here "
         "(level escalate, with reason and summary).",
         ("router", "feedback"),
+        other_producers=("router",),
     ),
     Topic(
         LEAD_QUALIFIED,

@@ -154,3 +154,14 @@ def _refs(node: Any) -> list[str]:
     if isinstance(node, list):
         return [ref for value in node for ref in _refs(value)]
     return []
+
+
+def test_the_router_is_a_sender_of_lead_escalated_beside_the_sla_monitor() -> None:
+    document = asyncapi()
+    senders = {
+        op["summary"].split(" ", 1)[0]
+        for op in document["operations"].values()
+        if op["action"] == "send" and op["channel"] == {"$ref": "#/channels/leadEscalated"}
+    }
+    assert senders == {"sla-monitor", "router"}
+    assert "Producers: sla-monitor, router." in document["channels"]["leadEscalated"]["description"]
