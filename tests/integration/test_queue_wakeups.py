@@ -73,6 +73,16 @@ class Split:
 
         await eventually(waits, timeout=60, what=f"lead {lead['lead_id']} in the queue")
 
+    async def territory(self) -> Territory:
+        """A new territory, made active with the queue empty: a lead an earlier test left waiting
+        would otherwise be drained onto this territory's reps (the config PUT wakes the drainer)
+        and take the slot the test counts on."""
+        async with self.database.begin() as connection:
+            await connection.execute(text("DELETE FROM router.unassigned"))
+        territory = Territory.new()
+        await territory.apply(self.admin)
+        return territory
+
     async def away(self, *reps: str) -> None:
         for rep in reps:
             response = await self.admin.put(f"/v1/reps/{rep}/availability", json={"available": False})
@@ -117,8 +127,7 @@ async def full_cap_and_a_waiting_lead(
     split: Split, producer: AIOKafkaProducer
 ) -> tuple[Territory, str, dict[str, Any]]:
     """``cap`` (max_open 1) holds one lead, the fallback is away, a second lead waits."""
-    territory = Territory.new()
-    await territory.apply(split.admin)
+    territory = await split.territory()
     await split.away(territory.fallback)
     first = await split.send(producer, country="FR")
     assignment_id, rep = await split.assigned(first)
@@ -163,8 +172,7 @@ async def test_a_wrong_territory_reject_frees_the_slot_and_wakes_the_drainer(
 async def test_a_rep_back_on_the_api_wakes_the_workers_drainer(
     split: Split, producer: AIOKafkaProducer
 ) -> None:
-    territory = Territory.new()
-    await territory.apply(split.admin)
+    territory = await split.territory()
     await split.away(territory.cap, territory.fallback)
     waiting = await split.send(producer, country="FR")
     await split.queued(waiting)
@@ -202,8 +210,7 @@ async def test_the_worker_listens_again_after_losing_its_connection(
         return pid if pid not in (None, before) else None
 
     await eventually(listening_again, timeout=60, what="a new listening connection")
-    territory = Territory.new()
-    await territory.apply(split.admin)
+    territory = await split.territory()
     await split.away(territory.cap, territory.fallback)
     waiting = await split.send(producer, country="FR")
     await split.queued(waiting)
