@@ -227,7 +227,12 @@ async def test_an_alert_fires_once_when_a_campaigns_acceptance_drops_under_the_t
     (first,) = await scoring.wait_for(alert_for_campaign, timeout=30)
     alert = json.loads(first.value)["data"]
     assert (alert["direction"], alert["state"], alert["threshold"]) == ("below", "firing", 0.5)
-    assert (alert["decisions"], alert["acceptance_rate"]) == (25, 0.2)
+    # The snapshot round may judge the campaign before all 25 decisions are counted: it fires
+    # once at least 20 are, with the rate of those (at most the 5 acceptances among them).
+    decisions, rate = alert["decisions"], alert["acceptance_rate"]
+    assert 20 <= decisions <= 25
+    assert rate * decisions == pytest.approx(round(rate * decisions))
+    assert round(rate * decisions) <= 5
     assert first.key == key.encode()
 
     # Five more rejections: still under, so the next snapshot of the campaign comes with no new alert.
