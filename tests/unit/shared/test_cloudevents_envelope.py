@@ -155,8 +155,14 @@ ids = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
 names = st.from_regex(r"[a-z][a-z0-9]{0,19}", fullmatch=True).filter(
     lambda name: name not in {*cloudevents.REQUIRED, "data", "data_base64"}
 )
+# Integers within what orjson reads as integers (int64 and uint64): beyond them it reads a float
+# (a known limit, see test_huge_integers_are_read_exactly_or_dead_lettered and the closing note).
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | ids,
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | ids,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ids, inner, max_size=3),
     max_leaves=10,
 )
