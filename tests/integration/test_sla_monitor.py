@@ -744,7 +744,9 @@ async def test_auto_pause_off_in_the_assignments_config_stays_off_under_a_newer_
     cold = first["rep_id"]
     # A newer config turns auto-pause on (streak 1) before the first assignment goes cold.
     await territory.apply(
-        admin, sla={"accept_within": "2s", "max_reassignments": 1, "pause_after_expired": 1}
+        admin,
+        rules=own_rules(territory),  # as before: another test's queued lead never reaches these reps
+        sla={"accept_within": "2s", "max_reassignments": 1, "pause_after_expired": 1},
     )
     applied_at = datetime.now(UTC)
 
