@@ -137,6 +137,19 @@ async def full_cap_and_a_waiting_lead(
     return territory, assignment_id, waiting
 
 
+async def cap_back_takes_the_waiting_lead(split: Split, producer: AIOKafkaProducer) -> None:
+    """Everyone away, a lead waits; ``cap`` back on the API is assigned it promptly."""
+    territory = await split.territory()
+    await split.away(territory.cap, territory.fallback)
+    waiting = await split.send(producer, country="FR")
+    await split.queued(waiting)
+
+    back = await split.admin.put(f"/v1/reps/{territory.cap}/availability", json={"available": True})
+
+    assert back.status_code == 200, back.text
+    assert (await split.assigned(waiting, timeout=PROMPTLY))[1] == territory.cap
+
+
 async def test_an_accept_on_the_api_wakes_the_workers_drainer(
     split: Split, producer: AIOKafkaProducer
 ) -> None:
@@ -172,15 +185,7 @@ async def test_a_wrong_territory_reject_frees_the_slot_and_wakes_the_drainer(
 async def test_a_rep_back_on_the_api_wakes_the_workers_drainer(
     split: Split, producer: AIOKafkaProducer
 ) -> None:
-    territory = await split.territory()
-    await split.away(territory.cap, territory.fallback)
-    waiting = await split.send(producer, country="FR")
-    await split.queued(waiting)
-
-    back = await split.admin.put(f"/v1/reps/{territory.cap}/availability", json={"available": True})
-
-    assert back.status_code == 200, back.text
-    assert (await split.assigned(waiting, timeout=PROMPTLY))[1] == territory.cap
+    await cap_back_takes_the_waiting_lead(split, producer)
 
 
 async def test_a_config_put_on_the_api_wakes_the_workers_drainer(
@@ -210,12 +215,4 @@ async def test_the_worker_listens_again_after_losing_its_connection(
         return pid if pid not in (None, before) else None
 
     await eventually(listening_again, timeout=60, what="a new listening connection")
-    territory = await split.territory()
-    await split.away(territory.cap, territory.fallback)
-    waiting = await split.send(producer, country="FR")
-    await split.queued(waiting)
-
-    back = await split.admin.put(f"/v1/reps/{territory.cap}/availability", json={"available": True})
-
-    assert back.status_code == 200, back.text
-    assert (await split.assigned(waiting, timeout=PROMPTLY))[1] == territory.cap
+    await cap_back_takes_the_waiting_lead(split, producer)
