@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from typing import Any
+from uuid import uuid5
 from zoneinfo import ZoneInfo
 
 from handoff_feedback.ingest.repository import StoredLead
-from handoff_feedback.ingest.service import merge_batch
+from handoff_feedback.ingest.service import OUTCOME_IDS, merge_batch, outcome_id
 from handoff_feedback.outcomes.facts import Fact, LeadState, Mql, apply_all
 from handoff_feedback.outcomes.tally import contributions
 from handoff_feedback.settings import Settings
@@ -55,7 +56,7 @@ def test_batches_of_many_leads_sum_to_the_final_contributions(
         batch: dict[str, list[Fact]] = {}
         for lead_id, fact in stream[start:end]:
             batch.setdefault(lead_id, []).append(fact)
-        before = {i: stored.get(i, StoredLead(LeadState(i), frozenset())) for i in batch}
+        before = {i: stored[i] for i in batch if i in stored}  # a lead not stored yet is new
         changed, change, due = merge_batch(before, batch, SETTINGS)
         stored.update(changed)
         counts.update(change.counts)
@@ -75,3 +76,10 @@ def test_batches_of_many_leads_sum_to_the_final_contributions(
     assert {k: n for k, n in counts.items() if n} == +expected
     assert samples == expected_samples
     assert len(published) == len(set(published))  # each outcome published once
+
+
+@settings(max_examples=200, deadline=None)
+@given(lead_id=st.text(min_size=1), key=st.text(min_size=1))
+def test_an_outcome_id_is_the_uuid5_of_its_lead_and_key(lead_id: str, key: str) -> None:
+    outcome = type("Outcome", (), {"lead_id": lead_id, "key": key})()
+    assert outcome_id(outcome) == str(uuid5(OUTCOME_IDS, f"{lead_id}/{key}"))

@@ -50,18 +50,21 @@ aggregates = Table(
     PrimaryKeyConstraint("dimension", "window", "window_start", "segment", "measure"),
 )
 
-# Seconds to accept of each accepted assignment, per segment: exact percentiles of any range.
+# Seconds to accept of each accepted assignment, with the lead's segment values (``(none)``
+# for a missing one): one row serves every segment, for exact percentiles of any range.
 accept_samples = Table(
     "accept_samples",
     metadata,
-    Column("dimension", Text, nullable=False),
-    Column("segment", Text, nullable=False),
-    Column("assignment_id", Text, nullable=False),
+    Column("assignment_id", Text, primary_key=True),
     Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("seconds", Float, nullable=False),
-    PrimaryKeyConstraint("dimension", "segment", "assignment_id"),
+    Column("source", Text, nullable=False),
+    Column("campaign", Text, nullable=False),
+    Column("team", Text, nullable=False),
+    Column("rep", Text, nullable=False),
+    Column("rule", Text, nullable=False),
 )
-Index("accept_samples_by_time", accept_samples.c.dimension, accept_samples.c.accepted_at)
+Index("accept_samples_by_time", accept_samples.c.accepted_at)
 
 # Windows whose counts changed since their last snapshot was published: marks, maybe several
 # per window, with no unique key so that writers never wait on a snapshot's claim.

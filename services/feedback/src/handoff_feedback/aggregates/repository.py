@@ -1,4 +1,5 @@
-"""The stored aggregates: counts per segment, window and measure; seconds-to-accept samples;
+"""The stored aggregates: counts per segment, window and measure; seconds-to-accept samples
+(one per acceptance, with the lead's segment values);
 and the windows changed since their last snapshot. Every write is one statement per batch.
 
 A changed window is marked by inserting a row with no unique key: with one, a batch marking
@@ -9,7 +10,7 @@ is published once per claim."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,11 +18,19 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_feedback.outcomes.segments import Dimension
-from handoff_feedback.outcomes.tally import Delta
+from handoff_feedback.outcomes.segments import DIMENSIONS, Dimension, segment_key, segment_of
+from handoff_feedback.outcomes.tally import Delta, Sample
 from handoff_feedback.outcomes.windows import WindowKind
 
 S = "feedback"
+# The sample columns a segment filters on (names checked against this before going into SQL).
+ATTRIBUTES = frozenset(name for names in DIMENSIONS.values() for name in names)
+SAMPLE_ATTRIBUTES = ("source", "campaign", "team", "rep", "rule")
+# GROUPING(source, campaign, team, rep, rule): a bit set for each column a row is not grouped by.
+_DIMENSION_OF_GROUPING: dict[int, Dimension] = {
+    sum(1 << (len(SAMPLE_ATTRIBUTES) - 1 - n) for n, a in enumerate(SAMPLE_ATTRIBUTES) if a not in names): d
+    for d, names in DIMENSIONS.items()
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -74,34 +83,32 @@ async def add(session: AsyncSession, change: Delta, *, mark: bool = True) -> Non
         )
     if change.removed:
         await session.execute(
-            text(
-                f"DELETE FROM {S}.accept_samples x USING unnest(CAST(:d AS text[]), CAST(:s AS text[]),"
-                " CAST(:a AS text[])) AS r(d, s, a) WHERE x.dimension = r.d AND x.segment = r.s"
-                " AND x.assignment_id = r.a"
-            ),
-            {
-                "d": [k[0] for k in change.removed],
-                "s": [k[1] for k in change.removed],
-                "a": [k[2] for k in change.removed],
-            },
+            text(f"DELETE FROM {S}.accept_samples WHERE assignment_id = ANY(CAST(:a AS text[]))"),
+            {"a": sorted(change.removed)},
         )
     if change.added:
-        keys_added = sorted(change.added)
+        ids = sorted(change.added)
+        samples = [change.added[i] for i in ids]
         await session.execute(
             text(
                 f"INSERT INTO {S}.accept_samples AS x "
-                "(dimension, segment, assignment_id, accepted_at, seconds) "
-                "SELECT * FROM unnest(CAST(:d AS text[]), CAST(:s AS text[]), CAST(:a AS text[]),"
-                " CAST(:t AS timestamptz[]), CAST(:v AS float8[])) "
-                "ON CONFLICT (dimension, segment, assignment_id)"
-                " DO UPDATE SET accepted_at = excluded.accepted_at, seconds = excluded.seconds"
+                "(assignment_id, accepted_at, seconds, source, campaign, team, rep, rule) "
+                "SELECT * FROM unnest(CAST(:a AS text[]), CAST(:t AS timestamptz[]), CAST(:v AS float8[]),"
+                " CAST(:source AS text[]), CAST(:campaign AS text[]), CAST(:team AS text[]),"
+                " CAST(:rep AS text[]), CAST(:rule AS text[])) "
+                "ON CONFLICT (assignment_id) DO UPDATE SET accepted_at = excluded.accepted_at,"
+                " seconds = excluded.seconds, source = excluded.source, campaign = excluded.campaign,"
+                " team = excluded.team, rep = excluded.rep, rule = excluded.rule"
             ),
             {
-                "d": [k[0] for k in keys_added],
-                "s": [k[1] for k in keys_added],
-                "a": [k[2] for k in keys_added],
-                "t": [change.added[k][0] for k in keys_added],
-                "v": [change.added[k][1] for k in keys_added],
+                "a": ids,
+                "t": [x.accepted_at for x in samples],
+                "v": [x.seconds for x in samples],
+                "source": [x.source for x in samples],
+                "campaign": [x.campaign for x in samples],
+                "team": [x.team for x in samples],
+                "rep": [x.rep for x in samples],
+                "rule": [x.rule for x in samples],
             },
         )
 
@@ -148,25 +155,68 @@ async def counts_of(session: AsyncSession, keys: Sequence[WindowKey]) -> dict[Wi
     return found
 
 
-async def seconds_of(
-    session: AsyncSession, keys: Sequence[tuple[WindowKey, datetime]]
-) -> dict[WindowKey, list[float]]:
-    """The seconds-to-accept samples of each window (given with its end)."""
-    found: dict[WindowKey, list[float]] = {key: [] for key, _ in keys}
-    if not keys:
-        return found
+async def _samples_between(
+    session: AsyncSession, start: datetime, end: datetime, filters: Mapping[str, str] | None = None
+) -> list[Sample]:
+    """The samples accepted in ``[start, end)``, of the segment ``filters`` names if given."""
+    wanted: dict[str, str] = {name: value for name, value in (filters or {}).items() if name in ATTRIBUTES}
+    where = "".join(f" AND {name} = :{name}" for name in sorted(wanted))
+    parameters: dict[str, object] = {"start": start, "end": end, **wanted}
     rows = await session.execute(
         text(
-            f"SELECT k.d, k.s, k.w, k.t, x.seconds FROM {S}.accept_samples x"
-            " JOIN unnest(CAST(:d AS text[]), CAST(:s AS text[]), CAST(:w AS text[]),"
-            " CAST(:t AS timestamptz[]), CAST(:e AS timestamptz[])) AS k(d, s, w, t, e)"
-            " ON x.dimension = k.d AND x.segment = k.s AND x.accepted_at >= k.t AND x.accepted_at < k.e"
+            "SELECT accepted_at, seconds, source, campaign, team, rep, rule"
+            f" FROM {S}.accept_samples WHERE accepted_at >= :start AND accepted_at < :end{where}"
         ),
-        {**_key_arrays([key for key, _ in keys]), "e": [end for _, end in keys]},
+        parameters,
     )
-    for d, s, w, t, seconds in rows:
-        found[WindowKey(d, s, w, t)].append(float(seconds))
+    return [Sample(*row) for row in rows]
+
+
+async def percentiles_of(
+    session: AsyncSession, keys: Sequence[tuple[WindowKey, datetime]]
+) -> dict[WindowKey, tuple[float | None, float | None]]:
+    """The seconds-to-accept p50 and p90 of each window (given with its end), worked out by
+    PostgreSQL's ``percentile_cont`` (the same interpolation as ``tally.percentile``) in one
+    statement: each time range's samples are read once and grouped by every dimension
+    (``GROUPING SETS``), so only the figures travel, never the samples."""
+    found: dict[WindowKey, tuple[float | None, float | None]] = {key: (None, None) for key, _ in keys}
+    if not keys:
+        return found
+    ranges = sorted({(key.window_start, end) for key, end in keys})
+    # Every dimension's set, whichever are asked for: GROUPING() needs each column grouped somewhere.
+    sets = ", ".join(
+        "(" + ", ".join(("r.i", *(f"x.{a}" for a in names))) + ")" for names in DIMENSIONS.values()
+    )
+    columns = ", ".join(f"x.{name}" for name in SAMPLE_ATTRIBUTES)
+    rows = await session.execute(
+        text(
+            f"SELECT r.i, {columns}, GROUPING({columns}),"
+            " percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY x.seconds)"
+            " FROM unnest(CAST(:t AS timestamptz[]), CAST(:e AS timestamptz[])) WITH ORDINALITY AS r(t, e, i)"
+            f" JOIN {S}.accept_samples x ON x.accepted_at >= r.t AND x.accepted_at < r.e"
+            f" GROUP BY GROUPING SETS ({sets})"
+        ),
+        {"t": [t for t, _ in ranges], "e": [e for _, e in ranges]},
+    )
+    figures: dict[tuple[int, Dimension, str], tuple[float, float]] = {}
+    for i, *values, grouping, (p50, p90) in rows:
+        dimension = _DIMENSION_OF_GROUPING[grouping]
+        segment = segment_key(dimension, dict(zip(SAMPLE_ATTRIBUTES, values, strict=True)))
+        figures[(i, dimension, segment)] = (p50, p90)
+    index = {r: i for i, r in enumerate(ranges, start=1)}
+    for key, end in keys:
+        found[key] = figures.get((index[(key.window_start, end)], key.dimension, key.segment), (None, None))
     return found
+
+
+def _filters(dimension: Dimension, segment: str) -> dict[str, str] | None:
+    """The segment's values to filter samples on in SQL; None when its key does not read back
+    exactly (a value holding ``,`` or ``=``): then every sample of the range is split here."""
+    try:
+        values = segment_of(segment)
+    except ValueError:
+        return None
+    return values if segment_key(dimension, values) == segment else None
 
 
 def _key_arrays(keys: Sequence[WindowKey]) -> dict[str, list[Any]]:
@@ -206,14 +256,9 @@ async def seconds_between(
 ) -> dict[str, list[tuple[datetime, float]]]:
     """Each segment's (accepted_at, seconds) samples accepted in ``[start, end)``."""
     found: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-    rows = await session.execute(
-        text(
-            f"SELECT segment, accepted_at, seconds FROM {S}.accept_samples"
-            " WHERE dimension = :d AND accepted_at >= :start AND accepted_at < :end"
-            " AND (CAST(:segment AS text) IS NULL OR segment = :segment)"
-        ),
-        {"d": dimension, "start": start, "end": end, "segment": segment},
-    )
-    for seg, accepted_at, seconds in rows:
-        found[seg].append((accepted_at, float(seconds)))
+    filters = _filters(dimension, segment) if segment is not None else None
+    for sample in await _samples_between(session, start, end, filters):
+        key = sample.segment(dimension)
+        if segment is None or key == segment:
+            found[key].append((sample.accepted_at, sample.seconds))
     return found

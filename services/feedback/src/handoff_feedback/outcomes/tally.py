@@ -15,7 +15,8 @@ lead's contributions; a batch adds ``contributions(after) - contributions(before
 leads it touched, which is order-tolerant because the states are.
 
 Percentiles are exact (linear interpolation between closest ranks, as numpy's default and
-PostgreSQL's ``percentile_cont``), over the stored seconds-to-accept of the window.
+PostgreSQL's ``percentile_cont``), over the stored seconds-to-accept of the window: one
+sample per acceptance, carrying the lead's segment values, so it serves every segment.
 """
 
 from __future__ import annotations
@@ -26,18 +27,41 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from handoff_feedback.outcomes.facts import LEVELS, Accepted, LeadState, Rejected
-from handoff_feedback.outcomes.segments import ASSIGNMENT_DIMENSIONS, LEAD_DIMENSIONS, Dimension
+from handoff_feedback.outcomes.segments import ASSIGNMENT_DIMENSIONS, LEAD_DIMENSIONS, NONE, Dimension
 from handoff_feedback.outcomes.segments import segment_key as key_of
 from handoff_feedback.outcomes.windows import WindowKind, window_starts
 
 # (dimension, segment key, window kind, window start (UTC), measure) -> count
 CountKey = tuple[Dimension, str, WindowKind, datetime, str]
-# (dimension, segment key, assignment id) -> (accepted_at, seconds to accept)
-SampleKey = tuple[Dimension, str, str]
-Sample = tuple[datetime, float]
+# An accepted assignment's id -> its sample
+SampleKey = str
+
+
+class Sample(NamedTuple):
+    """One acceptance's seconds to accept, with the lead's segment values (``(none)`` for a
+    missing one, as in segment keys): one sample per acceptance serves every segment."""
+
+    accepted_at: datetime
+    seconds: float
+    source: str
+    campaign: str
+    team: str
+    rep: str
+    rule: str
+
+    def segment(self, dimension: Dimension) -> str:
+        """The sample's segment key in ``dimension`` (``source=webinar``)."""
+        return _sample_segment(dimension, self.source, self.campaign, self.team, self.rep, self.rule)
+
+
+@lru_cache(maxsize=65536)
+def _sample_segment(dimension: Dimension, source: str, campaign: str, team: str, rep: str, rule: str) -> str:
+    values = {"source": source, "campaign": campaign, "team": team, "rep": rep, "rule": rule}
+    return key_of(dimension, values)
 
 
 @dataclass(frozen=True)
@@ -65,17 +89,31 @@ def contributions(state: LeadState, tz: ZoneInfo) -> Contributions:
     """Every count and seconds-to-accept sample this lead adds to the aggregates."""
     counts: Counter[CountKey] = Counter()
     samples: dict[SampleKey, Sample] = {}
+    add_contributions(state, tz, counts, samples)
+    return Contributions(counts, samples)
+
+
+def add_contributions(
+    state: LeadState,
+    tz: ZoneInfo,
+    counts: dict[CountKey, int],
+    samples: dict[SampleKey, Sample],
+    sign: int = 1,
+) -> None:
+    """``contributions`` added into ``counts`` (``sign`` -1 takes them away) and ``samples``:
+    a batch sums its leads' ``after - before`` in one dict, with no dict per lead."""
     lead = state.lead
     if lead is None:
-        return Contributions(counts, samples)
+        return
     lead_segments = _lead_segments(lead.source, lead.campaign)
 
+    get = counts.get
+
     def count(segments: Iterable[tuple[Dimension, str]], at: datetime, measure: str) -> None:
-        get = counts.get
         for kind, start in window_starts(at, tz):
             for dimension, key in segments:
                 k = (dimension, key, kind, start, measure)
-                counts[k] = get(k, 0) + 1
+                counts[k] = get(k, 0) + sign
 
     count(lead_segments, lead.at, "mqls")
     for facts in state.assignments:
@@ -93,8 +131,15 @@ def contributions(state: LeadState, tz: ZoneInfo) -> Contributions:
         decision = facts.decision
         if isinstance(decision, Accepted):
             count(every, decision.at, "accepted")
-            for dimension, key in every:
-                samples[(dimension, key, facts.assignment_id)] = (decision.at, decision.seconds_to_accept)
+            samples[facts.assignment_id] = Sample(
+                decision.at,
+                decision.seconds_to_accept,
+                lead.source or NONE,
+                lead.campaign or NONE,
+                assigned.team_id or NONE,
+                assigned.rep_id or NONE,
+                assigned.rule_id or NONE,
+            )
             qualified = facts.qualified
             if qualified is not None:  # in the acceptance's window: see the module's docstring
                 count(every, decision.at, "sqls" if qualified.outcome == "sql" else "disqualified")
@@ -105,7 +150,6 @@ def contributions(state: LeadState, tz: ZoneInfo) -> Contributions:
             count(every, decision.at, f"rejected:{decision.reason}")
         elif decision is not None:
             count(every, decision.at, "expired")
-    return Contributions(counts, samples)
 
 
 @dataclass(frozen=True)
@@ -184,8 +228,17 @@ class Tally:
         return min(counts) >= 0 and self.sqls + self.disqualified <= self.accepted
 
 
-def tally_of(counts: Mapping[str, int], seconds: Sequence[float]) -> Tally:
-    """A window's figures from its measures (``accepted``, ``rejected:spam``, ...) and samples."""
+def tally_of(
+    counts: Mapping[str, int],
+    seconds: Sequence[float] = (),
+    *,
+    percentiles: tuple[float | None, float | None] | None = None,
+) -> Tally:
+    """A window's figures from its measures (``accepted``, ``rejected:spam``, ...) and its
+    seconds-to-accept samples, or their p50 and p90 worked out already (by the database)."""
+    p50, p90 = (
+        percentiles if percentiles is not None else (percentile(seconds, 0.5), percentile(seconds, 0.9))
+    )
 
     def by_prefix(prefix: str) -> dict[str, int]:
         return {name[len(prefix) :]: n for name, n in sorted(counts.items()) if name.startswith(prefix) and n}
@@ -201,6 +254,6 @@ def tally_of(counts: Mapping[str, int], seconds: Sequence[float]) -> Tally:
         rejected_by_reason=by_prefix("rejected:"),
         disqualified_by_reason=by_prefix("disqualified:"),
         escalations={level: counts.get(f"escalated:{level}", 0) for level in LEVELS},
-        seconds_to_accept_p50=percentile(seconds, 0.5),
-        seconds_to_accept_p90=percentile(seconds, 0.9),
+        seconds_to_accept_p50=p50,
+        seconds_to_accept_p90=p90,
     )

@@ -144,8 +144,8 @@ class Snapshots:
                 return 0
             ends = {key: window_of(key.window_start, key.window, zone)[1] for key in keys}
             counts = await aggregates.counts_of(session, keys)
-            seconds = await aggregates.seconds_of(session, [(key, ends[key]) for key in keys])
-            tallies = {key: tally_of(counts[key], seconds[key]) for key in keys}
+            percentiles = await aggregates.percentiles_of(session, [(key, ends[key]) for key in keys])
+            tallies = {key: tally_of(counts[key], percentiles=percentiles[key]) for key in keys}
             messages: list[OutboxMessage] = []
             published: list[WindowKey] = []
             for key in keys:
