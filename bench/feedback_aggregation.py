@@ -171,8 +171,8 @@ def report(core: float, live: dict[str, float], rebuilt: dict[str, float | bool]
         "",
         f"{int(live['events']):,} lifecycle events (an assignment and a decision per lead, over 30"
         " days in time order and 40 campaigns) produced to the stack of `make up`, to the moment"
-        " the feedback service's `handoff_feedback_events_aggregated_total` has grown by as many. The core alone is the"
-        " merge and counting of the same kind of leads in process.",
+        " the feedback service's `handoff_feedback_events_aggregated_total` has grown by as many."
+        " The core alone is the merge and counting of the same kind of leads in process.",
         "",
         "| figure | value |",
         "|---|---|",

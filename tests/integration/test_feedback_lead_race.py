@@ -37,5 +37,6 @@ async def test_a_lead_inserted_meanwhile_by_another_batch_raises_leads_raced(eng
         await second.rollback()
     async with AsyncSession(engine) as session:
         stored = await leads.lock(session, [lead_id])
-    assert stored[lead_id].state.mql is not None
-    assert stored[lead_id].state.mql.source == "first"  # the winner's state, not overwritten
+    mql = stored[lead_id].state.mql
+    assert mql is not None
+    assert mql.source == "first"  # the winner's state, not overwritten
