@@ -124,6 +124,16 @@ async def test_the_dashboard_shows_known_numbers_filters_and_stays_on_the_servic
     await expect(page.locator("#kpi-mqls")).not_to_have_text("6", timeout=20_000)
     assert int(await page.text_content("#kpi-mqls") or 0) > 6
 
+    # The rep table shows at most 20 rows (flagged and busiest first); a button shows the rest.
+    reps = page.locator("#reps tbody tr")
+    assert await reps.count() <= 20
+    if await page.locator("#reps button.more").count():  # more reps than that on this stack
+        total = int((await page.text_content("#reps .count") or "").split(" of ")[1].split()[0])
+        await page.click("#reps button.more")
+        await expect(reps).to_have_count(total, timeout=5_000)
+        await page.click("#reps button.more")
+        await expect(reps).to_have_count(20, timeout=5_000)
+
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     unprocessable = "Failed to load resource: the server responded with a status of 422"

@@ -113,20 +113,43 @@
     return element;
   }
 
+  // A long table shows its first LIMIT rows (the ones that matter are sorted first) and a
+  // button for the rest: with hundreds of reps the page stays one screen, not metres long.
+  const LIMIT = 20;
+  const expanded = {};
+  function capped(id, rows, columns) {
+    const all = expanded[id] || rows.length <= LIMIT;
+    const shown = table(all ? rows : rows.slice(0, LIMIT), columns);
+    if (rows.length <= LIMIT) { $(id).replaceChildren(shown); return; }
+    const more = document.createElement("button");
+    more.type = "button";
+    more.className = "more";
+    more.textContent = all ? "show the first " + LIMIT : "show all " + rows.length;
+    more.addEventListener("click", () => { expanded[id] = !all; capped(id, rows, columns); });
+    const note = document.createElement("p");
+    note.className = "count";
+    note.textContent = (all ? rows.length : LIMIT) + " of " + rows.length + " shown ";
+    note.appendChild(more);
+    $(id).replaceChildren(shown, note);
+  }
+
   function drawAlerts(alerts) {
-    $("alerts").replaceChildren(table(alerts.firing, [
+    capped("alerts", alerts.firing, [
       ["segment", (a) => a.segment_key], ["direction", (a) => a.direction + " " + pct(a.threshold)],
       ["rate", (a) => (a.acceptance_rate === null ? "" : pct(a.acceptance_rate))], ["decisions", (a) => a.decisions],
-      ["since", (a) => (a.since || "").replace("T", " ").slice(0, 16)]]));
+      ["since", (a) => (a.since || "").replace("T", " ").slice(0, 16)]]);
   }
 
   function drawReps(reps) {
     const team = $("f-team").value, rep = $("f-rep").value;
     const rows = reps.rows.filter((r) => (!team || r.team_id === team) && (!rep || r.rep_id === rep));
-    $("reps").replaceChildren(table(rows, [
+    const decisions = (r) => r.accepted + r.rejected;
+    rows.sort((a, b) => (b.flagged - a.flagged) || (decisions(b) - decisions(a))
+      || a.team_id.localeCompare(b.team_id) || a.rep_id.localeCompare(b.rep_id));  // flagged, then busiest
+    capped("reps", rows, [
       ["team", (r) => r.team_id], ["rep", (r) => r.rep_id],
       ["accepted", (r) => r.accepted], ["rejected", (r) => r.rejected], ["SQLs", (r) => r.sqls],
-      ["signal", (r) => r.signals.filter((s) => s.flagged).map((s) => s.kind + ": " + s.why).join("; ") || "—", (r) => r.flagged]]));
+      ["signal", (r) => r.signals.filter((s) => s.flagged).map((s) => s.kind + ": " + s.why).join("; ") || "—", (r) => r.flagged]]);
   }
 
   function fillFilters() {  // on every refresh: a new campaign or rep appears without a reload
