@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from math import comb
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pytest
 from handoff_feedback.outcomes.alerts import AlertRule, SegmentAlerts, judge
 from handoff_feedback.outcomes.segments import dimension_of, segment_key, segment_of
-from handoff_feedback.outcomes.signals import Counts, SignalPolicy, signals_of
+from handoff_feedback.outcomes.signals import Counts, SignalPolicy, fisher_one_sided, signals_of
 from handoff_feedback.outcomes.windows import window_of
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import fisher_exact
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -143,3 +147,17 @@ def test_a_rubber_stamp_accepts_everything_and_few_become_sqls() -> None:
     # The same conversion with a normal acceptance rate is not a rubber stamp.
     _, selective = signals_of(Counts(accepted=40, rejected=20, sqls=2), team + Counts(0, 19, 0), POLICY)
     assert not selective.flagged
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(st.integers(0, 400), min_size=4, max_size=4),
+    alternative=st.sampled_from(["greater", "less"]),
+)
+def test_the_one_sided_fisher_test_is_scipys(
+    cells: list[int], alternative: Literal["greater", "less"]
+) -> None:
+    a, b, c, d = cells
+    table = [[a, b], [c, d]]
+    expected = float(fisher_exact(table, alternative=alternative).pvalue)
+    assert fisher_one_sided(table, alternative) == pytest.approx(expected, rel=1e-9, abs=1e-300)

@@ -10,7 +10,11 @@ the same window, so the leads are comparable: the same rules routed them to the 
   while their SAL -> SQL rate is far below the rest's. Fisher's exact test, one-sided
   (the rep's SQL odds smaller), on sql/not-sql of accepted leads x rep/rest.
 
-Fisher's exact test is exact for small counts, where a two-proportion z-test is not. A
+Fisher's exact test is exact for small counts, where a two-proportion z-test is not. Its
+one-sided p-value is a hypergeometric tail, summed here (``fisher_one_sided``) rather than
+taken from SciPy, whose ``scipy.stats`` import alone costs the service about 100 MB of
+memory; a property test holds it to ``scipy.stats.fisher_exact`` (SciPy stays a test
+dependency). A
 signal needs at least ``min_sample`` decisions (or accepted leads) for the rep and for the
 rest of the team, and ``p < alpha``: tiny numbers never flag. Each signal carries its
 evidence: the counts, both rates and the p-value.
@@ -18,10 +22,10 @@ evidence: the counts, both rates and the p-value.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
-
-from scipy.stats import fisher_exact
 
 SignalKind = Literal["high_rejection", "rubber_stamp"]
 
@@ -87,6 +91,24 @@ class Signal:
     why: str
 
 
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def fisher_one_sided(table: Sequence[Sequence[int]], alternative: Literal["greater", "less"]) -> float:
+    """Fisher's exact test of the 2x2 ``table`` ``[[a, b], [c, d]]``, one-sided: the chance,
+    with the margins fixed, of a top-left count at least (``greater``) or at most (``less``)
+    ``a``: a tail of the hypergeometric distribution of ``a + b + c + d`` items, ``a + b``
+    of them drawn, ``a + c`` of them marked (``scipy.stats.fisher_exact``'s p-value)."""
+    (a, b), (c, d) = table
+    total, drawn, marked = a + b + c + d, a + b, a + c
+    low, high = max(0, drawn - (total - marked)), min(marked, drawn)
+    tail = range(a, high + 1) if alternative == "greater" else range(low, a + 1)
+    whole = _log_comb(total, drawn)
+    terms = [math.exp(_log_comb(marked, k) + _log_comb(total - marked, drawn - k) - whole) for k in tail]
+    return min(1.0, math.fsum(terms))
+
+
 def high_rejection(rep: Counts, rest: Counts, policy: SignalPolicy) -> Signal:
     """Does the rep reject far more than the rest of the team?"""
     if rep.decisions < policy.min_sample or rest.decisions < policy.min_sample:
@@ -98,7 +120,7 @@ def high_rejection(rep: Counts, rest: Counts, policy: SignalPolicy) -> Signal:
             f" {policy.min_sample} each needed)",
         )
     table = [[rep.rejected, rep.accepted], [rest.rejected, rest.accepted]]
-    p_value = float(fisher_exact(table, alternative="greater").pvalue)
+    p_value = fisher_one_sided(table, "greater")
     evidence = Evidence(
         "fisher_exact_one_sided_greater", rep, rest, rep.rejection_rate, rest.rejection_rate, p_value
     )
@@ -121,7 +143,7 @@ def rubber_stamp(rep: Counts, rest: Counts, policy: SignalPolicy) -> Signal:
             f" {policy.min_sample} each needed)",
         )
     table = [[rep.sqls, rep.accepted - rep.sqls], [rest.sqls, rest.accepted - rest.sqls]]
-    p_value = float(fisher_exact(table, alternative="less").pvalue)
+    p_value = fisher_one_sided(table, "less")
     evidence = Evidence(
         "fisher_exact_one_sided_less", rep, rest, rep.sal_to_sql_rate, rest.sal_to_sql_rate, p_value
     )
