@@ -80,10 +80,17 @@ def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[b
     return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
+COPY_FROM_ROWS = 64
+"""From this many rows on, ``copy_rows`` uses COPY; fewer go as one pipelined INSERT."""
+
+
 async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows with COPY, in the session's transaction: far cheaper than one INSERT per row.
 
-    Every row names the same columns; JSONB values are written as JSON text.
+    Every row names the same columns; JSONB values are written as JSON text. A few rows go
+    as one prepared INSERT executed for each row in a single pipeline (asyncpg's
+    ``executemany``: one round trip) rather than COPY, which takes two (the COPY command,
+    then the data): at a steady trickle, batches are small and round trips are the cost.
     """
     if not rows:
         return
@@ -101,7 +108,19 @@ async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[
         # The driver adapter sends BEGIN lazily, with its first statement: make it send it now,
         # or COPY would commit on its own, outside the unit of work.
         await connection.exec_driver_sql("SELECT 1")
-    await driver.copy_records_to_table(table.name, schema_name=table.schema, columns=columns, records=records)
+    if len(records) >= COPY_FROM_ROWS:
+        await driver.copy_records_to_table(
+            table.name, schema_name=table.schema, columns=columns, records=records
+        )
+        return
+    await driver.executemany(_insert_text(table, tuple(columns)), records)
+
+
+def _insert_text(table: Table, columns: tuple[str, ...]) -> str:
+    name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+    names = ", ".join(f'"{column}"' for column in columns)
+    placeholders = ", ".join(f"${number}" for number in range(1, len(columns) + 1))
+    return f"INSERT INTO {name} ({names}) VALUES ({placeholders})"
 
 
 def _json_text(value: object) -> str:

@@ -11,38 +11,96 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.reps.repository import read_availability
-from handoff_router.routing.engine import RepLoad, RoutingState
+from handoff_router.routing.engine import Availability, RepLoad, RoutingState
 from handoff_router.routing.rotation import rotation_from_json, rotation_to_json
-from handoff_router.tables import rep_load, routing_state
+from handoff_router.tables import rep_availability, rep_load, routing_state
+
+_LOCK = select(routing_state.c.rotation).where(routing_state.c.id == 1).with_for_update()
 
 
 async def lock(session: AsyncSession) -> RoutingState:
     """Lock the routing state for this transaction and read it."""
-    await session.execute(insert(routing_state).values(id=1).on_conflict_do_nothing())
-    rotation = await session.scalar(
-        select(routing_state.c.rotation).where(routing_state.c.id == 1).with_for_update()
-    )
-    return RoutingState(
-        rotation=rotation_from_json(rotation or {}),
-        load=await read_load(session),
-        availability=await read_availability(session),
-    )
+    row = (await session.execute(_LOCK)).first()
+    if row is None:  # the first routing ever: the row is made once, then locked like any other time
+        await session.execute(insert(routing_state).values(id=1).on_conflict_do_nothing())
+        row = (await session.execute(_LOCK)).one()
+    # Read after the lock is held, in a statement of its own: READ COMMITTED gives it a snapshot
+    # holding everything the transaction that held the lock before committed.
+    load, availability = await read_load_and_availability(session)
+    return RoutingState(rotation=rotation_from_json(row.rotation or {}), load=load, availability=availability)
 
 
 async def read(session: AsyncSession) -> RoutingState:
     """Read the routing state without locking it (previews and simulations)."""
     rotation = await session.scalar(select(routing_state.c.rotation).where(routing_state.c.id == 1))
-    return RoutingState(
-        rotation=rotation_from_json(rotation or {}),
-        load=await read_load(session),
-        availability=await read_availability(session),
+    load, availability = await read_load_and_availability(session)
+    return RoutingState(rotation=rotation_from_json(rotation or {}), load=load, availability=availability)
+
+
+def _load_and_availability() -> Any:
+    """Every rep's load and availability in one statement (one round trip, not two)."""
+    load, available = rep_load, rep_availability
+    return union_all(
+        select(
+            literal_column("'load'").label("kind"),
+            load.c.rep_id,
+            load.c.open,
+            load.c.day,
+            load.c.today,
+            cast(null(), Boolean).label("available"),
+            cast(null(), DateTime(timezone=True)).label("until"),
+            cast(null(), String).label("reason"),
+        ),
+        select(
+            literal_column("'availability'"),
+            available.c.rep_id,
+            cast(null(), Integer),
+            cast(null(), Date),
+            cast(null(), Integer),
+            available.c.available,
+            available.c.until,
+            available.c.reason,
+        ),
     )
+
+
+_LOAD_AND_AVAILABILITY = _load_and_availability()
+
+
+async def read_load_and_availability(
+    session: AsyncSession,
+) -> tuple[dict[str, RepLoad], dict[str, Availability]]:
+    """Every rep's open count and assignments of their local day, and availability as set at
+    run time (absent: available)."""
+    load: dict[str, RepLoad] = {}
+    availability: dict[str, Availability] = {}
+    for row in await session.execute(_LOAD_AND_AVAILABILITY):
+        if row.kind == "load":
+            load[row.rep_id] = RepLoad(open=row.open, day=row.day, today=row.today)
+        else:
+            availability[row.rep_id] = Availability(
+                available=row.available, until=row.until, reason=row.reason
+            )
+    return load, availability
 
 
 async def read_load(session: AsyncSession) -> dict[str, RepLoad]:
