@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_shared import cloudevents, observability, tracing
 from handoff_shared.cloudevents import CloudEvent
-from handoff_shared.db import copy_rows, one_of
+from handoff_shared.db import copy_rows
 from handoff_shared.stopping import wait_or_stop
 
 log = structlog.get_logger(__name__)
@@ -129,9 +129,11 @@ class OutboxRelay:
     async def publish_once(self) -> int:
         """Publish one batch of unsent rows; answer how many were published."""
         async with self._sessions() as session, session.begin():
-            # The lock and the claim in one statement (one round trip): the lock is an
-            # uncorrelated subquery, evaluated once before the scan; not taken, no rows.
-            rows = (await session.execute(self._claim_statement())).all()
+            # Claim and mark in one statement (one round trip): the rows are marked sent in this
+            # transaction, which commits only once Kafka has acknowledged them all; a failed send
+            # rolls it back and they stay unsent. The lock is an uncorrelated subquery,
+            # evaluated once before the scan; not taken, no rows.
+            rows = sorted((await session.execute(self._claim_statement())).all(), key=lambda row: row.id)
             if not rows:
                 return 0
             spans: list[Any] = []
@@ -140,7 +142,6 @@ class OutboxRelay:
             finally:
                 for span in spans:
                     span.end()
-            await self._mark_sent(session, [row.id for row in rows])
         observability.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
 
@@ -150,12 +151,18 @@ class OutboxRelay:
             locked = select(
                 func.pg_try_advisory_xact_lock(func.hashtext(self._lock_name), type_=Boolean)
             ).scalar_subquery()
-            self._claim = (
-                select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
+            oldest = (
+                select(table.c.id)
                 .where(table.c.sent_at.is_(None), locked)
                 .order_by(table.c.id)
                 .limit(self._batch_max)
                 .with_for_update(skip_locked=True)
+            )
+            self._claim = (
+                update(table)
+                .where(table.c.id.in_(oldest))
+                .values(sent_at=func.now())
+                .returning(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
             )
         return self._claim
 
@@ -197,11 +204,6 @@ class OutboxRelay:
             batch.close()
             futures.append(await self._producer.send_batch(batch, topic, partition=partition))
         return futures
-
-    async def _mark_sent(self, session: AsyncSession, ids: list[int]) -> None:
-        await session.execute(
-            update(self._table).where(one_of(self._table.c.id, ids)).values(sent_at=func.now())
-        )
 
     async def pending(self) -> int:
         """How many rows wait to be published."""

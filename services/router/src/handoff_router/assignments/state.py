@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Boolean,
     Date,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    text,
     union_all,
     update,
 )
@@ -110,36 +112,41 @@ async def read_load(session: AsyncSession) -> dict[str, RepLoad]:
 
 
 async def save(session: AsyncSession, before: RoutingState, after: RoutingState) -> None:
-    """Write what routing changed: the rotation, and each rep's load as a delta."""
-    if after.rotation != before.rotation:
-        await session.execute(
-            update(routing_state)
-            .where(routing_state.c.id == 1)
-            .values(rotation=rotation_to_json(after.rotation))
-        )
+    """Write what routing changed: the rotation, and each rep's load as a delta (one statement)."""
+    rotate = after.rotation != before.rotation
     changed = [
-        {
-            "rep_id": rep,
-            "open": load.open - before.load.get(rep, RepLoad()).open,
-            "day": load.day,
-            "today": load.today,
-        }
+        (rep, load.open - before.load.get(rep, RepLoad()).open, load.day, load.today)
         for rep, load in sorted(after.load.items())
         if before.load.get(rep) != load
     ]
-    if changed:
-        statement = insert(rep_load)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[rep_load.c.rep_id],
-                set_={
-                    "open": rep_load.c.open + statement.excluded.open,
-                    "day": statement.excluded.day,
-                    "today": statement.excluded.today,
-                },
-            ),
-            changed,
-        )
+    if not rotate and not changed:
+        return
+    reps, opens, days, todays = (
+        (list(column) for column in zip(*changed, strict=True)) if changed else ([], [], [], [])
+    )
+    await session.execute(
+        _SAVE,
+        {
+            "rotate": rotate,
+            "rotation": orjson.dumps(rotation_to_json(after.rotation)).decode(),
+            "reps": reps,
+            "opens": opens,
+            "days": days,
+            "todays": todays,
+        },
+    )
+
+
+# The rotation and the load deltas together; rows in ``rep_id`` order (the lock order).
+_SAVE = text(
+    f"WITH rotation AS (UPDATE {routing_state.schema}.{routing_state.name} "
+    "SET rotation = CAST(:rotation AS jsonb) WHERE id = 1 AND CAST(:rotate AS boolean)) "
+    f"INSERT INTO {rep_load.schema}.{rep_load.name} AS load (rep_id, open, day, today) "
+    "SELECT * FROM unnest(CAST(:reps AS text[]), CAST(:opens AS integer[]), CAST(:days AS date[]), "
+    "CAST(:todays AS integer[])) "
+    "ON CONFLICT (rep_id) DO UPDATE SET open = load.open + excluded.open, day = excluded.day, "
+    "today = excluded.today"
+)
 
 
 async def release(session: AsyncSession, rep_ids: Iterable[str]) -> None:
