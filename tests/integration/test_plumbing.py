@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -115,9 +116,11 @@ class ProcessDied(Exception):
 
 
 class DiesBeforeMarking(OutboxRelay):
-    """A relay whose process dies after Kafka has the rows but before they are marked sent."""
+    """A relay whose process dies after Kafka has the rows but before they are marked sent
+    (the transaction that marks them never commits)."""
 
-    async def _mark_sent(self, session: AsyncSession, ids: list[int]) -> None:
+    async def _send_in_batches(self, rows: Sequence[Any], spans: list[Any] | None = None) -> list[Any]:
+        await asyncio.gather(*await super()._send_in_batches(rows, spans))
         raise ProcessDied("after publishing, before marking")
 
 
