@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -115,9 +116,11 @@ class ProcessDied(Exception):
 
 
 class DiesBeforeMarking(OutboxRelay):
-    """A relay whose process dies after Kafka has the rows but before they are marked sent."""
+    """A relay whose process dies after Kafka has the rows but before they are marked sent
+    (the transaction that marks them never commits)."""
 
-    async def _mark_sent(self, session: AsyncSession, ids: list[int]) -> None:
+    async def _send_in_batches(self, rows: Sequence[Any], spans: list[Any] | None = None) -> list[Any]:
+        await asyncio.gather(*await super()._send_in_batches(rows, spans))
         raise ProcessDied("after publishing, before marking")
 
 
@@ -272,3 +275,23 @@ async def test_a_record_that_always_fails_is_dead_lettered_and_the_others_go_on(
     async with scratch.sessions() as session:
         rows = (await session.execute(select(scratch.applied.c.lead_id, scratch.applied.c.times))).all()
     assert sorted(rows) == [("lead-1", 1), ("lead-2", 1)]
+
+
+async def test_a_pooled_connection_the_database_dropped_is_replaced_before_use(
+    stack: Stack, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make_engine`` pings only connections that sat idle (here: any, the threshold is 0):
+    one whose backend was terminated meanwhile is replaced, and the unit of work goes through."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    service_engine = db.make_engine(stack.database_url, pool_size=1)
+    sessions = db.make_sessions(service_engine)
+    try:
+        async with db.transaction(sessions) as session:
+            backend = await session.scalar(select(func.pg_backend_pid()))
+        async with engine.begin() as conn:
+            assert await conn.scalar(select(func.pg_terminate_backend(backend)))
+        async with db.transaction(sessions) as session:
+            again = await session.scalar(select(func.pg_backend_pid()))
+        assert again != backend
+    finally:
+        await service_engine.dispose()

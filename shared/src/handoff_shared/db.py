@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,28 +21,58 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    event,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.sql.elements import ColumnElement
 
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled connection idle longer than this is pinged before use (see ``make_engine``)."""
+
 
 def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
-    """An asyncpg engine whose connections look in the service's own schema first."""
+    """An asyncpg engine whose connections look in the service's own schema first.
+
+    A connection that sat in the pool for more than ``PING_AFTER_IDLE_SECONDS`` is pinged when
+    checked out, and replaced if the database does not answer (after a restart, say). One in
+    steady use is not: SQLAlchemy's ``pool_pre_ping`` pings on every checkout, and asyncpg's
+    ping is three round trips (BEGIN, an empty query, ROLLBACK) before every transaction,
+    which cost a busy consumer more time than its own statements. A connection that breaks
+    while in use fails its unit of work, which the callers retry (``kafka.is_transient``).
+    """
     connect_args: dict[str, object] = {}
     if schema is not None:
         connect_args["server_settings"] = {"search_path": f"{schema},public", "application_name": schema}
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         json_serializer=_json_text,
         json_deserializer=orjson.loads,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         connect_args=connect_args,
     )
+    pool = engine.sync_engine.pool
+    event.listen(pool, "checkin", _note_checkin)
+    event.listen(pool, "checkout", _ping_if_idle)
+    return engine
+
+
+def _note_checkin(dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    checked_in_at = record.info.pop("checked_in_at", None)
+    if checked_in_at is None or time.monotonic() - checked_in_at <= PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as exc:  # the pool opens a new connection and tries that one instead
+        raise DisconnectionError(f"a pooled connection did not answer: {type(exc).__name__}") from exc
 
 
 def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
@@ -49,10 +80,17 @@ def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[b
     return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
+COPY_FROM_ROWS = 64
+"""From this many rows on, ``copy_rows`` uses COPY; fewer go as one pipelined INSERT."""
+
+
 async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows with COPY, in the session's transaction: far cheaper than one INSERT per row.
 
-    Every row names the same columns; JSONB values are written as JSON text.
+    Every row names the same columns; JSONB values are written as JSON text. A few rows go
+    as one prepared INSERT executed for each row in a single pipeline (asyncpg's
+    ``executemany``: one round trip) rather than COPY, which takes two (the COPY command,
+    then the data): at a steady trickle, batches are small and round trips are the cost.
     """
     if not rows:
         return
@@ -70,7 +108,19 @@ async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[
         # The driver adapter sends BEGIN lazily, with its first statement: make it send it now,
         # or COPY would commit on its own, outside the unit of work.
         await connection.exec_driver_sql("SELECT 1")
-    await driver.copy_records_to_table(table.name, schema_name=table.schema, columns=columns, records=records)
+    if len(records) >= COPY_FROM_ROWS:
+        await driver.copy_records_to_table(
+            table.name, schema_name=table.schema, columns=columns, records=records
+        )
+        return
+    await driver.executemany(_insert_text(table, tuple(columns)), records)
+
+
+def _insert_text(table: Table, columns: tuple[str, ...]) -> str:
+    name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+    names = ", ".join(f'"{column}"' for column in columns)
+    placeholders = ", ".join(f"${number}" for number in range(1, len(columns) + 1))
+    return f"INSERT INTO {name} ({names}) VALUES ({placeholders})"
 
 
 def _json_text(value: object) -> str:

@@ -18,12 +18,12 @@ from typing import Any
 
 import structlog
 from aiokafka.partitioner import DefaultPartitioner
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Boolean, Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_shared import cloudevents, observability, tracing
 from handoff_shared.cloudevents import CloudEvent
-from handoff_shared.db import copy_rows, one_of
+from handoff_shared.db import copy_rows
 from handoff_shared.stopping import wait_or_stop
 
 log = structlog.get_logger(__name__)
@@ -87,6 +87,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._partitioner = DefaultPartitioner()
         self._purged_at = 0.0
+        self._claim: Any = None  # built on first use (the statement of ``_claim_statement``)
 
     def attach(self, producer: Any) -> None:
         """Publish through ``producer`` (started by the caller)."""
@@ -127,22 +128,12 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Publish one batch of unsent rows; answer how many were published."""
-        table = self._table
         async with self._sessions() as session, session.begin():
-            locked = await session.scalar(
-                select(func.pg_try_advisory_xact_lock(func.hashtext(self._lock_name)))
-            )
-            if not locked:
-                return 0
-            rows = (
-                await session.execute(
-                    select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
-                    .where(table.c.sent_at.is_(None))
-                    .order_by(table.c.id)
-                    .limit(self._batch_max)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            # Claim and mark in one statement (one round trip): the rows are marked sent in this
+            # transaction, which commits only once Kafka has acknowledged them all; a failed send
+            # rolls it back and they stay unsent. The lock is an uncorrelated subquery,
+            # evaluated once before the scan; not taken, no rows.
+            rows = sorted((await session.execute(self._claim_statement())).all(), key=lambda row: row.id)
             if not rows:
                 return 0
             spans: list[Any] = []
@@ -151,9 +142,29 @@ class OutboxRelay:
             finally:
                 for span in spans:
                     span.end()
-            await self._mark_sent(session, [row.id for row in rows])
         observability.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
+
+    def _claim_statement(self) -> Any:
+        if self._claim is None:
+            table = self._table
+            locked = select(
+                func.pg_try_advisory_xact_lock(func.hashtext(self._lock_name), type_=Boolean)
+            ).scalar_subquery()
+            oldest = (
+                select(table.c.id)
+                .where(table.c.sent_at.is_(None), locked)
+                .order_by(table.c.id)
+                .limit(self._batch_max)
+                .with_for_update(skip_locked=True)
+            )
+            self._claim = (
+                update(table)
+                .where(table.c.id.in_(oldest))
+                .values(sent_at=func.now())
+                .returning(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
+            )
+        return self._claim
 
     async def _send_in_batches(
         self, rows: Sequence[Any], spans: list[Any] | None = None
@@ -182,18 +193,17 @@ class OutboxRelay:
             if batch is None:
                 batch = open_batches[(row.topic, partition)] = self._producer.create_batch()
             if batch.append(key=row.key, value=row.value, timestamp=None, headers=headers) is None:
+                batch.close()
                 futures.append(await self._producer.send_batch(batch, row.topic, partition=partition))
                 batch = open_batches[(row.topic, partition)] = self._producer.create_batch()
                 if batch.append(key=row.key, value=row.value, timestamp=None, headers=headers) is None:
                     raise ValueError(f"outbox row {row.id} is larger than a record batch")
         for (topic, partition), batch in open_batches.items():
+            # Closed, the batch goes at once: the producer's linger is for records sent one by
+            # one, and this batch holds everything there is to send.
+            batch.close()
             futures.append(await self._producer.send_batch(batch, topic, partition=partition))
         return futures
-
-    async def _mark_sent(self, session: AsyncSession, ids: list[int]) -> None:
-        await session.execute(
-            update(self._table).where(one_of(self._table.c.id, ids)).values(sent_at=func.now())
-        )
 
     async def pending(self) -> int:
         """How many rows wait to be published."""

@@ -130,12 +130,14 @@ async def pending_among(session: AsyncSession, lead_ids: Sequence[str]) -> set[s
     """Which of ``lead_ids`` have an open (pending) assignment."""
     if not lead_ids:
         return set()
-    rows = await session.scalars(
-        select(assignments.c.lead_id).where(
-            one_of(assignments.c.lead_id, list(lead_ids)), assignments.c.status == "pending"
-        )
+    return set((await session.scalars(pending_among_query(lead_ids))).all())
+
+
+def pending_among_query(lead_ids: Sequence[str]) -> Any:
+    """The statement of ``pending_among``, to run with other reads in one round trip."""
+    return select(assignments.c.lead_id).where(
+        one_of(assignments.c.lead_id, list(lead_ids)), assignments.c.status == "pending"
     )
-    return set(rows.all())
 
 
 async def recent_decided_statuses(

@@ -11,38 +11,98 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import func, select, update
+import orjson
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.reps.repository import read_availability
-from handoff_router.routing.engine import RepLoad, RoutingState
+from handoff_router.routing.engine import Availability, RepLoad, RoutingState
 from handoff_router.routing.rotation import rotation_from_json, rotation_to_json
-from handoff_router.tables import rep_load, routing_state
+from handoff_router.tables import rep_availability, rep_load, routing_state
+
+_LOCK = select(routing_state.c.rotation).where(routing_state.c.id == 1).with_for_update()
 
 
 async def lock(session: AsyncSession) -> RoutingState:
     """Lock the routing state for this transaction and read it."""
-    await session.execute(insert(routing_state).values(id=1).on_conflict_do_nothing())
-    rotation = await session.scalar(
-        select(routing_state.c.rotation).where(routing_state.c.id == 1).with_for_update()
-    )
-    return RoutingState(
-        rotation=rotation_from_json(rotation or {}),
-        load=await read_load(session),
-        availability=await read_availability(session),
-    )
+    row = (await session.execute(_LOCK)).first()
+    if row is None:  # the first routing ever: the row is made once, then locked like any other time
+        await session.execute(insert(routing_state).values(id=1).on_conflict_do_nothing())
+        row = (await session.execute(_LOCK)).one()
+    # Read after the lock is held, in a statement of its own: READ COMMITTED gives it a snapshot
+    # holding everything the transaction that held the lock before committed.
+    load, availability = await read_load_and_availability(session)
+    return RoutingState(rotation=rotation_from_json(row.rotation or {}), load=load, availability=availability)
 
 
 async def read(session: AsyncSession) -> RoutingState:
     """Read the routing state without locking it (previews and simulations)."""
     rotation = await session.scalar(select(routing_state.c.rotation).where(routing_state.c.id == 1))
-    return RoutingState(
-        rotation=rotation_from_json(rotation or {}),
-        load=await read_load(session),
-        availability=await read_availability(session),
+    load, availability = await read_load_and_availability(session)
+    return RoutingState(rotation=rotation_from_json(rotation or {}), load=load, availability=availability)
+
+
+def _load_and_availability() -> Any:
+    """Every rep's load and availability in one statement (one round trip, not two)."""
+    load, available = rep_load, rep_availability
+    return union_all(
+        select(
+            literal_column("'load'").label("kind"),
+            load.c.rep_id,
+            load.c.open,
+            load.c.day,
+            load.c.today,
+            cast(null(), Boolean).label("available"),
+            cast(null(), DateTime(timezone=True)).label("until"),
+            cast(null(), String).label("reason"),
+        ),
+        select(
+            literal_column("'availability'"),
+            available.c.rep_id,
+            cast(null(), Integer),
+            cast(null(), Date),
+            cast(null(), Integer),
+            available.c.available,
+            available.c.until,
+            available.c.reason,
+        ),
     )
+
+
+_LOAD_AND_AVAILABILITY = _load_and_availability()
+
+
+async def read_load_and_availability(
+    session: AsyncSession,
+) -> tuple[dict[str, RepLoad], dict[str, Availability]]:
+    """Every rep's open count and assignments of their local day, and availability as set at
+    run time (absent: available)."""
+    load: dict[str, RepLoad] = {}
+    availability: dict[str, Availability] = {}
+    for row in await session.execute(_LOAD_AND_AVAILABILITY):
+        if row.kind == "load":
+            load[row.rep_id] = RepLoad(open=row.open, day=row.day, today=row.today)
+        else:
+            availability[row.rep_id] = Availability(
+                available=row.available, until=row.until, reason=row.reason
+            )
+    return load, availability
 
 
 async def read_load(session: AsyncSession) -> dict[str, RepLoad]:
@@ -52,36 +112,41 @@ async def read_load(session: AsyncSession) -> dict[str, RepLoad]:
 
 
 async def save(session: AsyncSession, before: RoutingState, after: RoutingState) -> None:
-    """Write what routing changed: the rotation, and each rep's load as a delta."""
-    if after.rotation != before.rotation:
-        await session.execute(
-            update(routing_state)
-            .where(routing_state.c.id == 1)
-            .values(rotation=rotation_to_json(after.rotation))
-        )
+    """Write what routing changed: the rotation, and each rep's load as a delta (one statement)."""
+    rotate = after.rotation != before.rotation
     changed = [
-        {
-            "rep_id": rep,
-            "open": load.open - before.load.get(rep, RepLoad()).open,
-            "day": load.day,
-            "today": load.today,
-        }
+        (rep, load.open - before.load.get(rep, RepLoad()).open, load.day, load.today)
         for rep, load in sorted(after.load.items())
         if before.load.get(rep) != load
     ]
-    if changed:
-        statement = insert(rep_load)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[rep_load.c.rep_id],
-                set_={
-                    "open": rep_load.c.open + statement.excluded.open,
-                    "day": statement.excluded.day,
-                    "today": statement.excluded.today,
-                },
-            ),
-            changed,
-        )
+    if not rotate and not changed:
+        return
+    reps, opens, days, todays = (
+        (list(column) for column in zip(*changed, strict=True)) if changed else ([], [], [], [])
+    )
+    await session.execute(
+        _SAVE,
+        {
+            "rotate": rotate,
+            "rotation": orjson.dumps(rotation_to_json(after.rotation)).decode(),
+            "reps": reps,
+            "opens": opens,
+            "days": days,
+            "todays": todays,
+        },
+    )
+
+
+# The rotation and the load deltas together; rows in ``rep_id`` order (the lock order).
+_SAVE = text(
+    f"WITH rotation AS (UPDATE {routing_state.schema}.{routing_state.name} "
+    "SET rotation = CAST(:rotation AS jsonb) WHERE id = 1 AND CAST(:rotate AS boolean)) "
+    f"INSERT INTO {rep_load.schema}.{rep_load.name} AS load (rep_id, open, day, today) "
+    "SELECT * FROM unnest(CAST(:reps AS text[]), CAST(:opens AS integer[]), CAST(:days AS date[]), "
+    "CAST(:todays AS integer[])) "
+    "ON CONFLICT (rep_id) DO UPDATE SET open = load.open + excluded.open, day = excluded.day, "
+    "today = excluded.today"
+)
 
 
 async def release(session: AsyncSession, rep_ids: Iterable[str]) -> None:

@@ -78,13 +78,17 @@ async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> N
         }
         for item in deliveries
     }
-    # DO NOTHING takes no lock on an existing endpoint row, so routing never waits on a worker.
-    await session.execute(insert(callback_endpoints).on_conflict_do_nothing(), list(endpoints.values()))
-    # One statement whatever the count: the columns travel as arrays (routing writes one delivery
-    # per lead, and a multi-row INSERT's per-value parameter handling cost more than the routing).
+    # One statement whatever the count, the endpoints with the deliveries (one round trip): the
+    # columns travel as arrays (routing writes one delivery per lead, and a multi-row INSERT's
+    # per-value parameter handling cost more than the routing). DO NOTHING takes no lock on an
+    # existing endpoint row, so routing never waits on a worker.
     await session.execute(
         _INSERT_DELIVERIES,
         {
+            "e_ids": list(endpoints),
+            "e_kinds": [row["owner_kind"] for row in endpoints.values()],
+            "e_owners": [row["owner_id"] for row in endpoints.values()],
+            "e_urls": [row["url"] for row in endpoints.values()],
             "delivery_ids": [new_webhook_id() for _ in deliveries],
             "endpoint_ids": [endpoint_id(item.kind, item.owner_id) for item in deliveries],
             "event_ids": [item.event_id for item in deliveries],
@@ -99,6 +103,10 @@ async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> N
 
 
 _INSERT_DELIVERIES = text(
+    f"WITH endpoints AS (INSERT INTO {callback_endpoints.schema}.{callback_endpoints.name} "
+    "(endpoint_id, owner_kind, owner_id, url) SELECT * FROM unnest("
+    "CAST(:e_ids AS text[]), CAST(:e_kinds AS text[]), CAST(:e_owners AS text[]), "
+    "CAST(:e_urls AS text[])) ON CONFLICT DO NOTHING) "
     f"INSERT INTO {callback_deliveries.schema}.{callback_deliveries.name} "
     "(delivery_id, endpoint_id, event_id, event_type, lead_id, body, next_attempt_at, created_at, "
     "status, failure_reason, finished_at) "

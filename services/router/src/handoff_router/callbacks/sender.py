@@ -1,11 +1,11 @@
 """One HTTP try of a callback: resolve, refuse addresses inside the network, POST to the address checked.
 
-httpx with connect and total timeouts, keep-alive HTTP/1.1 connections, and no redirects (a
-3xx is a failure like any other non-2xx). Each callback URL has a connection pool of its own,
-as large as the per-endpoint bound: a slow endpoint can only fill its own pool, and
-httpcore's pool stays small (its bookkeeping grows with the connections of one pool: one
-pool of 128 connections sent a fifth of what many small ones send, bench/README.md).
-A pool unused for ``IDLE_POOL_SECONDS`` is closed. The host is resolved here and each
+Connect and total timeouts, keep-alive HTTP/1.1 connections, and no redirects (a 3xx is a
+failure like any other non-2xx). Each callback URL has a connection pool of its own, as large
+as the per-endpoint bound: a slow endpoint can only fill its own pool. A pool unused for
+``IDLE_POOL_SECONDS`` is closed. The POST goes through the small client of ``http1`` (a
+fraction of httpx's CPU per request); with tracing on, through httpx, whose instrumentation
+makes the client span and puts ``traceparent`` on the request. The host is resolved here and each
 of its addresses checked; the request then goes to the checked address (``Host`` and TLS
 SNI keep the name), so a DNS answer cannot change between check and call.
 """
@@ -17,10 +17,12 @@ import ipaddress
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
+from handoff_shared import tracing
 
+from handoff_router.callbacks import http1
 from handoff_router.callbacks.addresses import Network, refused_class, url_problems
 from handoff_router.callbacks.retries import Attempt
 
@@ -47,15 +49,39 @@ class _Target:
     headers: dict[str, str]
     extensions: dict[str, str]
     until: float
+    host: str  # the Host header: the name (and port) of the URL
+    path: str  # the request target: path and query
 
 
 @dataclass
 class _Pool:
-    """One callback URL's keep-alive connections; ``busy`` tries under way, ``used`` last use."""
+    """One callback URL's keep-alive connections; ``busy`` tries under way, ``used`` last use.
 
-    client: httpx.AsyncClient
+    ``client`` (httpx) when tracing is on; otherwise ``idle`` connections of ``http1``, at most
+    ``slots`` of them in use at once."""
+
+    client: httpx.AsyncClient | None
+    slots: asyncio.Semaphore
+    idle: list[tuple[float, http1.Connection]] = field(default_factory=list)
     busy: int = 0
     used: float = 0.0
+
+    def take(self) -> http1.Connection | None:
+        """The most recently used idle connection still open (others that closed are dropped)."""
+        now = time.monotonic()
+        while self.idle:
+            since, connection = self.idle.pop()
+            if connection.reusable and now - since < IDLE_POOL_SECONDS:
+                return connection
+            connection.close()
+        return None
+
+    async def close(self) -> None:
+        for _, connection in self.idle:
+            connection.close()
+        self.idle.clear()
+        if self.client is not None:
+            await self.client.aclose()
 
 
 class AddressRefused(Exception):
@@ -79,6 +105,7 @@ class Sender:
         self._allowed = tuple(allowed)
         self._dns: dict[tuple[str, int], tuple[float, str]] = {}
         self._timeout = httpx.Timeout(total_timeout, connect=connect_timeout)
+        self._connect = connect_timeout
         self._per_pool = per_url_connections
         self._pools: dict[str, _Pool] = {}
         self._targets: dict[str, _Target] = {}
@@ -89,18 +116,20 @@ class Sender:
     def _pool(self, url: str) -> _Pool:
         pool = self._pools.get(url)
         if pool is None:
-            client = httpx.AsyncClient(
-                timeout=self._timeout,
-                limits=httpx.Limits(
-                    max_connections=self._per_pool,
-                    max_keepalive_connections=self._per_pool,
-                    keepalive_expiry=IDLE_POOL_SECONDS,
-                ),
-                follow_redirects=False,
-                verify=self._ssl,
-                trust_env=False,  # no proxy from the environment: the address checked is the one called
-            )
-            pool = self._pools[url] = _Pool(client)
+            client = None
+            if tracing.ENABLED:
+                client = httpx.AsyncClient(
+                    timeout=self._timeout,
+                    limits=httpx.Limits(
+                        max_connections=self._per_pool,
+                        max_keepalive_connections=self._per_pool,
+                        keepalive_expiry=IDLE_POOL_SECONDS,
+                    ),
+                    follow_redirects=False,
+                    verify=self._ssl,
+                    trust_env=False,  # no proxy from the environment: the address checked is the one called
+                )
+            pool = self._pools[url] = _Pool(client, asyncio.Semaphore(self._per_pool))
         pool.used = time.monotonic()
         return pool
 
@@ -113,14 +142,14 @@ class Sender:
             url for url, pool in self._pools.items() if not pool.busy and now - pool.used > IDLE_POOL_SECONDS
         ]
         for url in idle:
-            await self._pools.pop(url).client.aclose()
+            await self._pools.pop(url).close()
         self._targets = {url: target for url, target in self._targets.items() if target.until > now}
 
     async def close(self) -> None:
         """Close every pool."""
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            await pool.client.aclose()
+            await pool.close()
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Sent:
         """One try: never raises for the endpoint's faults, it reports them."""
@@ -133,24 +162,71 @@ class Sender:
             if target.headers:
                 headers = {**headers, **target.headers}
             async with asyncio.timeout(self._total):
-                response = await pool.client.post(
-                    target.url, content=body, headers=headers, extensions=target.extensions
-                )
-            attempt = Attempt(response.status_code, retry_after=response.headers.get("retry-after"))
-            excerpt: str | None = response.text[:EXCERPT_CHARS]
+                if pool.client is not None:
+                    response = await pool.client.post(
+                        target.url, content=body, headers=headers, extensions=target.extensions
+                    )
+                    status, retry_after = response.status_code, response.headers.get("retry-after")
+                    excerpt: str | None = response.text[:EXCERPT_CHARS]
+                else:
+                    answer = await self._post(pool, target, headers, body)
+                    status, retry_after = answer.status, answer.headers.get("retry-after")
+                    excerpt = answer.body.decode("utf-8", "replace")[:EXCERPT_CHARS]
+            attempt = Attempt(status, retry_after=retry_after)
         except AddressRefused as exc:
             attempt, excerpt = Attempt(None, error="address_refused"), str(exc)
         except socket.gaierror as exc:
             attempt, excerpt = Attempt(None, error="dns_error"), str(exc)
         except (TimeoutError, httpx.TimeoutException):
             attempt, excerpt = Attempt(None, error="timeout"), None
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, http1.ConnectFailed) as exc:
             attempt, excerpt = Attempt(None, error="connect_error"), str(exc)[:EXCERPT_CHARS]
         except httpx.HTTPError as exc:
             attempt, excerpt = Attempt(None, error=type(exc).__name__.lower()), str(exc)[:EXCERPT_CHARS]
+        except http1.ProtocolError as exc:  # httpx's name for the same
+            attempt, excerpt = Attempt(None, error="remoteprotocolerror"), str(exc)[:EXCERPT_CHARS]
+        except OSError as exc:  # the connection broke while writing or reading (httpx: ReadError)
+            attempt, excerpt = Attempt(None, error="readerror"), str(exc)[:EXCERPT_CHARS]
         finally:
             pool.busy -= 1
         return Sent(attempt, (time.perf_counter() - started) * 1000, excerpt)
+
+    async def _post(self, pool: _Pool, target: _Target, headers: dict[str, str], body: bytes) -> http1.Answer:
+        """One POST on a kept-alive connection of the URL's pool (a new one when none is idle)."""
+        head = http1.request_head(target.path, target.host, headers, len(body))
+        async with pool.slots:
+            connection = pool.take()
+            if connection is not None:
+                try:
+                    return await self._exchange(pool, connection, head, body)
+                except (http1.ClosedUnanswered, ConnectionResetError, BrokenPipeError):
+                    # The server closed this idle connection as the request went out: nothing
+                    # was answered, so the try goes again once, on a new connection (with the
+                    # same webhook-id: a receiver that did get it sees a repeat, as after a retry).
+                    pass
+            url = target.url
+            https = url.scheme == "https"
+            connection = await http1.Connection.open(
+                url.host,
+                url.port or (443 if https else 80),
+                tls=self._ssl if https else None,
+                server_hostname=target.extensions.get("sni_hostname", url.host),
+                timeout=self._connect,
+            )
+            return await self._exchange(pool, connection, head, body)
+
+    @staticmethod
+    async def _exchange(pool: _Pool, connection: http1.Connection, head: bytes, body: bytes) -> http1.Answer:
+        try:
+            answer, keep = await connection.post(head, body)
+        except BaseException:
+            connection.close()
+            raise
+        if keep:
+            pool.idle.append((time.monotonic(), connection))
+        else:
+            connection.close()
+        return answer
 
     async def _target(self, url: str) -> _Target:
         """The URL checked and pinned to a checked address, kept as long as its DNS answer is."""
@@ -166,11 +242,13 @@ class Sender:
         address = await self._resolve(host, port)
         until = time.monotonic() + DNS_TTL_SECONDS
         extensions = self._sni(url)
+        netloc = parsed.netloc.decode("ascii")
+        path = parsed.raw_path.decode("ascii")
         if address == host:
-            target = _Target(parsed, {}, extensions, until)
+            target = _Target(parsed, {}, extensions, until, netloc, path)
         else:
             target = _Target(
-                parsed.copy_with(host=address), {"host": parsed.netloc.decode("ascii")}, extensions, until
+                parsed.copy_with(host=address), {"host": netloc}, extensions, until, netloc, path
             )
         self._targets[url] = target
         return target

@@ -80,8 +80,9 @@ async def is_empty(session: AsyncSession) -> bool:
 
 async def queued_among(session: AsyncSession, lead_ids: Sequence[str]) -> set[str]:
     """Which of ``lead_ids`` wait in the queue."""
-    return set(
-        (
-            await session.scalars(select(unassigned.c.lead_id).where(one_of(unassigned.c.lead_id, lead_ids)))
-        ).all()
-    )
+    return set((await session.scalars(queued_among_query(lead_ids))).all())
+
+
+def queued_among_query(lead_ids: Sequence[str]) -> Any:
+    """The statement of ``queued_among``, to run with other reads in one round trip."""
+    return select(unassigned.c.lead_id).where(one_of(unassigned.c.lead_id, list(lead_ids)))
