@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import h11
 import httpx
 from handoff_shared import tracing
 
@@ -216,7 +217,9 @@ class Sender:
             return await self._exchange(pool, connection, head, body)
 
     @staticmethod
-    async def _exchange(pool: _Pool, connection: http1.Connection, head: bytes, body: bytes) -> http1.Answer:
+    async def _exchange(
+        pool: _Pool, connection: http1.Connection, head: h11.Request, body: bytes
+    ) -> http1.Answer:
         try:
             answer, keep = await connection.post(head, body)
         except BaseException:
