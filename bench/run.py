@@ -14,6 +14,7 @@ section and the peak RSS table to docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import subprocess
@@ -29,6 +30,7 @@ SERVICES = ("router", "sla-monitor", "feedback")
 # Run first: the ceilings and the routing figures the others are compared with.
 ORDER = ("postgres_ceiling", "routing_throughput", "routing_latency")
 RSS_GOAL_MB = 200
+SETTLE_SECONDS = 300  # the longest wait for the services to catch up between benchmarks
 
 
 def benchmarks() -> list[str]:
@@ -109,6 +111,53 @@ def machine() -> list[str]:
     ]
 
 
+async def _lag(bootstrap: str) -> int:
+    """Records the services' consumer groups have not committed yet, in all."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await probe.start()
+    try:
+        total = 0
+        for group, _ in await admin.list_consumer_groups():
+            if not group.startswith("handoff-"):
+                continue
+            committed = await admin.list_consumer_group_offsets(group)
+            partitions = [tp for tp in committed if not tp.topic.endswith(".dlq")]
+            if partitions:
+                ends = await probe.end_offsets(partitions)
+                total += sum(max(ends[tp] - committed[tp].offset, 0) for tp in partitions)
+        return total
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+def settle(limit: float = SETTLE_SECONDS) -> tuple[float, int, int]:
+    """Wait until the services have consumed what the benchmark before left them (their consumer
+    groups' lag is 0, or has not moved for 30 s: a group nobody reads any more), so a benchmark is
+    not measured while the others' backlog still holds the cores. Answers the seconds waited and
+    the lag at the start and at the end."""
+    env = {}
+    for line in (ROOT / ".run" / "stack.env").read_text().splitlines():
+        name, _, value = line.partition("=")
+        env[name.strip()] = value.strip()
+    bootstrap = env.get("HANDOFF_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    started = time.monotonic()
+    first = last = asyncio.run(_lag(bootstrap))
+    still_since = time.monotonic()
+    while last and time.monotonic() - started < limit and time.monotonic() - still_since < 30:
+        time.sleep(2)
+        lag = asyncio.run(_lag(bootstrap))
+        if lag < last:
+            still_since = time.monotonic()
+        last = lag
+    return time.monotonic() - started, first, last
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -124,12 +173,16 @@ def main() -> int:
     header = machine()
     sections: list[str] = []
     failed: list[str] = []
+    settled: dict[str, tuple[float, int, int]] = {}
     with RssSampler() as sampler:
         for name in names:
             sampler.current = name
             print(f"== bench/{name}.py", flush=True)
             for stale in (report / f"{name}.md", report / f"{name}.json"):
                 stale.unlink(missing_ok=True)
+            waited, before, after = settle()
+            settled[name] = (waited, before, after)
+            print(f"   settled in {waited:.0f} s (consumer lag {before:,} -> {after:,})", flush=True)
             argv = [sys.executable, str(BENCH / f"{name}.py"), "--report", str(report)]
             started = time.monotonic()
             try:
@@ -182,6 +235,13 @@ def main() -> int:
         "Rerun it to refresh this page; bench/README.md says what each benchmark measures.",
         "",
         *header,
+        "- before each benchmark the runner waited for the services to consume what the one before"
+        " left them (their consumer groups' lag back to 0), so none is measured under another's"
+        " backlog: "
+        + "; ".join(
+            f"`{name}` {waited:.0f} s (lag {before:,} → {after:,})"
+            for name, (waited, before, after) in settled.items()
+        ),
     ]
     parts = ["\n".join(intro), *(section.strip("\n") for section in sections), rss]
     args.output.write_text("\n\n".join(parts) + "\n")
