@@ -65,6 +65,10 @@ async def rebuild(settings: Settings, *, show_progress: bool, force: bool = Fals
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
+        # Assigned partitions without a committed offset are reset at once, in the background:
+        # to the end ("latest", the default), such a reset could land after the seek to the
+        # beginning below and replay nothing (seen: "rebuilt from 0 records" over SCRAM).
+        auto_offset_reset="earliest",
         isolation_level="read_committed",
         **security.client_options(),
     )
@@ -114,6 +118,9 @@ async def _rebuild_locked(
     async with runtime.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {', '.join(f'feedback.{t}' for t in FRESH)}"))
     read = await _replay(consumer, ingest, partitions, last, total, show_progress)
+    if read < total:  # transactional markers aside, every record up to the end was read
+        skipped = {p: await consumer.position(p) for p in partitions}
+        log.warning("rebuild.short_read", read=read, total=total, positions=str(skipped)[:500])
     async with runtime.engine.begin() as connection:  # publish every window again
         await connection.execute(
             text(
