@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from handoff_shared import db, kafka, observability
+from handoff_shared import db, kafka, observability, outbox
 from handoff_shared.kafka import BatchConsumer, BatchHandler
 from handoff_shared.outbox import OutboxMessage, OutboxRelay
 from handoff_shared.settings import ServiceSettings
@@ -108,12 +108,11 @@ class Runtime:
         return {"database": database, "kafka": broker}
 
     async def _send_dead_letter(self, message: OutboxMessage) -> None:
-        """Publish a dead letter now: the consumer commits the record's offset right after."""
-        if self.producer is None:
-            raise ConnectionError("the producer is not started yet")
-        await self.producer.send_and_wait(
-            message.topic, value=message.value, key=message.key, headers=list(message.headers)
-        )
+        """Write a dead letter to the outbox, committed before the consumer commits the record's
+        offset: the relay publishes it, or sets it aside if the broker will never take it."""
+        async with db.transaction(self.sessions) as session:
+            await outbox.add(session, self.relay.table, [message])
+        self.relay.wake()
 
     async def _supervise(self, name: str, work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         backoff = 0.5
@@ -137,6 +136,7 @@ class Runtime:
             pending, oldest = await self.relay.backlog()
             observability.OUTBOX_PENDING.labels(service).set(pending)
             observability.OUTBOX_OLDEST_AGE.labels(service).set(oldest)
+            observability.OUTBOX_SET_ASIDE_ROWS.labels(service).set(await self.relay.set_aside_count())
             await wait_or_stop(stop, every)
 
     async def _run_relay(self, stop: asyncio.Event) -> None:
