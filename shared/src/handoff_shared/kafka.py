@@ -285,11 +285,6 @@ class Incoming:
     data: Any
 
 
-def dead_letter_topic(topic: str, mql_created: str, mql_created_dlq: str) -> str:
-    """The dead-letter topic of a consumed topic: ``<topic>.dlq`` (the contract's for MQLs)."""
-    return mql_created_dlq if topic == mql_created else f"{topic}.dlq"
-
-
 def dead_letter(
     record: ConsumerRecord[bytes, bytes], error: InvalidEvent, *, stage: str, topic: str, service: str
 ) -> OutboxMessage:

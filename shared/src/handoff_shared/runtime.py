@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from handoff_shared import db, kafka, observability, outbox
+from handoff_shared import db, kafka, observability, outbox, topics
 from handoff_shared.kafka import BatchConsumer, BatchHandler
 from handoff_shared.outbox import OutboxMessage, OutboxRelay
 from handoff_shared.settings import ServiceSettings
@@ -78,9 +78,19 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._supervise(name, work), name=name))
 
     def dead_letter_topic(self, topic: str) -> str:
-        """Where undecodable records of ``topic`` go."""
-        return kafka.dead_letter_topic(
-            topic, self.settings.topic_mql_created, self.settings.topic_mql_created_dlq
+        """Where this service writes the records of ``topic`` it cannot read (topics.dead_letter_topic):
+        topics are known by their settings, whatever names the deployment gives them."""
+        settings = self.settings
+        defaults = {
+            getattr(settings, name): str(field.default)
+            for name, field in type(settings).model_fields.items()
+            if name.startswith("topic_")
+        }
+        return topics.dead_letter_topic(
+            topic,
+            settings.service_name,
+            owner=topics.dead_letter_owner(defaults.get(topic, topic)),
+            owners_topic=settings.topic_mql_created_dlq if topic == settings.topic_mql_created else None,
         )
 
     async def start(self) -> None:
