@@ -29,7 +29,7 @@ from sqlalchemy import MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.hostile.canary import Canary, header
-from tests.stack import ROOT, Stack, TopicWatcher, unique
+from tests.stack import ROOT, Stack, TopicWatcher, start_producer, unique
 
 pytestmark = pytest.mark.integration
 
@@ -120,7 +120,7 @@ async def test_rows_refused_for_good_are_set_aside_and_the_rest_published_once(
     assert keys(records) == [b"a", b"b", b"c"]
     rows = {row.key: row for row in reversed(await scratch.rows())}  # the first of a key (not its copy)
     assert rows[b"huge"].set_aside_at is not None
-    assert rows[b"huge"].set_aside_reason.startswith("MessageSizeTooLargeError")
+    assert rows[b"huge"].set_aside_reason.startswith("TooLarge")
     assert len(rows[b"huge"].value) == TOO_LARGE  # kept whole
     assert rows[b"lost"].set_aside_reason.startswith("UnknownTopic")
     assert rows[b"huge-dead"].set_aside_at is not None
@@ -136,6 +136,44 @@ async def test_rows_refused_for_good_are_set_aside_and_the_rest_published_once(
     assert header(copy, set_aside.SET_ASIDE_HEADER) == where.encode()
     assert header(copy, set_aside.TRUNCATED_HEADER) == str(TOO_LARGE).encode()
     assert header(copy, DLQ_HEADERS.error_class) == b"not_json"
+
+
+async def test_a_record_the_broker_refuses_is_set_aside_and_the_partition_goes_on(
+    scratch: Scratch, stack: Stack
+) -> None:
+    """A topic whose max.message.bytes is below the relay's own limit: the broker itself refuses
+    the batch. An idempotent producer that saw that numbers its next batches of the partition
+    wrongly; the relay replaces it, and the rows behind (same key, same partition) go out once."""
+    small = f"test.outbox.small.{scratch.schema}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+    await admin.start()
+    await admin.create_topics([NewTopic(small, 1, 1, topic_configs={"max.message.bytes": "2000"})])
+    await admin.close()
+    producers = [await start_producer(stack.kafka)]
+
+    async def renew() -> AIOKafkaProducer:
+        producers.append(await start_producer(stack.kafka))
+        return producers[-1]
+
+    relay = OutboxRelay(scratch.sessions, scratch.outbox, None, service="test")
+    relay.attach(producers[0], renew)
+    watcher = await TopicWatcher(stack.kafka, small).start()
+    try:
+        rows = [record(small, "k", b"before"), record(small, "k", b"z" * 5000), record(small, "k", b"after")]
+        await scratch.write(rows)
+        assert await relay.publish_once() == 2  # in one round: the batch refused, then each alone
+        assert await relay.pending() == 0
+        await scratch.write([record(small, "k", b"later")])
+        assert await relay.publish_once() == 1
+        await watcher.wait_for(lambda r: r.value == b"later")
+        await watcher.read_to_end()
+        assert [r.value for r in watcher.records] == [b"before", b"after", b"later"]
+        assert await relay.set_aside_count() == 1
+        assert len(producers) >= 2  # replaced after the refusal
+    finally:
+        await watcher.stop()
+        for producer in producers:
+            await producer.stop()
 
 
 async def test_set_aside_rows_are_listed_and_replayed_with_the_dlq_tool(
@@ -186,9 +224,10 @@ def dlq(stack: Stack, *args: str) -> str:
 async def test_an_mql_whose_dead_letter_is_too_large_never_jams_the_outboxes(
     canary: Canary, producer: AIOKafkaProducer, admin: httpx.AsyncClient, stack: Stack
 ) -> None:
-    """The issue's case: 1,045,000 bytes pass the broker, the same plus the reason do not."""
+    """The issue's case: an MQL the broker takes, whose dead letter (the same bytes plus the
+    reason headers) it does not (``message.max.bytes``: 1,048,588 bytes of record batch)."""
     marker = unique("huge").encode()
-    value = marker + b"x" * (1_045_000 - len(marker))
+    value = marker + b"x" * (1_048_400 - len(marker))
     sent = await producer.send_and_wait("lead.mql-created", value, key=marker)
 
     await canary.check()

@@ -85,7 +85,7 @@ async def start_client(
             await asyncio.wait_for(client.start(), timeout=timeout.total_seconds())
         except (TimeoutError, KafkaError, OSError) as exc:
             log.warning("kafka.start_failed", client=type(client).__name__, error=repr(exc), retry_in=backoff)
-            await _close_quietly(client)
+            await close_quietly(client)
             if stop is not None and stop.is_set():
                 raise
             await asyncio.sleep(backoff)
@@ -94,7 +94,7 @@ async def start_client(
         return client
 
 
-async def _close_quietly(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+async def close_quietly(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
     try:
         await asyncio.wait_for(client.stop(), timeout=5)
     except (TimeoutError, KafkaError, OSError) as exc:

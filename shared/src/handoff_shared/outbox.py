@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -93,8 +93,11 @@ class OutboxRelay:
         poll: timedelta = timedelta(milliseconds=200),
         retention: timedelta = timedelta(days=7),
         service: str = "handoff",
+        max_record_bytes: int = set_aside.BROKER_MAX_MESSAGE_BYTES,
     ) -> None:
         self._sessions = sessions
+        self._max_record_bytes = max_record_bytes
+        self._renew: Callable[[], Awaitable[Any]] | None = None
         self._table = table
         self._producer = producer
         self._batch_max = batch_max
@@ -112,9 +115,17 @@ class OutboxRelay:
         """The outbox table this relay publishes."""
         return self._table
 
-    def attach(self, producer: Any) -> None:
-        """Publish through ``producer`` (started by the caller)."""
+    def attach(self, producer: Any, renew: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Publish through ``producer`` (started by the caller). ``renew`` replaces it with a new
+        one and answers it: an idempotent producer whose batch the broker refused numbers its
+        next batches of that partition wrongly (OutOfOrderSequenceNumber) for as long as it lives."""
         self._producer = producer
+        self._renew = renew
+
+    async def _renew_producer(self) -> None:
+        if self._renew is not None:
+            log.warning("outbox.producer_renewed")
+            self._producer = await self._renew()
 
     async def drain(self, timeout: float = 5.0) -> None:
         """On shutdown: publish what is committed, within ``timeout``, and give up quietly."""
@@ -212,6 +223,8 @@ class OutboxRelay:
             known.append(row)
         sends = await self._send_in_batches(known, partitions, spans)
         results = await asyncio.gather(*(future for _, _, future in sends), return_exceptions=True)
+        if any(set_aside.spoils_producer(result) for result in results):
+            await self._renew_producer()
         stalled: set[tuple[str, int]] = set()  # partitions with a failed batch: what follows waits
         for (partition, batch_rows, _), result in zip(sends, results, strict=True):
             if partition in stalled:
@@ -235,6 +248,8 @@ class OutboxRelay:
         for index, row in enumerate(rows):
             ((_, _, future),) = await self._send_in_batches([row], partitions)
             (error,) = await asyncio.gather(future, return_exceptions=True)
+            if set_aside.spoils_producer(error):
+                await self._renew_producer()
             if not isinstance(error, BaseException):
                 outcome.sent.append(row.id)
             elif set_aside.is_refused_for_good(error):
@@ -316,6 +331,9 @@ class OutboxRelay:
     async def _send_batch(self, partition: tuple[str, int], batch: Any, rows: list[Any]) -> Sent:
         batch.close()
         try:
+            if len(rows) == 1 and batch.size() > self._max_record_bytes:
+                # Refused here, not by the broker: a refused batch would spoil the producer.
+                raise set_aside.TooLarge(batch.size(), self._max_record_bytes)
             future = await self._producer.send_batch(batch, partition[0], partition=partition[1])
         except Exception as error:  # not even queued (metadata lost, say): the batch failed
             future = asyncio.get_running_loop().create_future()

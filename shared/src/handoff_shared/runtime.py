@@ -43,6 +43,7 @@ class Runtime:
             poll=settings.outbox_poll,
             retention=settings.outbox_retention,
             service=settings.service_name,
+            max_record_bytes=settings.outbox_max_record_bytes,
         )
         self._workers: list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -149,9 +150,9 @@ class Runtime:
             observability.OUTBOX_SET_ASIDE_ROWS.labels(service).set(await self.relay.set_aside_count())
             await wait_or_stop(stop, every)
 
-    async def _run_relay(self, stop: asyncio.Event) -> None:
+    async def _start_producer(self, stop: asyncio.Event) -> AIOKafkaProducer:
         settings = self.settings
-        self.producer = await kafka.start_client(
+        return await kafka.start_client(
             lambda: kafka.make_producer(
                 settings.kafka_bootstrap,
                 client_id=f"{settings.service_name}-producer",
@@ -160,7 +161,18 @@ class Runtime:
             timeout=settings.kafka_start_timeout,
             stop=stop,
         )
-        self.relay.attach(self.producer)
+
+    async def _run_relay(self, stop: asyncio.Event) -> None:
+        self.producer = await self._start_producer(stop)
+
+        async def renew() -> AIOKafkaProducer:
+            """A new producer (a new producer id, sequence numbers from 0) for the relay."""
+            old, self.producer = self.producer, await self._start_producer(stop)
+            if old is not None:
+                await kafka.close_quietly(old)
+            return self.producer
+
+        self.relay.attach(self.producer, renew)
         try:
             await self.relay.run(stop)
             await self.relay.drain()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiokafka.errors import BrokerResponseError
+from aiokafka.errors import BrokerResponseError, MessageSizeTooLargeError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,6 +48,20 @@ TRUNCATED_VALUE_BYTES = 64 * 1024
 ADDRESS_PREFIX = "outbox:"
 
 
+BROKER_MAX_MESSAGE_BYTES = 1_048_588
+"""Kafka's default ``message.max.bytes``: the largest record batch a broker takes."""
+SPOILS_PRODUCER = frozenset({45, 47, 59})
+"""OutOfOrderSequenceNumber, InvalidProducerEpoch, UnknownProducerId: the idempotent
+producer's sequence numbers are off, and stay off until it is replaced."""
+
+
+class TooLarge(MessageSizeTooLargeError):  # type: ignore[misc]
+    """Larger than the broker takes: refused before it is sent."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the record batch is {size} bytes, more than the {limit} the broker takes")
+
+
 class UnknownTopic(Exception):
     """The broker answered, and has no topic of that name this client may see."""
 
@@ -59,6 +73,15 @@ def is_refused_for_good(error: BaseException) -> bool:
     if isinstance(error, UnknownTopic):
         return True
     return isinstance(error, BrokerResponseError) and error.errno in REFUSED_FOR_GOOD
+
+
+def spoils_producer(result: object) -> bool:
+    """Whether a send's outcome means the producer must be replaced: the broker refused a
+    batch (a refusal for good answered by the broker, not found out before sending), or
+    the producer's sequence numbers are off."""
+    if not isinstance(result, BrokerResponseError) or isinstance(result, TooLarge):
+        return False
+    return result.errno in SPOILS_PRODUCER or result.errno in REFUSED_FOR_GOOD
 
 
 def is_too_large(error: BaseException) -> bool:
