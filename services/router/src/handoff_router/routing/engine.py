@@ -212,7 +212,7 @@ def route(
     if context is not NO_CONTEXT:
         trail.identity = context.identity()
         trail.match = context.match.to_dict()
-        if context.match.by is not None or context.match.score is not None:
+        if context.match is not NO_MATCH:
             trail.notes.append(context.match.note)
     elif account is not None:
         trail.match = {"account_id": account.domain, "by": "named_account", "score": 1.0}
