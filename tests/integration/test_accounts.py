@@ -237,7 +237,8 @@ async def test_invalid_rows_are_refused_with_their_line_and_owners_who_are_not_r
     await book.apply(admin)
     csv = (
         "Account ID,Account Name,Website,Account Owner,Type,Industry\n"
-        f"{book.tag}-sf1,Salesforce One,https://www.{book.tag}-sf1.com/,{book.owner}@example.com,Customer - Direct,Retail\n"
+        f"{book.tag}-sf1,Salesforce One,https://www.{book.tag}-sf1.com/,"
+        f"{book.owner}@example.com,Customer - Direct,Retail\n"
         f"{book.tag}-sf2,Free Mail Inc,gmail.com,{book.owner},Prospect,\n"
         f"{book.tag}-sf3,,{book.tag}-sf3.com,,Prospect,\n"
         f"{book.tag}-sf4,Stranger Owned,{book.tag}-sf4.com,Nobody Here,Prospect,\n"
