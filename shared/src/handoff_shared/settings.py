@@ -94,6 +94,10 @@ class ServiceSettings(KafkaSettings):
     # The largest record batch the broker takes (its message.max.bytes, or the topics'
     # max.message.bytes if smaller): a larger outbox row is set aside without being sent.
     outbox_max_record_bytes: int = Field(default=1_048_588, ge=1024)
+    # Retention (handoff_shared.retention): how often expired rows are deleted, and how many
+    # per transaction; each service's tables have their own ``*_retention`` settings.
+    retention_interval: Duration = timedelta(minutes=5)
+    retention_batch: int = Field(default=1000, ge=1, le=100_000)
     kafka_start_timeout: Duration = timedelta(seconds=15)
 
     topic_mql_created: str = topics.MQL_CREATED

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from handoff_router.callbacks.retries import (
-    Attempt,
     RETRY_AFTER_LONGEST,
+    Attempt,
     RetryPolicy,
     backoff_delay,
     counts_against_endpoint,
@@ -135,7 +135,7 @@ def test_a_2xx_is_delivered_whatever_came_before(status: int, attempts: int, jit
         "9" * 400,
         "٣٠",
         "¹²",
-        "３０",
+        "\uff13\uff10",  # fullwidth digits
         "Tue, 24 Nov 99999 14:10:00 GMT",
         "Mon, 01 Jan 0001 00:00:00 GMT",
     ],

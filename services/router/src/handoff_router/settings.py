@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from handoff_shared.addresses import AddressPolicy
 from handoff_shared.settings import Duration, ServiceSettings
 from pydantic import Field, SecretStr
 
@@ -15,6 +16,11 @@ class RouterSettings(ServiceSettings):
     reassign_group: str = "handoff-router-reassign"
     event_source: str = "handoff/router"
     queue_drain_interval: Duration = timedelta(seconds=30)
+    # Retention (handoff_router/retention.py). Idempotency keys outlive the dead letters that
+    # can be replayed (the *.dlq topics keep 30 days).
+    processed_events_retention: Duration = timedelta(days=35)
+    callback_deliveries_retention: Duration = timedelta(days=30)
+    assignments_retention: Duration = timedelta(days=400)
 
     # Callbacks (README "Callbacks"): secrets, address safety, concurrency, timeouts, retries, circuit.
     callback_secrets_key: SecretStr = SecretStr("")  # a Fernet key: secrets are sealed with it
@@ -33,3 +39,9 @@ class RouterSettings(ServiceSettings):
     callback_failure_threshold: int = Field(default=5, ge=1)
     callback_open_for: Duration = timedelta(seconds=30)
     callback_max_open_for: Duration = timedelta(minutes=10)
+
+    @property
+    def outbound_addresses(self) -> AddressPolicy:
+        """The address rule of every outbound call (callbacks, calendar feeds, Slack, SMTP):
+        ``callback_allow_private`` and ``callback_allowed_networks`` apply to all of them."""
+        return AddressPolicy.of(self.callback_allow_private, self.callback_allowed_networks)
