@@ -23,6 +23,14 @@ from handoff_router.configs.errors import (
     NoConfigYet,
     NotText,
 )
+from handoff_router.intake.errors import (
+    BodyTooLarge,
+    InvalidImport,
+    KafkaNotReady,
+    NotAuthenticatedSource,
+    SecretsUnavailable,
+    UnknownSource,
+)
 from handoff_router.queue.errors import LeadNotQueued, NotParked
 from handoff_router.reps.errors import NotThatRep, UnknownRep
 
@@ -49,4 +57,10 @@ ERROR_STATUSES: ErrorStatuses = {
     SecretsNotConfigured: (503, "Callback secrets are not configured"),
     LeadNotQueued: (404, "Lead not in the queue"),
     NotParked: (409, "Lead not parked"),
+    UnknownSource: (404, "Unknown intake source"),
+    NotAuthenticatedSource: (401, "Delivery not authenticated"),
+    BodyTooLarge: (413, "Body too large"),
+    KafkaNotReady: (503, "Not connected to Kafka yet"),
+    SecretsUnavailable: (503, "Intake secrets are not configured"),
+    InvalidImport: (422, "Invalid import"),
 }
