@@ -114,7 +114,12 @@ async def issue_secret(source_id: str, _: Admin, intake: IntakeService) -> Secre
     status_code=202,
     response_model=IntakeAnswer,
     responses=problem_responses(
-        {**ADMIN_ONLY, 413: "Body over the limit", 503: "Not connected to Kafka yet"}
+        {
+            **ADMIN_ONLY,
+            413: "Body over the limit",
+            422: "Never for the data: MQLs that are not valid are dead-lettered and counted (202)",
+            503: "Not connected to Kafka yet",
+        }
     ),
     openapi_extra={
         "requestBody": {
