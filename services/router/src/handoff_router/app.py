@@ -6,7 +6,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from handoff_shared.service import create_service
 
-from handoff_router import tables
+from handoff_router import retention, tables
+from handoff_router.accounts import feature as accounts
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
 from handoff_router.assignments.service import Assignments
@@ -37,8 +38,13 @@ def create_app(settings: RouterSettings) -> FastAPI:
         errors=ERROR_STATUSES,
     )
     app, runtime = service.app, service.runtime
+    memory = accounts.AccountMemory(runtime.sessions)
     context = RouterContext(
-        settings=settings, sessions=runtime.sessions, configs=ConfigCache(), relay=runtime.relay
+        settings=settings,
+        sessions=runtime.sessions,
+        configs=ConfigCache(),
+        relay=runtime.relay,
+        memory=memory,
     )
     queue = Queue(context)
     reps = Reps(context)
@@ -55,6 +61,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
     ):
         app.include_router(router)
     app.state.callbacks = callbacks.install(app, runtime, context)
+    accounts.install(app, runtime, context, memory)
     app.state.intake = intake.install(app, runtime, context)
 
     runtime.consume(
@@ -67,4 +74,5 @@ def create_app(settings: RouterSettings) -> FastAPI:
     )
     runtime.spawn("queue-drainer", queue.run_drainer)
     runtime.spawn("queue-listener", queue.run_listener)
+    runtime.retain(retention.rules(settings))
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from handoff_shared.http import ErrorStatuses
 
+from handoff_router.accounts.errors import AccountNotFound, BookConflicts, BookTooLarge, BookUnreadable
 from handoff_router.assignments.errors import (
     AlreadyDecided,
     AssignmentNotFound,
@@ -63,4 +64,8 @@ ERROR_STATUSES: ErrorStatuses = {
     KafkaNotReady: (503, "Not connected to Kafka yet"),
     SecretsUnavailable: (503, "Intake secrets are not configured"),
     InvalidImport: (422, "Invalid import"),
+    AccountNotFound: (404, "Account not found"),
+    BookConflicts: (422, "Conflicting account book"),
+    BookUnreadable: (422, "Unreadable account book"),
+    BookTooLarge: (413, "Account book too large"),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from handoff_shared.addresses import AddressPolicy
 from handoff_shared.settings import Duration, ServiceSettings
 from pydantic import Field, SecretStr
 
@@ -15,6 +16,11 @@ class RouterSettings(ServiceSettings):
     reassign_group: str = "handoff-router-reassign"
     event_source: str = "handoff/router"
     queue_drain_interval: Duration = timedelta(seconds=30)
+    # Retention (handoff_router/retention.py). Idempotency keys outlive the dead letters that
+    # can be replayed (the *.dlq topics keep 30 days).
+    processed_events_retention: Duration = timedelta(days=35)
+    callback_deliveries_retention: Duration = timedelta(days=30)
+    assignments_retention: Duration = timedelta(days=400)
 
     # Callbacks (README "Callbacks"): secrets, address safety, concurrency, timeouts, retries, circuit.
     callback_secrets_key: SecretStr = SecretStr("")  # a Fernet key: secrets are sealed with it
@@ -42,3 +48,9 @@ class RouterSettings(ServiceSettings):
     intake_max_body: int = Field(default=2 * 1024 * 1024, ge=1024)
     intake_import_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     intake_secret_cache: Duration = timedelta(seconds=5)
+
+    @property
+    def outbound_addresses(self) -> AddressPolicy:
+        """The address rule of every outbound call (callbacks, calendar feeds, Slack, SMTP):
+        ``callback_allow_private`` and ``callback_allowed_networks`` apply to all of them."""
+        return AddressPolicy.of(self.callback_allow_private, self.callback_allowed_networks)
