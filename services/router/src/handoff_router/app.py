@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from handoff_shared.service import create_service
 
-from handoff_router import tables
+from handoff_router import tables, where_reps_work
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
 from handoff_router.assignments.service import Assignments
@@ -41,10 +41,10 @@ def create_app(settings: RouterSettings) -> FastAPI:
     )
     queue = Queue(context)
     reps = Reps(context)
-    app.state.assignments = Assignments(context)
+    assignments = app.state.assignments = Assignments(context)
     app.state.reps = reps
     app.state.authentication = Authentication(settings.admin_token, reps)
-    app.state.configs = RoutingConfigs(context)
+    configs = app.state.configs = RoutingConfigs(context)
     app.state.queue = queue
     for router in (
         assignment_endpoints.router,
@@ -53,7 +53,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
         queue_endpoints.router,
     ):
         app.include_router(router)
-    app.state.callbacks = callbacks.install(app, runtime, context)
+    channels = where_reps_work.install(app, runtime, context, assignments, configs)
+    app.state.callbacks = callbacks.install(app, runtime, context, channels.senders)
 
     runtime.consume(
         settings.consumer_group, [settings.topic_mql_created], mql_handler(context, runtime.dead_letter_topic)
