@@ -215,8 +215,13 @@ async def test_an_assignment_reaches_the_rep_in_slack_and_by_email_and_an_accept
     assert "http://127.0.0.1:1/inbox" in parts["text"]
     assert "/inbox" in parts["html"]
     assert "Pat" in parts["html"]
-    channels = {d["channel"]: d["status"] for d in await world.deliveries(lead)}
-    assert channels == {"slack": "delivered", "email": "delivered"}  # no callback_url: no callback
+    async def both_delivered() -> bool:  # no callback_url: no callback delivery
+        return {d["channel"]: d["status"] for d in await world.deliveries(lead)} == {
+            "slack": "delivered",
+            "email": "delivered",
+        }
+
+    await eventually(both_delivered, timeout=30, what="the DM and the e-mail recorded delivered")
 
     message = {"ts": "1700000000.000100", "blocks": dm.args["blocks"], "text": dm.args["text"]}
     body = block_actions_body(user, accept_action(row.assignment_id), message, user)

@@ -4,7 +4,7 @@ besides ``app.py`` that knows these features, so none of them imports another.
 
 - Slack and e-mail messages are deliveries of the callbacks feature's queue (their channels'
   senders run in its worker); Slack clicks run the assignments feature's accept and reject.
-- Calendars check their URLs with the callbacks' address guard.
+- Calendars check their URLs with the outbound address rule of ``handoff_shared.addresses``.
 - "Rep offboarded" goes to the configs feature (inactive, named accounts to the successor),
   then the assignments feature (pending leads routed again); the account book's ownership
   move subscribes here too once that feature exists.
@@ -12,7 +12,6 @@ besides ``app.py`` that knows these features, so none of them imports another.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,7 +29,6 @@ from handoff_router.assignments.errors import (
 from handoff_router.assignments.offboarding import reroute_pending
 from handoff_router.assignments.service import Assignments
 from handoff_router.calendars import feature as calendars
-from handoff_router.callbacks.addresses import parse_networks, refused_class, url_problems
 from handoff_router.callbacks.repository import enqueue_messages
 from handoff_router.channels import ChannelSender
 from handoff_router.configs.service import RoutingConfigs
@@ -92,15 +90,7 @@ def install(
         senders["email"] = mail_sender
     inbox.install(app)
 
-    allowed = parse_networks(settings.callback_allowed_networks.split(","))
-
-    def guard(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-        return refused_class(address, allow_private=settings.callback_allow_private, allowed=allowed)
-
-    def problems(url: str) -> list[str]:
-        return url_problems(url, allow_private=settings.callback_allow_private, allowed=allowed)
-
-    reader = calendars.install(context, guard, problems)
+    reader = calendars.install(context)
     if settings.callback_delivery:  # the process that runs background deliveries reads feeds too
         runtime.spawn("calendar-reader", reader.run)
 

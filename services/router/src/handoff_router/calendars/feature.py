@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,13 +20,14 @@ from typing import Any
 
 import httpx
 import structlog
+from handoff_shared.addresses import url_problems
 from handoff_shared.stopping import wait_or_stop
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.calendars import repository
 from handoff_router.calendars.busy import BusyReading, FeedRefused, Span, read_busy
-from handoff_router.calendars.fetch import AddressGuard, FetchRefused, fetch_feed
+from handoff_router.calendars.fetch import FetchRefused, fetch_feed
 from handoff_router.context import RouterContext
 from handoff_router.routing.config import RoutingConfig
 from handoff_router.routing.engine import is_away_by_calendar
@@ -45,19 +45,18 @@ class Calendars:
     """Reads feeds and answers who is away by their calendar."""
 
     context: RouterContext
-    guard: AddressGuard
-    url_problems: Callable[[str], list[str]]
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _cache: tuple[float, dict[str, tuple[Span, ...]]] = (0.0, {})
     _pool: ProcessPoolExecutor | None = None
 
     def config_problems(self, config: RoutingConfig) -> list[Problem]:
-        """Every calendar URL of a config that may not be read (the callbacks' address rules)."""
+        """Every calendar URL of a config that may not be read (the outbound address rule)."""
+        policy = self.context.settings.outbound_addresses
         return [
             Problem(f"reps[{index}].calendar_url", message)
             for index, rep in enumerate(config.reps)
             if rep.calendar_url is not None
-            for message in self.url_problems(rep.calendar_url)
+            for message in url_problems(rep.calendar_url, policy)
         ]
 
     async def on_config_applied(self, session: AsyncSession, version: Any) -> None:
@@ -171,7 +170,13 @@ class Calendars:
         settings = self.context.settings
         async with gate:
             try:
-                feed = await fetch_feed(client, row.url, self.guard, settings.calendar_max_bytes)
+                feed = await fetch_feed(
+                    client,
+                    row.url,
+                    settings.outbound_addresses,
+                    settings.calendar_max_bytes,
+                    settings.calendar_timeout.total_seconds(),
+                )
             except FetchRefused as error:
                 return str(error)
         now = self.context.clock()
@@ -185,11 +190,9 @@ class Calendars:
             return str(error)
 
 
-def install(
-    context: RouterContext, guard: AddressGuard, url_problems: Callable[[str], list[str]]
-) -> Calendars:
+def install(context: RouterContext) -> Calendars:
     """Check calendar URLs with configs, read feeds when applied and on schedule, feed routing."""
-    calendars = Calendars(context, guard, url_problems)
+    calendars = Calendars(context)
     context.config_checks.append(calendars.config_problems)
     context.on_config_applied.append(calendars.on_config_applied)
     context.routing_inputs.append(calendars.routing_input)

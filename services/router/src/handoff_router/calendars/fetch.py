@@ -1,49 +1,43 @@
-"""Reads a calendar feed over HTTP: the address guard first, a size cap, timeouts, no redirects.
+"""Reads a calendar feed over HTTP: the outbound address rule first, a size cap, timeouts, no
+redirects.
 
-The host is resolved and every address it answers checked with the same guard as callback
-URLs (handed in by the composition root); a feed larger than the cap is refused as soon as
-the cap is passed, without reading the rest.
+The URL goes through ``handoff_shared.addresses`` as callbacks do: its host is resolved, every
+address it answers checked, and the request sent to the checked address (``Host`` and the
+TLS server name keep the name), so a DNS answer cannot change between check and read. A feed
+larger than the cap is refused as soon as the cap is passed, without reading the rest.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
-from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-
-AddressGuard = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], str | None]
-"""The class that makes an address off limits (``private``, ``loopback``...), or None."""
+from handoff_shared.addresses import AddressPolicy, AddressRefused, pin
 
 
 class FetchRefused(Exception):
     """The feed was not read: the reason is the message (shown in /v1/reps/load)."""
 
 
-async def resolve_checked(host: str, port: int, guard: AddressGuard) -> None:
-    """FetchRefused when the host resolves to nothing, or to any address the guard refuses."""
-    try:
-        answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as error:
-        raise FetchRefused(f"cannot resolve {host}: {error}") from None
-    for *_, sockaddr in answers:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        refused = guard(address)
-        if refused is not None:
-            raise FetchRefused(f"{host} resolves to a {refused} address ({address}): refused")
-
-
-async def fetch_feed(client: httpx.AsyncClient, url: str, guard: AddressGuard, max_bytes: int) -> bytes:
+async def fetch_feed(
+    client: httpx.AsyncClient, url: str, policy: AddressPolicy, max_bytes: int, timeout: float
+) -> bytes:
     """The feed's bytes (FetchRefused: an address refused, an HTTP error, too large, no answer)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchRefused("not an http(s) URL")
-    await resolve_checked(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), guard)
     try:
-        async with client.stream("GET", url, headers={"Accept": "text/calendar"}) as answer:
+        pinned = await pin(url, policy, timeout=timeout)
+    except AddressRefused as error:
+        raise FetchRefused(f"refused: {error}") from None
+    except OSError as error:
+        raise FetchRefused(f"cannot resolve the feed's host: {type(error).__name__}") from None
+    parts = urlsplit(url)
+    address = f"[{pinned.address}]" if ":" in pinned.address else pinned.address
+    target = urlunsplit((parts.scheme, f"{address}:{pinned.port}", parts.path or "/", parts.query, ""))
+    headers = {"Accept": "text/calendar", "Host": pinned.netloc}
+    extensions = {"sni_hostname": pinned.host} if parts.scheme == "https" else {}
+    try:
+        request = client.build_request("GET", target, headers=headers, extensions=extensions)
+        answer = await client.send(request, stream=True)
+        try:
             if answer.status_code != 200:
                 raise FetchRefused(f"HTTP {answer.status_code}")
             declared = answer.headers.get("content-length")
@@ -55,5 +49,7 @@ async def fetch_feed(client: httpx.AsyncClient, url: str, guard: AddressGuard, m
                 if len(body) > max_bytes:
                     raise FetchRefused(f"too large: over {max_bytes} bytes")
             return bytes(body)
+        finally:
+            await answer.aclose()
     except httpx.HTTPError as error:
         raise FetchRefused(f"{type(error).__name__}: {str(error)[:200]}") from None
