@@ -421,12 +421,17 @@ async def test_offboarding_moves_pending_leads_and_accounts_and_revokes_tokens(
     assert {row.rep_id for row in rows} == {leaving}
     setup["reps"][1]["max_open"] = None
     assert (await world.apply(setup)).status_code == 200
+    book = [{"id": unique("acc"), "name": "Their Account", "domains": [f"book-{domain}"], "owner": leaving}]
+    assert (await world.admin.patch("/v1/accounts", json=book)).status_code == 200
 
     answer = await world.admin.post(f"/v1/reps/{leaving}/offboard", json={"successor": heir})
     assert answer.status_code == 200, answer.text
     result = answer.json()
     assert result["tokens_revoked"] == 1
     assert result["named_accounts"] == [domain]
+    assert result["accounts_moved"] == 1
+    account = (await world.admin.get(f"/v1/accounts/{book[0]['id']}")).json()
+    assert account["owner"] == heir
     assert sorted(item["lead_id"] for item in result["reassigned"]) == sorted(leads)
     assert {item["now_with"] for item in result["reassigned"]} == {heir}
     for lead in leads:

@@ -24,6 +24,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.configs.repository import ConfigCache
+from handoff_router.routing.config import RoutingConfig
+from handoff_router.routing.engine import Decision, LeadContext
+from handoff_router.routing.matching import AccountIndex
 from handoff_router.settings import RouterSettings
 
 AssignedHook = Callable[[AsyncSession, Sequence[Mapping[str, Any]]], Awaitable[None]]
@@ -38,6 +41,43 @@ has just seen for the first time, in its transaction."""
 OffboardHook = Callable[[AsyncSession, str, str, datetime], Awaitable[dict[str, Any]]]
 """The fact "rep offboarded" (session, rep_id, successor, now), in the unit of work that offboards:
 each handler moves what its feature holds of the rep and answers what it moved."""
+
+
+@dataclass(frozen=True)
+class LeadReengaged:
+    """A fact: a person with an open assignment came back as another MQL (CONTRACT §11). No second
+    assignment is made; the rep of ``assignment_id`` is told (``lead.reengaged``)."""
+
+    assignment_id: str
+    lead_id: str
+    rep_id: str
+    mql: Mapping[str, Any]
+
+
+ReengagedHook = Callable[[AsyncSession, Sequence[LeadReengaged]], Awaitable[None]]
+"""Called in the unit of work that found people coming back (e.g. to write callback deliveries)."""
+
+
+class BatchMemory(Protocol):
+    """What is known of a batch's people and accounts while it is routed."""
+
+    def context_for(self, lead: Mapping[str, Any], *, fresh: bool) -> LeadContext: ...
+
+    def existing(self, lead: Mapping[str, Any]) -> Any: ...
+
+    def assigned(
+        self, lead: Mapping[str, Any], decision: Decision, assignment_id: str, now: datetime
+    ) -> Any: ...
+
+
+class LeadMemory(Protocol):
+    """Matches leads to accounts and recalls people (the accounts feature, wired by the root)."""
+
+    async def recall(
+        self, session: AsyncSession, leads: Sequence[Mapping[str, Any]], config: RoutingConfig, now: datetime
+    ) -> BatchMemory: ...
+
+    async def index(self, session: AsyncSession) -> AccountIndex: ...
 
 
 def utc_now() -> datetime:
@@ -141,6 +181,8 @@ class RouterContext:
     routing_inputs: list[Callable[[AsyncSession, datetime], Awaitable[dict[str, Any]]]] = field(
         default_factory=list
     )
+    memory: LeadMemory | None = None
+    on_reengaged: list[ReengagedHook] = field(default_factory=list)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -6,12 +6,13 @@ besides ``app.py`` that knows these features, so none of them imports another.
   senders run in its worker); Slack clicks run the assignments feature's accept and reject.
 - Calendars check their URLs with the outbound address rule of ``handoff_shared.addresses``.
 - "Rep offboarded" goes to the configs feature (inactive, named accounts to the successor),
-  then the assignments feature (pending leads routed again); the account book's ownership
-  move subscribes here too once that feature exists.
+  the assignments feature (pending leads routed again), and the account book (its accounts
+  owned by the rep move to the successor).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,3 +107,16 @@ def install(
 
     context.on_offboarded.extend([offboard_config, offboard_assignments])
     return Channels(senders)
+
+
+def move_accounts_on_offboarding(
+    context: RouterContext, move: Callable[[AsyncSession, str, str], Awaitable[int]]
+) -> None:
+    """The account book's ownership move, on "rep offboarded" (in the same unit of work)."""
+
+    async def offboard_book(
+        session: AsyncSession, rep_id: str, successor: str, now: datetime
+    ) -> dict[str, Any]:
+        return {"accounts_moved": await move(session, rep_id, successor)}
+
+    context.on_offboarded.append(offboard_book)

@@ -72,6 +72,7 @@ class OffboardOut(BaseModel):
     tokens_revoked: int
     config_version: int | None = Field(None, description="the config version where the rep is inactive")
     named_accounts: list[str] = Field(default_factory=list, description="config named accounts moved")
+    accounts_moved: int = Field(0, description="accounts of the account book now owned by the successor")
     reassigned: list[dict[str, Any]] = Field(
         default_factory=list, description="pending assignments routed again: assignment_id, lead_id, now_with"
     )
