@@ -215,6 +215,7 @@ async def test_an_assignment_reaches_the_rep_in_slack_and_by_email_and_an_accept
     assert "http://127.0.0.1:1/inbox" in parts["text"]
     assert "/inbox" in parts["html"]
     assert "Pat" in parts["html"]
+
     async def both_delivered() -> bool:  # no callback_url: no callback delivery
         return {d["channel"]: d["status"] for d in await world.deliveries(lead)} == {
             "slack": "delivered",
