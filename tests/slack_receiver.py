@@ -90,7 +90,8 @@ class FakeSlack:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         plan = self._plans[method]
         answer = plan.popleft() if plan else "ok"
-        status, payload, headers = 200, {"ok": True}, {}
+        status, headers = 200, {}
+        payload: dict[str, Any] = {"ok": True}
         if answer.startswith("429"):
             status, payload = 429, {"ok": False, "error": "ratelimited"}
             headers["Retry-After"] = answer.partition(":")[2] or "1"

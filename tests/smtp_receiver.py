@@ -19,7 +19,7 @@ class _Keep:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
-        self.inbox.append(message_from_bytes(content, policy=policy.default))  # type: ignore[arg-type]
+        self.inbox.append(message_from_bytes(content, policy=policy.default))
         return "250 Message accepted for delivery"
 
 
