@@ -34,6 +34,7 @@ service_env() {
         "HANDOFF_ADMIN_TOKEN=$(admin_token)" \
         "HANDOFF_HTTP_HOST=127.0.0.1" \
         "HANDOFF_SNAPSHOT_INTERVAL=5s" \
+        "HANDOFF_RETENTION_INTERVAL=5s" \
         "HANDOFF_CALLBACK_ALLOWED_NETWORKS=127.0.0.0/8,::1/128" \
         "HANDOFF_CALLBACK_SECRETS_KEY=$(callback_secrets_key)" \
         "HANDOFF_CALLBACK_TIMEOUT=3s" \

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from handoff_shared.service import create_service
 
-from handoff_router import tables
+from handoff_router import retention, tables
 from handoff_router.accounts import feature as accounts
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
@@ -72,4 +72,5 @@ def create_app(settings: RouterSettings) -> FastAPI:
     )
     runtime.spawn("queue-drainer", queue.run_drainer)
     runtime.spawn("queue-listener", queue.run_listener)
+    runtime.retain(retention.rules(settings))
     return app

@@ -16,6 +16,11 @@ class RouterSettings(ServiceSettings):
     reassign_group: str = "handoff-router-reassign"
     event_source: str = "handoff/router"
     queue_drain_interval: Duration = timedelta(seconds=30)
+    # Retention (handoff_router/retention.py). Idempotency keys outlive the dead letters that
+    # can be replayed (the *.dlq topics keep 30 days).
+    processed_events_retention: Duration = timedelta(days=35)
+    callback_deliveries_retention: Duration = timedelta(days=30)
+    assignments_retention: Duration = timedelta(days=400)
 
     # Callbacks (README "Callbacks"): secrets, address safety, concurrency, timeouts, retries, circuit.
     callback_secrets_key: SecretStr = SecretStr("")  # a Fernet key: secrets are sealed with it

@@ -102,6 +102,12 @@ Index(
     & callback_deliveries.c.leased_until.isnot(None),
 )
 Index("callback_deliveries_by_status", callback_deliveries.c.status, callback_deliveries.c.created_at)
+# Retention finds finished deliveries by when they finished (handoff_router/retention.py).
+Index(
+    "callback_deliveries_finished",
+    callback_deliveries.c.finished_at,
+    postgresql_where=callback_deliveries.c.status != "pending",
+)
 
 callback_attempts = Table(
     "callback_attempts",
