@@ -66,4 +66,4 @@ async def open_by_account(session: AsyncSession) -> dict[str, int]:
         .where(assignments.c.explanation["matched_by"].astext.in_(sorted(BY_ACCOUNT)))
         .group_by(assignments.c.rep_id)
     )
-    return dict(await session.execute(statement))
+    return dict((await session.execute(statement)).tuples().all())
