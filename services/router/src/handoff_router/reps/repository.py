@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,3 +67,11 @@ async def open_by_account(session: AsyncSession) -> dict[str, int]:
         .group_by(assignments.c.rep_id)
     )
     return dict((await session.execute(statement)).tuples().all())
+
+
+async def revoke_tokens(session: AsyncSession, rep_id: str) -> int:
+    """Every token of the rep stops working; answer how many there were."""
+    result = await session.execute(
+        delete(rep_tokens).where(rep_tokens.c.rep_id == rep_id).returning(rep_tokens.c.rep_id)
+    )
+    return len(result.all())
