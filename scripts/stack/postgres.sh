@@ -82,6 +82,11 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$(pg_socket_dir)'
 max_connections = 200
+# The server's log never quotes a lead's data: errors without DETAIL and CONTEXT (a JSON
+# error's context quotes the document), and no parameter values.
+log_error_verbosity = terse
+log_parameter_max_length = 0
+log_parameter_max_length_on_error = 0
 EOF
     ((EUID != 0)) || chown "$PG_USER:" "$PG_DATA/handoff.conf"
 }

@@ -24,11 +24,60 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.configs.repository import ConfigCache
+from handoff_router.routing.config import RoutingConfig
+from handoff_router.routing.engine import Decision, LeadContext
+from handoff_router.routing.matching import AccountIndex
 from handoff_router.settings import RouterSettings
 
 AssignedHook = Callable[[AsyncSession, Sequence[Mapping[str, Any]]], Awaitable[None]]
 """Called with the session and the ``assignments`` rows a unit of work has just written, in its
 transaction (e.g. callback deliveries, written with the assignment or not at all)."""
+
+
+EscalatedHook = Callable[[AsyncSession, Sequence[tuple[Any, Any]]], Awaitable[None]]
+"""Called with the session and the ``(CloudEvent, LeadEscalated)`` pairs an escalation unit of work
+has just seen for the first time, in its transaction."""
+
+OffboardHook = Callable[[AsyncSession, str, str, datetime], Awaitable[dict[str, Any]]]
+"""The fact "rep offboarded" (session, rep_id, successor, now), in the unit of work that offboards:
+each handler moves what its feature holds of the rep and answers what it moved."""
+
+
+@dataclass(frozen=True)
+class LeadReengaged:
+    """A fact: a person with an open assignment came back as another MQL (CONTRACT §11). No second
+    assignment is made; the rep of ``assignment_id`` is told (``lead.reengaged``)."""
+
+    assignment_id: str
+    lead_id: str
+    rep_id: str
+    mql: Mapping[str, Any]
+
+
+ReengagedHook = Callable[[AsyncSession, Sequence[LeadReengaged]], Awaitable[None]]
+"""Called in the unit of work that found people coming back (e.g. to write callback deliveries)."""
+
+
+class BatchMemory(Protocol):
+    """What is known of a batch's people and accounts while it is routed."""
+
+    def context_for(self, lead: Mapping[str, Any], *, fresh: bool) -> LeadContext: ...
+
+    def existing(self, lead: Mapping[str, Any]) -> Any: ...
+
+    def assigned(
+        self, lead: Mapping[str, Any], decision: Decision, assignment_id: str, now: datetime
+    ) -> Any: ...
+
+
+class LeadMemory(Protocol):
+    """Matches leads to accounts and recalls people (the accounts feature, wired by the root)."""
+
+    async def recall(
+        self, session: AsyncSession, leads: Sequence[Mapping[str, Any]], config: RoutingConfig, now: datetime
+    ) -> BatchMemory: ...
+
+    async def index(self, session: AsyncSession) -> AccountIndex: ...
 
 
 def utc_now() -> datetime:
@@ -117,6 +166,23 @@ class RouterContext:
     clock: Callable[[], datetime] = utc_now
     queue_changed: DatabaseWakeup = field(default_factory=lambda: DatabaseWakeup(QUEUE_CHANNEL))
     on_assigned: list[AssignedHook] = field(default_factory=list)
+    on_escalated: list[EscalatedHook] = field(default_factory=list)
+    on_offboarded: list[OffboardHook] = field(default_factory=list)
+    # Other features' checks of a config before it is applied (problems refuse it whole), and
+    # what they do in the unit of work that applies it (e.g. calendars: read the new feeds).
+    config_checks: list[Callable[[Any], list[Any]]] = field(default_factory=list)
+    on_config_applied: list[Callable[[AsyncSession, Any], Awaitable[None]]] = field(default_factory=list)
+    # Other features' fields of each rep in ``GET /v1/reps/load`` (rep id -> fields).
+    load_extras: list[Callable[[AsyncSession, datetime], Awaitable[dict[str, dict[str, Any]]]]] = field(
+        default_factory=list
+    )
+    # Extra routing inputs found by other features at the start of each run (e.g. calendars):
+    # each answers fields of ``RoutingState`` to replace.
+    routing_inputs: list[Callable[[AsyncSession, datetime], Awaitable[dict[str, Any]]]] = field(
+        default_factory=list
+    )
+    memory: LeadMemory | None = None
+    on_reengaged: list[ReengagedHook] = field(default_factory=list)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

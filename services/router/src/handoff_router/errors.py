@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from handoff_shared.http import ErrorStatuses
 
+from handoff_router.accounts.errors import AccountNotFound, BookConflicts, BookTooLarge, BookUnreadable
 from handoff_router.assignments.errors import (
     AlreadyDecided,
     AssignmentNotFound,
@@ -24,7 +25,8 @@ from handoff_router.configs.errors import (
     NotText,
 )
 from handoff_router.queue.errors import LeadNotQueued, NotParked
-from handoff_router.reps.errors import NotThatRep, UnknownRep
+from handoff_router.reps.errors import InvalidSuccessor, NotThatRep, UnknownRep
+from handoff_router.slack.errors import NotFromSlack, SlackNotConfigured
 
 ERROR_STATUSES: ErrorStatuses = {
     NotAuthenticated: (401, "Unauthorized"),
@@ -44,9 +46,16 @@ ERROR_STATUSES: ErrorStatuses = {
     NotText: (422, "Invalid upload"),
     UnknownRep: (404, "Unknown rep"),
     NotThatRep: (403, "Not that rep"),
+    InvalidSuccessor: (422, "Invalid successor"),
+    NotFromSlack: (401, "Not signed by Slack"),
+    SlackNotConfigured: (503, "Slack is not configured"),
     DeliveryNotFound: (404, "Delivery not found"),
     UnknownRecipient: (404, "Unknown rep or manager"),
     SecretsNotConfigured: (503, "Callback secrets are not configured"),
     LeadNotQueued: (404, "Lead not in the queue"),
     NotParked: (409, "Lead not parked"),
+    AccountNotFound: (404, "Account not found"),
+    BookConflicts: (422, "Conflicting account book"),
+    BookUnreadable: (422, "Unreadable account book"),
+    BookTooLarge: (413, "Account book too large"),
 }

@@ -16,6 +16,7 @@ from handoff_shared.events import LeadEscalated
 from handoff_shared.outbox import OutboxMessage
 
 from handoff_router.callbacks.repository import NewDelivery, OwnerKind
+from handoff_router.context import LeadReengaged
 from handoff_router.routing.config import RoutingConfig
 
 log = structlog.get_logger(__name__)
@@ -24,12 +25,16 @@ NO_RECIPIENT = "_none"
 
 def to_rep(
     config: RoutingConfig, rep_id: str, event: CloudEvent, message: OutboxMessage, now: datetime
-) -> NewDelivery:
-    """The callback of ``lead.assigned`` to the rep's tool."""
+) -> NewDelivery | None:
+    """The callback of ``lead.assigned`` to the rep's tool; None for a rep without ``callback_url``
+    (reached through their other channels)."""
+    url = config.rep(rep_id).callback_url
+    if url is None:
+        return None
     return NewDelivery(
         kind="rep",
         owner_id=rep_id,
-        url=config.rep(rep_id).callback_url,
+        url=url,
         event_id=event.id,
         event_type=event.type,
         lead_id=event.subject,
@@ -38,11 +43,41 @@ def to_rep(
     )
 
 
+LEAD_REENGAGED = "lead.reengaged"
+
+
+def for_reengaged(
+    config: RoutingConfig | None, fact: LeadReengaged, source: str, now: datetime
+) -> NewDelivery:
+    """The callback of ``lead.reengaged`` (CONTRACT §11) to the rep of the person's open assignment."""
+    data = {
+        "assignment_id": fact.assignment_id,
+        "lead_id": fact.lead_id,
+        "rep_id": fact.rep_id,
+        "mql": dict(fact.mql),
+    }
+    event = cloudevents.new_event(LEAD_REENGAGED, source, fact.lead_id, data, time=now)
+    body, _ = cloudevents.encode(event)
+    url = _rep_url(config, fact.rep_id)
+    return NewDelivery(
+        kind="rep",
+        owner_id=fact.rep_id,
+        url=url,
+        event_id=event.id,
+        event_type=event.type,
+        lead_id=fact.lead_id,
+        body=body,
+        created_at=now,
+        failure_reason=None if url else "no_recipient",
+    )
+
+
 def for_escalation(
     config: RoutingConfig | None, event: CloudEvent, data: LeadEscalated, now: datetime
-) -> NewDelivery:
+) -> NewDelivery | None:
     """``remind`` goes to the rep; ``escalate`` and ``reassign`` to the manager (``no_recipient``:
-    the rep has none)."""
+    the rep has none). None when the recipient is in the config without a ``callback_url``
+    (they are reached through Slack or e-mail)."""
     kind: OwnerKind
     if data.level == "remind":
         kind, owner = "rep", data.rep_id
@@ -52,6 +87,8 @@ def for_escalation(
         owner = data.manager_id or _manager_of(config, data.rep_id) or ""
         url = _manager_url(config, owner)
     failure = None
+    if owner and url is None and _in_config(config, kind, owner):
+        return None
     if not owner:
         log.warning("callback.no_manager", event_id=event.id, rep_id=data.rep_id, level=data.level)
         owner, failure = NO_RECIPIENT, "no_recipient"
@@ -84,3 +121,10 @@ def _manager_url(config: RoutingConfig | None, manager_id: str) -> str | None:
         return None
     manager = next((manager for manager in config.managers if manager.id == manager_id), None)
     return manager.callback_url if manager is not None else None
+
+
+def _in_config(config: RoutingConfig | None, kind: OwnerKind, owner: str) -> bool:
+    if config is None:
+        return False
+    people = config.reps if kind == "rep" else config.managers
+    return any(person.id == owner for person in people)

@@ -123,6 +123,11 @@ Url = Annotated[
     _checked(r"https?://[^\s/?#]+(?:[/?#]\S*)?", "{text!r} is not an http(s) URL"),
 ]
 Timezone = Annotated[str, AfterValidator(_timezone)]
+SlackId = Annotated[
+    str,
+    Field(max_length=80),
+    _checked(r"[A-Z0-9][A-Z0-9]{1,79}", "{text!r} is not a Slack id (e.g. U024BE7LH or C024BE91L)"),
+]
 HolidayCalendar = Annotated[str, Field(max_length=10), AfterValidator(_holiday_calendar)]
 Domain = Annotated[
     str,
@@ -235,13 +240,16 @@ class Rep(Model):
     id: Id
     email: Email
     timezone: Timezone = "UTC"
-    callback_url: Url
+    callback_url: Url | None = None  # each channel the rep has is used: callback, Slack, e-mail
+    slack_user_id: SlackId | None = None  # assignments come as a Slack DM with Accept / Reject
+    calendar_url: Url | None = None  # an ICS feed: out-of-office and all-day busy events
     name: Annotated[str, Field(max_length=200)] | None = None
     weight: int = Field(default=1, ge=1, le=1000)
     max_open: int | None = Field(default=None, ge=0, le=1_000_000)
     max_per_day: int | None = Field(default=None, ge=0, le=1_000_000)
     manager: Id | None = None
     active: bool = True
+    cover: Id | None = None  # CONTRACT §11: takes the rep's account leads when the rep cannot
 
 
 class Manager(Model):
@@ -249,7 +257,8 @@ class Manager(Model):
 
     id: Id
     email: Email
-    callback_url: Url
+    callback_url: Url | None = None
+    slack_channel: SlackId | None = None  # escalations and parked leads are posted there
     name: Annotated[str, Field(max_length=200)] | None = None
 
 
@@ -273,11 +282,33 @@ class Account(Model):
 
 
 class Rule(Model):
-    """Leads matching ``when`` (see ``conditions``) go to ``team``; rules are tried in order."""
+    """Leads matching ``when`` (see ``conditions``) go to ``team``; rules are tried in order.
+
+    ``account_owner: true`` (CONTRACT §11) sends the lead to its matched account's owner, else the
+    owner's ``cover``, else ``team`` (the fallback team when the rule names none)."""
 
     id: Id
     when: dict[str, Any]
-    team: Id
+    team: Id | None = None
+    account_owner: bool = False
+
+    @model_validator(mode="after")
+    def _has_a_destination(self) -> Rule:
+        if self.team is None and not self.account_owner:
+            raise ValueError("a rule needs a team (or account_owner: true)")
+        return self
+
+
+class Matching(Model):
+    """``matching`` (CONTRACT §11): how leads are matched to accounts and remembered."""
+
+    fuzzy_name_threshold: float = Field(default=0.9, gt=0, le=1, allow_inf_nan=False)
+    account_stickiness: Duration = "30d"
+
+    @property
+    def stickiness(self) -> timedelta:
+        """``account_stickiness`` as a duration."""
+        return parse_duration(self.account_stickiness)
 
 
 class CallbackPolicy(Model):
@@ -307,6 +338,9 @@ class AlertPolicy(Model):
         return self
 
 
+_DEFAULT_MATCHING = Matching()
+
+
 class RoutingConfig(Model):
     """A whole routing configuration; build it with ``validate_config`` or ``parse_config``."""
 
@@ -324,8 +358,14 @@ class RoutingConfig(Model):
         default_factory=lambda: list(DEFAULT_DISQUALIFICATION_REASONS), min_length=1
     )
     callbacks: CallbackPolicy = Field(default_factory=CallbackPolicy)
+    matching: Matching | None = None  # None (absent): the defaults
     # None (absent) means the defaults, and the stored form of a config without it is unchanged.
     alerts: AlertPolicy | None = None
+
+    @property
+    def matching_policy(self) -> Matching:
+        """``matching``, or the contract's defaults when the config has none."""
+        return self.matching or _DEFAULT_MATCHING
 
     @property
     def alert_policy(self) -> AlertPolicy:
@@ -363,6 +403,11 @@ class RoutingConfig(Model):
             own = team.sla.business_hours if team.sla is not None else None
             hours[team.id] = own.business_hours() if own is not None else hours[None]
         return hours
+
+    @property
+    def rep_ids(self) -> Mapping[str, Rep]:
+        """The reps by id (``in`` asks whether an id is a rep of this config)."""
+        return self._reps
 
     def rep(self, rep_id: str) -> Rep:
         """The rep with this id (KeyError when there is none)."""
@@ -512,6 +557,7 @@ _KNOWN_KEYS = sorted(
             Team,
             Account,
             Rule,
+            Matching,
             CallbackPolicy,
             RoutingConfig,
         )
