@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from handoff_shared.service import create_service
 
 from handoff_router import tables
+from handoff_router.accounts import feature as accounts
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
 from handoff_router.assignments.service import Assignments
@@ -36,8 +37,13 @@ def create_app(settings: RouterSettings) -> FastAPI:
         errors=ERROR_STATUSES,
     )
     app, runtime = service.app, service.runtime
+    memory = accounts.AccountMemory(runtime.sessions)
     context = RouterContext(
-        settings=settings, sessions=runtime.sessions, configs=ConfigCache(), relay=runtime.relay
+        settings=settings,
+        sessions=runtime.sessions,
+        configs=ConfigCache(),
+        relay=runtime.relay,
+        memory=memory,
     )
     queue = Queue(context)
     reps = Reps(context)
@@ -54,6 +60,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
     ):
         app.include_router(router)
     app.state.callbacks = callbacks.install(app, runtime, context)
+    accounts.install(app, runtime, context, memory)
 
     runtime.consume(
         settings.consumer_group, [settings.topic_mql_created], mql_handler(context, runtime.dead_letter_topic)

@@ -24,11 +24,51 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.configs.repository import ConfigCache
+from handoff_router.routing.config import RoutingConfig
+from handoff_router.routing.engine import Decision, LeadContext
+from handoff_router.routing.matching import AccountIndex
 from handoff_router.settings import RouterSettings
 
 AssignedHook = Callable[[AsyncSession, Sequence[Mapping[str, Any]]], Awaitable[None]]
 """Called with the session and the ``assignments`` rows a unit of work has just written, in its
 transaction (e.g. callback deliveries, written with the assignment or not at all)."""
+
+
+@dataclass(frozen=True)
+class LeadReengaged:
+    """A fact: a person with an open assignment came back as another MQL (CONTRACT §11). No second
+    assignment is made; the rep of ``assignment_id`` is told (``lead.reengaged``)."""
+
+    assignment_id: str
+    lead_id: str
+    rep_id: str
+    mql: Mapping[str, Any]
+
+
+ReengagedHook = Callable[[AsyncSession, Sequence[LeadReengaged]], Awaitable[None]]
+"""Called in the unit of work that found people coming back (e.g. to write callback deliveries)."""
+
+
+class BatchMemory(Protocol):
+    """What is known of a batch's people and accounts while it is routed."""
+
+    def context_for(self, lead: Mapping[str, Any], *, fresh: bool) -> LeadContext: ...
+
+    def existing(self, lead: Mapping[str, Any]) -> Any: ...
+
+    def assigned(
+        self, lead: Mapping[str, Any], decision: Decision, assignment_id: str, now: datetime
+    ) -> Any: ...
+
+
+class LeadMemory(Protocol):
+    """Matches leads to accounts and recalls people (the accounts feature, wired by the root)."""
+
+    async def recall(
+        self, session: AsyncSession, leads: Sequence[Mapping[str, Any]], config: RoutingConfig, now: datetime
+    ) -> BatchMemory: ...
+
+    async def index(self, session: AsyncSession) -> AccountIndex: ...
 
 
 def utc_now() -> datetime:
@@ -117,6 +157,8 @@ class RouterContext:
     clock: Callable[[], datetime] = utc_now
     queue_changed: DatabaseWakeup = field(default_factory=lambda: DatabaseWakeup(QUEUE_CHANNEL))
     on_assigned: list[AssignedHook] = field(default_factory=list)
+    memory: LeadMemory | None = None
+    on_reengaged: list[ReengagedHook] = field(default_factory=list)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -25,9 +25,9 @@ from handoff_router.assignments.records import assigned_data, assignment_row, ne
 from handoff_router.callbacks import recipients
 from handoff_router.callbacks import repository as callback_store
 from handoff_router.configs.repository import ConfigVersion
-from handoff_router.context import AssignedHook, RouterContext
+from handoff_router.context import AssignedHook, BatchMemory, LeadReengaged, ReengagedHook, RouterContext
 from handoff_router.queue import repository as queue
-from handoff_router.routing.engine import RoutingState, route
+from handoff_router.routing.engine import NO_CONTEXT, RoutingState, route
 from handoff_router.tables import assignments, outbox
 
 
@@ -40,6 +40,7 @@ class LeadToRoute:
     attempt: int = 1
     previous_rep_id: str | None = None
     excluded: frozenset[str] = frozenset()
+    fresh: bool = False  # a new MQL: a person with an open assignment gets no second one
 
 
 @dataclass
@@ -53,8 +54,12 @@ class RoutingRun:
     source: str
     assigned_topic: str
     on_assigned: Sequence[AssignedHook] = ()
+    on_reengaged: Sequence[ReengagedHook] = ()
+    memory: BatchMemory | None = None
     assigned: int = 0
     queued: int = 0
+    reengaged: int = 0
+    _reengaged: list[LeadReengaged] = field(default_factory=list)
     _rows: list[dict[str, Any]] = field(default_factory=list)
     _queue: list[dict[str, Any]] = field(default_factory=list)
     _dequeued: list[str] = field(default_factory=list)
@@ -67,8 +72,16 @@ class RoutingRun:
             if not from_queue:
                 self._enqueue(item, "none", {"summary": "no routing configuration is active"})
             return None
+        context = self.memory.context_for(item.lead, fresh=item.fresh) if self.memory else NO_CONTEXT
+        if context.existing_assignment_id is not None and self.memory is not None:
+            existing = self.memory.existing(item.lead)
+            self._reengaged.append(
+                LeadReengaged(existing.assignment_id, existing.lead_id, existing.rep_id, item.lead)
+            )
+            self.reengaged += 1
+            return None
         decision, self.state = route(
-            item.lead, self.config.config, self.state, self.now, exclude=item.excluded
+            item.lead, self.config.config, self.state, self.now, exclude=item.excluded, context=context
         )
         if decision.rep_id is None:
             if not from_queue:
@@ -86,6 +99,8 @@ class RoutingRun:
             mql_event_id=item.mql_event_id,
         )
         self._rows.append(row)
+        if self.memory is not None:
+            self.memory.assigned(item.lead, decision, row["assignment_id"], self.now)
         if from_queue:
             self._dequeued.append(item.lead["lead_id"])
         event = cloudevents.new_event(
@@ -136,6 +151,14 @@ class RoutingRun:
         if self._rows:
             for hook in self.on_assigned:
                 await hook(self.session, self._rows)
+        if self._reengaged:
+            for reengaged in self.on_reengaged:
+                await reengaged(self.session, self._reengaged)
+
+    async def recall(self, context: RouterContext, leads: Sequence[dict[str, Any]]) -> None:
+        """Match the leads about to be routed to their accounts and recall their people."""
+        if context.memory is not None and self.config is not None and leads:
+            self.memory = await context.memory.recall(self.session, leads, self.config.config, self.now)
 
 
 async def start_run(
@@ -155,6 +178,7 @@ async def start_run(
         source=context.settings.event_source,
         assigned_topic=context.settings.topic_lead_assigned,
         on_assigned=context.on_assigned,
+        on_reengaged=context.on_reengaged,
     )
 
 

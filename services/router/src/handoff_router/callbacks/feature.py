@@ -10,10 +10,10 @@ from handoff_shared.runtime import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware.base import RequestResponseEndpoint
 
-from handoff_router.callbacks import endpoints
+from handoff_router.callbacks import endpoints, recipients, repository
 from handoff_router.callbacks.service import Callbacks
 from handoff_router.callbacks.worker import DeliveryWorker
-from handoff_router.context import RouterContext
+from handoff_router.context import LeadReengaged, RouterContext
 
 
 def install(app: FastAPI, runtime: Runtime, context: RouterContext) -> Callbacks:
@@ -41,5 +41,19 @@ def install(app: FastAPI, runtime: Runtime, context: RouterContext) -> Callbacks
     async def wake_after_commit(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
         deliveries.wake_on_commit(session)  # runs in the transaction; wakes the worker once it commits
 
+    async def tell_reengaged(session: AsyncSession, facts: Sequence[LeadReengaged]) -> None:
+        # CONTRACT §11: the rep of the open assignment hears that their lead came back.
+        config = await context.configs.active(session)
+        now = context.clock()
+        new = [
+            recipients.for_reengaged(
+                config.config if config else None, fact, context.settings.event_source, now
+            )
+            for fact in facts
+        ]
+        await repository.enqueue(session, new)
+        deliveries.wake_on_commit(session)
+
     context.on_assigned.append(wake_after_commit)
+    context.on_reengaged.append(tell_reengaged)
     return callbacks

@@ -27,7 +27,7 @@ from handoff_router.configs.lead_files import LeadFileInvalid, read_leads
 from handoff_router.configs.repository import ConfigVersion
 from handoff_router.context import RouterContext
 from handoff_router.routing.config import ConfigInvalid, RoutingConfig, parse_config
-from handoff_router.routing.engine import Decision, route
+from handoff_router.routing.engine import NO_CONTEXT, Decision, route
 from handoff_router.routing.simulation import what_if
 from handoff_router.tables import outbox
 
@@ -111,7 +111,11 @@ class RoutingConfigs:
             now = self.context.clock()
             state = await state_store.read(session)
             down = await callback_store.unreachable_reps(session, now, active.config.unreachable_after)
-        decision, _ = route(data, active.config, replace(state, unreachable=down), now)
+            context = NO_CONTEXT
+            if self.context.memory is not None:  # its account, and what is known of the person
+                memory = await self.context.memory.recall(session, [data], active.config, now)
+                context = memory.context_for(data, fresh=True)
+        decision, _ = route(data, active.config, replace(state, unreachable=down), now, context=context)
         return Preview(decision, active.version)
 
     async def simulate(self, leads: bytes, candidate: bytes | None) -> dict[str, Any]:
@@ -124,9 +128,12 @@ class RoutingConfigs:
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
             state = await state_store.read(session)
+            index = await self.context.memory.index(session) if self.context.memory is not None else None
         if active is None and proposed is None:
             raise NoActiveConfig("no active config to simulate: PUT one, or send a candidate config")
-        result = what_if(lead_list, active.config if active else None, proposed, state, self.context.clock())
+        result = what_if(
+            lead_list, active.config if active else None, proposed, state, self.context.clock(), index
+        )
         if active is not None:
             result["active"]["version"] = active.version
         return result
