@@ -215,7 +215,7 @@ def main() -> int:
             print(f"== bench/{name}.py", flush=True)
             for stale in (report / f"{name}.md", report / f"{name}.json"):
                 stale.unlink(missing_ok=True)
-            waited, before, after = settle()
+            waited, before, after = settle(SETTLE_SECONDS // 3 if args.quick else SETTLE_SECONDS)
             settled[name] = (waited, before, after)
             print(f"   settled in {waited:.0f} s (consumer lag {before:,} -> {after:,})", flush=True)
             argv = [sys.executable, str(BENCH / f"{name}.py"), "--report", str(report)]

@@ -145,7 +145,7 @@ DELETE = object()
 
 
 def mutated(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
-    copy = json.loads(json.dumps(data))
+    copy: dict[str, Any] = json.loads(json.dumps(data))
     target: Any = copy
     for step in path[:-1]:
         try:
@@ -158,8 +158,10 @@ def mutated(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> di
     if value is DELETE:
         if isinstance(target, dict):
             target.pop(last, None)
-    elif isinstance(target, dict) or (isinstance(last, int) and last < len(target)):
+    elif isinstance(target, dict):
         target[last] = value
+    elif isinstance(last, int) and last < len(target):
+        target.__setitem__(last, value)
     return copy
 
 
