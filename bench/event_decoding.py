@@ -82,7 +82,7 @@ def main() -> None:
             full = best_us(lambda v, e=expected: cloudevents.decode_typed(v, HEADERS, e), values)
             slim = best_us(lambda v, e=expected, w=views: read(v, HEADERS, e, w), values)
             figures[f"{consumer} {type_}"] = {"full_us": full, "view_us": slim}
-            rows.append(f"| {consumer} | `{type_}` | {full:.1f} | {slim:.1f} | {full / slim:.1f}× |")
+            rows.append(f"| {consumer} | `{type_}` | {full:.1f} | {slim:.1f} | {full / slim:.1f} |")
             print(f"{consumer:12} {type_:16} full {full:6.1f} µs   view {slim:6.1f} µs")
     mql = records(events.MQL_CREATED, count)
     full_mql = best_us(lambda v: cloudevents.decode_typed(v, HEADERS, {events.MQL_CREATED}), mql)
