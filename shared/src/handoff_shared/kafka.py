@@ -253,7 +253,7 @@ class BatchConsumer:
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                error = InvalidEvent("handler_error", f"{type(exc).__name__}: {str(exc)[:500]}")
+                error = InvalidEvent("handler_error", handler_error_message(exc))
                 await sink(
                     dead_letter(
                         record, error, stage="handle", topic=topic_of(record.topic), service=self._service
@@ -284,6 +284,14 @@ class Incoming:
     record: ConsumerRecord[bytes, bytes]
     event: CloudEvent
     data: Any
+
+
+def handler_error_message(exc: BaseException) -> str:
+    """What a dead letter's ``error.message`` says of a failure: the error's class and the first
+    line of its text, with no e-mail address. The lines after (a database error's DETAIL, the
+    statement) can quote the record's data, which the dead letter carries already."""
+    first = next(iter(str(exc).splitlines()), "")
+    return f"{type(exc).__name__}: {observability.hide_emails(first)[:500]}"
 
 
 def dead_letter_topic(topic: str, mql_created: str, mql_created_dlq: str) -> str:

@@ -91,6 +91,10 @@ class ServiceSettings(KafkaSettings):
     outbox_batch_max: int = Field(default=1000, ge=1, le=10_000)
     outbox_poll: Duration = timedelta(milliseconds=200)
     outbox_retention: Duration = timedelta(days=7)
+    # Retention (handoff_shared.retention): how often expired rows are deleted, and how many
+    # per transaction; each service's tables have their own ``*_retention`` settings.
+    retention_interval: Duration = timedelta(minutes=5)
+    retention_batch: int = Field(default=1000, ge=1, le=100_000)
     kafka_start_timeout: Duration = timedelta(seconds=15)
 
     topic_mql_created: str = topics.MQL_CREATED

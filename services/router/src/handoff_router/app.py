@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from handoff_shared.service import create_service
 
-from handoff_router import tables
+from handoff_router import retention, tables, where_reps_work
 from handoff_router.accounts import feature as accounts
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
@@ -47,10 +47,10 @@ def create_app(settings: RouterSettings) -> FastAPI:
     )
     queue = Queue(context)
     reps = Reps(context)
-    app.state.assignments = Assignments(context)
+    assignments = app.state.assignments = Assignments(context)
     app.state.reps = reps
     app.state.authentication = Authentication(settings.admin_token, reps)
-    app.state.configs = RoutingConfigs(context)
+    configs = app.state.configs = RoutingConfigs(context)
     app.state.queue = queue
     for router in (
         assignment_endpoints.router,
@@ -59,8 +59,10 @@ def create_app(settings: RouterSettings) -> FastAPI:
         queue_endpoints.router,
     ):
         app.include_router(router)
-    app.state.callbacks = callbacks.install(app, runtime, context)
-    accounts.install(app, runtime, context, memory)
+    channels = where_reps_work.install(app, runtime, context, assignments, configs)
+    app.state.callbacks = callbacks.install(app, runtime, context, channels.senders)
+    book = accounts.install(app, runtime, context, memory)
+    where_reps_work.move_accounts_on_offboarding(context, book.move_ownership)
 
     runtime.consume(
         settings.consumer_group, [settings.topic_mql_created], mql_handler(context, runtime.dead_letter_topic)
@@ -72,4 +74,5 @@ def create_app(settings: RouterSettings) -> FastAPI:
     )
     runtime.spawn("queue-drainer", queue.run_drainer)
     runtime.spawn("queue-listener", queue.run_listener)
+    runtime.retain(retention.rules(settings))
     return app

@@ -25,7 +25,8 @@ from handoff_router.configs.errors import (
     NotText,
 )
 from handoff_router.queue.errors import LeadNotQueued, NotParked
-from handoff_router.reps.errors import NotThatRep, UnknownRep
+from handoff_router.reps.errors import InvalidSuccessor, NotThatRep, UnknownRep
+from handoff_router.slack.errors import NotFromSlack, SlackNotConfigured
 
 ERROR_STATUSES: ErrorStatuses = {
     NotAuthenticated: (401, "Unauthorized"),
@@ -45,6 +46,9 @@ ERROR_STATUSES: ErrorStatuses = {
     NotText: (422, "Invalid upload"),
     UnknownRep: (404, "Unknown rep"),
     NotThatRep: (403, "Not that rep"),
+    InvalidSuccessor: (422, "Invalid successor"),
+    NotFromSlack: (401, "Not signed by Slack"),
+    SlackNotConfigured: (503, "Slack is not configured"),
     DeliveryNotFound: (404, "Delivery not found"),
     UnknownRecipient: (404, "Unknown rep or manager"),
     SecretsNotConfigured: (503, "Callback secrets are not configured"),

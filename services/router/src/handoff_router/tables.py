@@ -108,6 +108,9 @@ Index(
 )
 Index("assignments_by_rep_status", assignments.c.rep_id, assignments.c.status, assignments.c.assigned_at)
 Index("assignments_by_lead", assignments.c.lead_id)
+# Retention finds decided assignments by when they were decided (handoff_router/retention.py).
+Index("assignments_decided", assignments.c.decided_at, postgresql_where=assignments.c.status != "pending")
+Index("processed_events_by_time", processed_events.c.processed_at)
 
 
 unassigned = Table(
@@ -128,4 +131,5 @@ Index("unassigned_by_queued_at", unassigned.c.queued_at)
 
 # The features' own tables join the same metadata (one schema, one Alembic history).
 import handoff_router.accounts.tables  # noqa: E402
+import handoff_router.calendars.tables  # noqa: E402
 import handoff_router.callbacks.tables  # noqa: E402, F401

@@ -12,7 +12,7 @@ from handoff_shared.kafka import decode_batch
 from handoff_shared.service import create_service
 from handoff_shared.stopping import wait_or_stop
 
-from handoff_sla_monitor import tables
+from handoff_sla_monitor import retention, tables
 from handoff_sla_monitor.settings import Settings
 from handoff_sla_monitor.timers import endpoints
 from handoff_sla_monitor.timers.event_views import VIEWS
@@ -64,5 +64,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     runtime.spawn("sla-scanner", scan)
     runtime.spawn("sla-gauges", refresh_gauges)
+    runtime.retain(retention.rules(settings))
     service.app.include_router(endpoints.router)
     return service.app

@@ -57,7 +57,9 @@ async def apply_escalations(
         calls = [
             recipients.for_escalation(config.config if config else None, i.event, i.data, now) for i in seen
         ]
-        await callback_store.enqueue(session, calls)
+        await callback_store.enqueue(session, [call for call in calls if call is not None])
+        for hook in context.on_escalated:  # the other channels (a manager's Slack channel)
+            await hook(session, [(item.event, item.data) for item in seen])
         fresh = [item for item in seen if item.data.level == REASSIGN]
         if not fresh:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,3 +55,11 @@ async def availability_changed_at(session: AsyncSession, rep_id: str) -> datetim
         select(rep_availability.c.updated_at).where(rep_availability.c.rep_id == rep_id)
     )
     return changed
+
+
+async def revoke_tokens(session: AsyncSession, rep_id: str) -> int:
+    """Every token of the rep stops working; answer how many there were."""
+    result = await session.execute(
+        delete(rep_tokens).where(rep_tokens.c.rep_id == rep_id).returning(rep_tokens.c.rep_id)
+    )
+    return len(result.all())
