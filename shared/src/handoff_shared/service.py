@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Table
 
-from handoff_shared import tracing
+from handoff_shared import garbage_collection, tracing
 from handoff_shared.api_docs import add_redoc
 from handoff_shared.edge import Authenticate, RequestEdge, admin_only
 from handoff_shared.http import (
@@ -61,6 +61,7 @@ def create_service(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        garbage_collection.freeze_start_up_heap()
         try:
             yield
         finally:
