@@ -157,9 +157,7 @@ def router_rss_mb() -> float:
     return largest / 1024
 
 
-async def put_book(
-    client: httpx.AsyncClient, book: list[dict[str, Any]]
-) -> tuple[float, dict[str, Any]]:
+async def put_book(client: httpx.AsyncClient, book: list[dict[str, Any]]) -> tuple[float, dict[str, Any]]:
     body = b"\n".join(orjson.dumps(account) for account in book)
     started = time.perf_counter()
     response = await client.put(
