@@ -8,11 +8,11 @@ underscore): ``GET /v1/deliveries?status=failed`` shows it, so it is never dropp
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 from handoff_shared import cloudevents
 from handoff_shared.cloudevents import CloudEvent
-from handoff_shared.events import LeadEscalated
 from handoff_shared.outbox import OutboxMessage
 
 from handoff_router.callbacks.repository import NewDelivery, OwnerKind
@@ -21,6 +21,17 @@ from handoff_router.routing.config import RoutingConfig
 
 log = structlog.get_logger(__name__)
 NO_RECIPIENT = "_none"
+
+
+class Escalated(Protocol):
+    """What a callback of ``lead.escalated`` needs to know of its data."""
+
+    @property
+    def level(self) -> str: ...
+    @property
+    def rep_id(self) -> str: ...
+    @property
+    def manager_id(self) -> str | None: ...
 
 
 def to_rep(
@@ -73,7 +84,7 @@ def for_reengaged(
 
 
 def for_escalation(
-    config: RoutingConfig | None, event: CloudEvent, data: LeadEscalated, now: datetime
+    config: RoutingConfig | None, event: CloudEvent, data: Escalated, now: datetime
 ) -> NewDelivery | None:
     """``remind`` goes to the rep; ``escalate`` and ``reassign`` to the manager (``no_recipient``:
     the rep has none). None when the recipient is in the config without a ``callback_url``
