@@ -102,6 +102,9 @@ def test_the_table_is_what_the_service_code_uses(service: str) -> None:
     assert trees
     named = set().union(*(topic_fields(tree) for tree in trees))
     consumed = set().union(*(consumed_in_code(tree) for tree in trees))
+    # The router's intake writes the records it cannot turn into MQLs to the MQL dead-letter
+    # topic (CONTRACT §10), a dead-letter topic of its own like those of ``dead_letter_topics``.
+    named -= {"topic_mql_created_dlq"} if service == "router" else set()
     assert named == CONSUMES[service] | PRODUCES[service], f"{service} names {sorted(named)}"
     assert consumed == CONSUMES[service]
 

@@ -61,8 +61,11 @@ class Canary:
             territory = Territory.new()
             await territory.apply(self.admin)
         lead_id = unique("canary")
-        value = structured_event(mql_data(lead_id, email=f"{lead_id}@example.com"))  # a person of its own
-        await self.producer.send_and_wait("lead.mql-created", value, key=lead_id.encode())
+        await self.producer.send_and_wait(
+            "lead.mql-created",
+            structured_event(mql_data(lead_id, email=f"{lead_id}@canary.example.com")),
+            key=lead_id.encode(),
+        )
         await self.assigned.wait_for(lambda r: subject_of(r) == lead_id, timeout=timeout)
         await self.outboxes_drain(timeout=timeout)
         await self.assigned.read_to_end(timeout=timeout)

@@ -34,6 +34,15 @@ AssignedHook = Callable[[AsyncSession, Sequence[Mapping[str, Any]]], Awaitable[N
 transaction (e.g. callback deliveries, written with the assignment or not at all)."""
 
 
+EscalatedHook = Callable[[AsyncSession, Sequence[tuple[Any, Any]]], Awaitable[None]]
+"""Called with the session and the ``(CloudEvent, LeadEscalated)`` pairs an escalation unit of work
+has just seen for the first time, in its transaction."""
+
+OffboardHook = Callable[[AsyncSession, str, str, datetime], Awaitable[dict[str, Any]]]
+"""The fact "rep offboarded" (session, rep_id, successor, now), in the unit of work that offboards:
+each handler moves what its feature holds of the rep and answers what it moved."""
+
+
 @dataclass(frozen=True)
 class LeadReengaged:
     """A fact: a person with an open assignment came back as another MQL (CONTRACT §11). No second
@@ -157,6 +166,21 @@ class RouterContext:
     clock: Callable[[], datetime] = utc_now
     queue_changed: DatabaseWakeup = field(default_factory=lambda: DatabaseWakeup(QUEUE_CHANNEL))
     on_assigned: list[AssignedHook] = field(default_factory=list)
+    on_escalated: list[EscalatedHook] = field(default_factory=list)
+    on_offboarded: list[OffboardHook] = field(default_factory=list)
+    # Other features' checks of a config before it is applied (problems refuse it whole), and
+    # what they do in the unit of work that applies it (e.g. calendars: read the new feeds).
+    config_checks: list[Callable[[Any], list[Any]]] = field(default_factory=list)
+    on_config_applied: list[Callable[[AsyncSession, Any], Awaitable[None]]] = field(default_factory=list)
+    # Other features' fields of each rep in ``GET /v1/reps/load`` (rep id -> fields).
+    load_extras: list[Callable[[AsyncSession, datetime], Awaitable[dict[str, dict[str, Any]]]]] = field(
+        default_factory=list
+    )
+    # Extra routing inputs found by other features at the start of each run (e.g. calendars):
+    # each answers fields of ``RoutingState`` to replace.
+    routing_inputs: list[Callable[[AsyncSession, datetime], Awaitable[dict[str, Any]]]] = field(
+        default_factory=list
+    )
     memory: LeadMemory | None = None
     on_reengaged: list[ReengagedHook] = field(default_factory=list)
 

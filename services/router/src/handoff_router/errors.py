@@ -24,8 +24,17 @@ from handoff_router.configs.errors import (
     NoConfigYet,
     NotText,
 )
+from handoff_router.intake.errors import (
+    BodyTooLarge,
+    InvalidImport,
+    KafkaNotReady,
+    NotAuthenticatedSource,
+    SecretsUnavailable,
+    UnknownSource,
+)
 from handoff_router.queue.errors import LeadNotQueued, NotParked
-from handoff_router.reps.errors import NotThatRep, UnknownRep
+from handoff_router.reps.errors import InvalidSuccessor, NotThatRep, UnknownRep
+from handoff_router.slack.errors import NotFromSlack, SlackNotConfigured
 
 ERROR_STATUSES: ErrorStatuses = {
     NotAuthenticated: (401, "Unauthorized"),
@@ -45,11 +54,20 @@ ERROR_STATUSES: ErrorStatuses = {
     NotText: (422, "Invalid upload"),
     UnknownRep: (404, "Unknown rep"),
     NotThatRep: (403, "Not that rep"),
+    InvalidSuccessor: (422, "Invalid successor"),
+    NotFromSlack: (401, "Not signed by Slack"),
+    SlackNotConfigured: (503, "Slack is not configured"),
     DeliveryNotFound: (404, "Delivery not found"),
     UnknownRecipient: (404, "Unknown rep or manager"),
     SecretsNotConfigured: (503, "Callback secrets are not configured"),
     LeadNotQueued: (404, "Lead not in the queue"),
     NotParked: (409, "Lead not parked"),
+    UnknownSource: (404, "Unknown intake source"),
+    NotAuthenticatedSource: (401, "Delivery not authenticated"),
+    BodyTooLarge: (413, "Body too large"),
+    KafkaNotReady: (503, "Not connected to Kafka yet"),
+    SecretsUnavailable: (503, "Intake secrets are not configured"),
+    InvalidImport: (422, "Invalid import"),
     AccountNotFound: (404, "Account not found"),
     BookConflicts: (422, "Conflicting account book"),
     BookUnreadable: (422, "Unreadable account book"),

@@ -40,8 +40,30 @@ class RouterSettings(ServiceSettings):
     callback_open_for: Duration = timedelta(seconds=30)
     callback_max_open_for: Duration = timedelta(minutes=10)
 
+    # Intake (CONTRACT §10, docs/intake.md): the public base URL the router is reached at behind a
+    # proxy (HubSpot signs the full URI it posted to), body limits, and how long a source's
+    # secret is kept in memory after it was read (a secret set on another replica takes effect
+    # within that time).
+    intake_public_url: str = ""  # e.g. https://handoff.example.com; empty: the request's own URL
+    intake_max_body: int = Field(default=2 * 1024 * 1024, ge=1024)
+    intake_import_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    intake_secret_cache: Duration = timedelta(seconds=5)
+
     @property
     def outbound_addresses(self) -> AddressPolicy:
         """The address rule of every outbound call (callbacks, calendar feeds, Slack, SMTP):
         ``callback_allow_private`` and ``callback_allowed_networks`` apply to all of them."""
         return AddressPolicy.of(self.callback_allow_private, self.callback_allowed_networks)
+
+    # Where reps work (README "Slack, e-mail, inbox and calendars").
+    slack_bot_token: SecretStr = SecretStr("")  # xoxb-...: without it, Slack is off
+    slack_signing_secret: SecretStr = SecretStr("")  # verifies POST /v1/slack/interactions
+    slack_api_url: str = "https://slack.com/api/"
+    smtp_url: str = ""  # smtp://host:port (smtps:// for TLS); empty: e-mail is off
+    smtp_from: str = "Handoff <handoff@localhost>"
+    public_url: str = ""  # the router's address as reps reach it: links to /inbox (default: own)
+    calendar_refresh: Duration = timedelta(minutes=15)
+    calendar_timeout: Duration = timedelta(seconds=10)
+    calendar_max_bytes: int = Field(default=5_000_000, ge=1000)
+    calendar_horizon: Duration = timedelta(days=60)  # how far ahead busy spans are kept
+    calendar_concurrency: int = Field(default=16, ge=1, le=500)

@@ -112,9 +112,9 @@ class RoutingRun:
         )
         message = OutboxMessage.of_event(self.assigned_topic, event)
         self._messages.append(message)
-        self._callbacks.append(
-            recipients.to_rep(self.config.config, decision.rep_id, event, message, self.now)
-        )
+        callback = recipients.to_rep(self.config.config, decision.rep_id, event, message, self.now)
+        if callback is not None:
+            self._callbacks.append(callback)
         self.assigned += 1
         return decision.rep_id
 
@@ -170,6 +170,8 @@ async def start_run(
     if config is not None:  # reps whose callback endpoint is down too long are skipped
         down = await callback_store.unreachable_reps(session, now, config.config.unreachable_after)
         state = replace(state, unreachable=down)
+    for found in context.routing_inputs:  # other features' inputs (calendars)
+        state = replace(state, **await found(session, now))
     return RoutingRun(
         session=session,
         config=config,

@@ -13,18 +13,25 @@ from starlette.middleware.base import RequestResponseEndpoint
 from handoff_router.callbacks import endpoints, recipients, repository
 from handoff_router.callbacks.service import Callbacks
 from handoff_router.callbacks.worker import DeliveryWorker
+from handoff_router.channels import ChannelSender
 from handoff_router.context import LeadReengaged, RouterContext
 
 
-def install(app: FastAPI, runtime: Runtime, context: RouterContext) -> Callbacks:
+def install(
+    app: FastAPI,
+    runtime: Runtime,
+    context: RouterContext,
+    channels: Mapping[str, ChannelSender] | None = None,
+) -> Callbacks:
     """Add the callbacks API, run the delivery worker (``HANDOFF_CALLBACK_DELIVERY``) and wake it
-    whenever deliveries may have become due; answer the admin service."""
+    whenever deliveries may have become due; answer the admin service. ``channels``: the senders
+    of the other channels (Slack, e-mail) whose messages the same worker delivers."""
 
     async def circuit_closed() -> None:
         # The rep is routable again: the leads that waited for someone reachable go now.
         context.queue_changed.wake()
 
-    deliveries = DeliveryWorker(context.sessions, context.settings, context.clock, circuit_closed)
+    deliveries = DeliveryWorker(context.sessions, context.settings, context.clock, circuit_closed, channels)
     callbacks = Callbacks(context, deliveries.wake)
     app.include_router(endpoints.router)
     if context.settings.callback_delivery:

@@ -15,16 +15,14 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 from standardwebhooks import Webhook
 
+from handoff_router.sealed_secrets import SecretBox as SecretBox  # re-exported
+from handoff_router.sealed_secrets import SecretsKeyMissing as SecretsKeyMissing  # re-exported
+
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
-
-
-class SecretsKeyMissing(RuntimeError):
-    """No ``HANDOFF_CALLBACK_SECRETS_KEY``: secrets can be neither issued nor used."""
 
 
 def new_secret() -> SecretStr:
@@ -60,58 +58,3 @@ def signed_headers(
         "webhook-signature": signature_header(signing_secrets, webhook_id, timestamp, body),
         "content-type": "application/cloudevents+json",
     }
-
-
-class SecretBox:
-    """Encrypts secrets for the database and decrypts them to sign (Fernet: AES-CBC + HMAC).
-
-    The key setting is one Fernet key or several, comma-separated: the first seals, every one
-    opens (``MultiFernet``). Rotating is putting a new key first and keeping the old ones
-    until ``reseal`` has sealed every stored secret with the new key (docs/operations.md)."""
-
-    def __init__(self, key: SecretStr) -> None:
-        keys = [Fernet(part.strip().encode()) for part in key.get_secret_value().split(",") if part.strip()]
-        self._fernet = MultiFernet(keys) if keys else None
-        self._current = keys[0] if keys else None
-
-    @property
-    def is_configured(self) -> bool:
-        """False when no key was set: issuing secrets is refused, deliveries wait."""
-        return self._fernet is not None
-
-    def seal(self, secret: SecretStr) -> bytes:
-        """The secret as stored: a Fernet token."""
-        return self._key().encrypt(secret.get_secret_value().encode())
-
-    def open(self, token: bytes) -> SecretStr:
-        """The secret back from its stored token."""
-        try:
-            return SecretStr(self._key().decrypt(token).decode())
-        except InvalidToken:
-            raise SecretsKeyMissing(
-                "a stored callback secret does not open with the configured key"
-            ) from None
-
-    def is_current(self, token: bytes) -> bool:
-        """Whether ``token`` was sealed with the current (first) key."""
-        if self._current is None:
-            return False
-        try:
-            self._current.decrypt(token)
-        except InvalidToken:
-            return False
-        return True
-
-    def reseal(self, token: bytes) -> bytes:
-        """A stored token sealed again with the first (current) key; the secret is unchanged."""
-        try:
-            return self._key().rotate(token)
-        except InvalidToken:
-            raise SecretsKeyMissing(
-                "a stored callback secret does not open with any configured key"
-            ) from None
-
-    def _key(self) -> MultiFernet:
-        if self._fernet is None:
-            raise SecretsKeyMissing("HANDOFF_CALLBACK_SECRETS_KEY is not set")
-        return self._fernet

@@ -9,6 +9,7 @@ from handoff_shared import events
 from handoff_shared.kafka import BatchHandler, decode_batch
 
 from handoff_router.context import RouterContext
+from handoff_router.escalations.event_views import VIEWS
 from handoff_router.escalations.service import apply_escalations
 
 
@@ -16,7 +17,9 @@ def escalation_handler(context: RouterContext, dead_letter_topic: Callable[[str]
     """The batch handler of the reassignment consumer group."""
 
     async def on_records(records: Sequence[Any]) -> None:
-        valid, dead = decode_batch(records, {events.LEAD_ESCALATED}, dead_letter_topic, service="router")
+        valid, dead = decode_batch(
+            records, {events.LEAD_ESCALATED}, dead_letter_topic, service="router", views=VIEWS
+        )
         await apply_escalations(context, valid, dead)
 
     return on_records

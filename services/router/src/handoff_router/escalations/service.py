@@ -29,6 +29,7 @@ from handoff_router.assignments.routing import next_attempt, start_run
 from handoff_router.callbacks import recipients
 from handoff_router.callbacks import repository as callback_store
 from handoff_router.context import RouterContext
+from handoff_router.escalations.event_views import Escalation
 from handoff_router.escalations.notices import MAX_REASSIGNMENTS, manager_notice
 from handoff_router.reps import repository as rep_store
 from handoff_router.routing.engine import SLA_AUTO_PAUSED, Availability
@@ -56,7 +57,9 @@ async def apply_escalations(
         calls = [
             recipients.for_escalation(config.config if config else None, i.event, i.data, now) for i in seen
         ]
-        await callback_store.enqueue(session, calls)
+        await callback_store.enqueue(session, [call for call in calls if call is not None])
+        for hook in context.on_escalated:  # the other channels (a manager's Slack channel)
+            await hook(session, [(item.event, item.data) for item in seen])
         fresh = [item for item in seen if item.data.level == REASSIGN]
         if not fresh:
             return
@@ -110,12 +113,14 @@ async def apply_escalations(
         context.queue_changed.wake()
 
 
-async def _sla_setting(session: AsyncSession, row: Any, escalation: Any, key: str, default: int) -> int:
+async def _sla_setting(
+    session: AsyncSession, row: Any, escalation: Escalation, key: str, default: int
+) -> int:
     """An SLA setting of the config version the assignment was made under: as the escalation
     carries it (``lead.assigned``'s ``sla``, 0 included), else as that version stored it (an
     escalation from before the terms were carried), else ``default``. Never the active config's:
     a newer config does not change the rules an assignment was made under."""
-    carried = (escalation.model_extra or {}).get(key)
+    carried = getattr(escalation, key, None)
     if isinstance(carried, int) and not isinstance(carried, bool):
         return carried
     if row.config_version is not None:
@@ -133,7 +138,7 @@ def _is_auto_paused(availability: Availability | None) -> bool:
     return availability is not None and not availability.available and availability.reason == SLA_AUTO_PAUSED
 
 
-async def _pause_if_cold(session: AsyncSession, row: Any, escalation: Any, now: datetime) -> int:
+async def _pause_if_cold(session: AsyncSession, row: Any, escalation: Escalation, now: datetime) -> int:
     """Pause a rep whose last ``pause_after_expired`` decided assignments all reached ``reassign``;
     answer the streak that paused them (0: not paused; the setting 0 or absent: off).
 

@@ -6,7 +6,8 @@ finds, shape (the model) and cross-references (``references``) alike, each with 
 managers, ``working_hours_only`` and ``sla.business_hours`` on teams, ``team`` on
 accounts, ``rejection_reasons`` and ``disqualification_reasons`` (CONTRACT §9) at the top,
 ``holidays`` and ``ladder`` in a team's ``sla``; ``alerts`` (CONTRACT §9: acceptance alert
-thresholds, passed on to the feedback service in ``routing.config_applied``).
+thresholds, passed on to the feedback service in ``routing.config_applied``); ``intake``
+(CONTRACT §10: ``intake_sources``).
 
 ``sla.holidays`` (and a team's) names country holiday calendars (``US``, ``DE-BY``) whose
 public holidays close business hours; ``sla.max_reassignments`` (default 2) bounds the SLA
@@ -30,6 +31,7 @@ from handoff_shared.durations import parse_duration
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from handoff_router.routing.config_text import read_config_text
+from handoff_router.routing.intake_sources import IntakePolicy, IntakeSource
 from handoff_router.routing.problems import ConfigInvalid as ConfigInvalid  # re-exported
 from handoff_router.routing.problems import Problem as Problem  # re-exported
 from handoff_router.routing.references import cross_reference_problems
@@ -123,6 +125,11 @@ Url = Annotated[
     _checked(r"https?://[^\s/?#]+(?:[/?#]\S*)?", "{text!r} is not an http(s) URL"),
 ]
 Timezone = Annotated[str, AfterValidator(_timezone)]
+SlackId = Annotated[
+    str,
+    Field(max_length=80),
+    _checked(r"[A-Z0-9][A-Z0-9]{1,79}", "{text!r} is not a Slack id (e.g. U024BE7LH or C024BE91L)"),
+]
 HolidayCalendar = Annotated[str, Field(max_length=10), AfterValidator(_holiday_calendar)]
 Domain = Annotated[
     str,
@@ -235,11 +242,13 @@ class Rep(Model):
     id: Id
     email: Email
     timezone: Timezone = "UTC"
-    callback_url: Url
+    callback_url: Url | None = None  # each channel the rep has is used: callback, Slack, e-mail
+    slack_user_id: SlackId | None = None  # assignments come as a Slack DM with Accept / Reject
+    calendar_url: Url | None = None  # an ICS feed: out-of-office and all-day busy events
     name: Annotated[str, Field(max_length=200)] | None = None
     weight: int = Field(default=1, ge=1, le=1000)
-    max_open: int | None = Field(default=None, ge=0)
-    max_per_day: int | None = Field(default=None, ge=0)
+    max_open: int | None = Field(default=None, ge=0, le=1_000_000)
+    max_per_day: int | None = Field(default=None, ge=0, le=1_000_000)
     manager: Id | None = None
     active: bool = True
     cover: Id | None = None  # CONTRACT §11: takes the rep's account leads when the rep cannot
@@ -250,7 +259,8 @@ class Manager(Model):
 
     id: Id
     email: Email
-    callback_url: Url
+    callback_url: Url | None = None
+    slack_channel: SlackId | None = None  # escalations and parked leads are posted there
     name: Annotated[str, Field(max_length=200)] | None = None
 
 
@@ -318,7 +328,7 @@ class AlertPolicy(Model):
 
     acceptance_below: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     acceptance_above: float = Field(default=0.9, ge=0, le=1, allow_inf_nan=False)
-    min_decisions: int = Field(default=20, ge=1)
+    min_decisions: int = Field(default=20, ge=1, le=1_000_000_000)
 
     @model_validator(mode="after")
     def _band(self) -> AlertPolicy:
@@ -353,6 +363,12 @@ class RoutingConfig(Model):
     matching: Matching | None = None  # None (absent): the defaults
     # None (absent) means the defaults, and the stored form of a config without it is unchanged.
     alerts: AlertPolicy | None = None
+    intake: IntakePolicy | None = None  # CONTRACT §10: sources MQLs may be POSTed from
+
+    @property
+    def intake_sources(self) -> list[IntakeSource]:
+        """``intake.sources``, empty when the config declares none."""
+        return self.intake.sources if self.intake is not None else []
 
     @property
     def matching_policy(self) -> Matching:
@@ -552,6 +568,8 @@ _KNOWN_KEYS = sorted(
             Matching,
             CallbackPolicy,
             RoutingConfig,
+            IntakePolicy,
+            IntakeSource,
         )
         for name in model.model_fields
     }
