@@ -23,7 +23,8 @@ class RouterSettings(ServiceSettings):
     assignments_retention: Duration = timedelta(days=400)
 
     # Callbacks (README "Callbacks"): secrets, address safety, concurrency, timeouts, retries, circuit.
-    callback_secrets_key: SecretStr = SecretStr("")  # a Fernet key: secrets are sealed with it
+    # Fernet keys, comma-separated: the first seals secrets, every one opens them (rotation).
+    callback_secrets_key: SecretStr = SecretStr("")
     callback_secret_grace: Duration = timedelta(hours=24)
     callback_allow_private: bool = False
     callback_allowed_networks: str = ""  # comma-separated, e.g. 10.20.0.0/16
