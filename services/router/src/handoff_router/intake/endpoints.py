@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from handoff_shared.edge import body_limit
 from handoff_shared.http import problem_responses
 from pydantic import BaseModel, Field, SecretStr
 from starlette.datastructures import UploadFile
@@ -25,6 +26,10 @@ from handoff_router.intake.service import Intake
 router = APIRouter(prefix="/v1", tags=["intake"])
 ADMIN_ONLY = {401: "No token, or an unknown one", 403: "Not the admin token"}
 MAPPING_LIMIT = 1024 * 1024
+# The edge's limits for these endpoints (handoff_shared.edge): the largest the settings allow by
+# default; HANDOFF_INTAKE_MAX_BODY and HANDOFF_INTAKE_IMPORT_MAX_BYTES may only lower them.
+INTAKE_BODY_LIMIT = 2 * 1024 * 1024
+IMPORT_BODY_LIMIT = 1024 * 1024 * 1024
 
 
 def get_intake(request: Request) -> Intake:
@@ -77,7 +82,10 @@ class ImportAnswer(BaseModel):
             503: "Not connected to Kafka yet: try again",
         }
     ),
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+        **body_limit(INTAKE_BODY_LIMIT),
+    },
 )
 async def deliver(source_id: str, request: Request, intake: IntakeService) -> JSONResponse:
     """A marketing tool's delivery: every record mapped, normalised and emitted as ``mql.created``
@@ -128,7 +136,8 @@ async def issue_secret(source_id: str, _: Admin, intake: IntakeService) -> Secre
                 kind: {"schema": {}}
                 for kind in ("application/json", "application/x-ndjson", "application/cloudevents+json")
             },
-        }
+        },
+        **body_limit(INTAKE_BODY_LIMIT),
     },
 )
 async def post_mqls(request: Request, _: Admin, intake: IntakeService) -> JSONResponse:
@@ -159,7 +168,8 @@ async def post_mqls(request: Request, _: Admin, intake: IntakeService) -> JSONRe
                     }
                 }
             },
-        }
+        },
+        **body_limit(IMPORT_BODY_LIMIT),
     },
 )
 async def import_mqls(request: Request, _: Admin, intake: IntakeService, dry_run: bool = False) -> Any:
