@@ -79,6 +79,7 @@ class ServiceSettings(KafkaSettings):
     admin_token: SecretStr = SecretStr("")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    http_max_body: int = Field(default=1_048_576, ge=1024)  # bytes; endpoints may set their own (edge.py)
     log_level: str = "info"
     log_json: bool = True
     # OpenTelemetry traces, OTLP over HTTP (e.g. http://otel-collector:4318). Empty: the standard

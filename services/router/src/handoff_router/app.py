@@ -11,7 +11,7 @@ from handoff_router.accounts import feature as accounts
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
 from handoff_router.assignments.service import Assignments
-from handoff_router.auth import Authentication
+from handoff_router.auth import Authentication, edge_caller
 from handoff_router.callbacks import feature as callbacks
 from handoff_router.configs import endpoints as config_endpoints
 from handoff_router.configs.repository import ConfigCache
@@ -35,6 +35,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
         schema=tables.SCHEMA,
         outbox=tables.outbox,
         errors=ERROR_STATUSES,
+        authenticate=edge_caller,
     )
     app, runtime = service.app, service.runtime
     memory = accounts.AccountMemory(runtime.sessions)

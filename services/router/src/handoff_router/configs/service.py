@@ -3,6 +3,7 @@ simulate a file of leads."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -60,7 +61,7 @@ class RoutingConfigs:
     async def put(self, body: bytes) -> ConfigVersion:
         """Validate whole and store as the new active version; queued leads get a new chance."""
         source = _text(body, "the body")
-        config = _config(source)
+        config = await asyncio.to_thread(_config, source)  # a large config is CPU: off the event loop
         problems = config_url_problems(config, self.context.settings)
         for check in self.context.config_checks:
             problems += check(config)
@@ -165,10 +166,12 @@ class RoutingConfigs:
     async def simulate(self, leads: bytes, candidate: bytes | None) -> dict[str, Any]:
         """How the active config (and a candidate, if given) would spread ``leads``, from today's load."""
         try:
-            lead_list = read_leads(_text(leads, "the lead file"))
+            lead_list = await asyncio.to_thread(read_leads, _text(leads, "the lead file"))
         except LeadFileInvalid as error:
             raise InvalidLeadFile(str(error), problems=error.problems) from None
-        proposed = _config(_text(candidate, "the candidate config")) if candidate is not None else None
+        proposed = None
+        if candidate is not None:
+            proposed = await asyncio.to_thread(_config, _text(candidate, "the candidate config"))
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
             state = await state_store.read(session)

@@ -245,8 +245,8 @@ class Rep(Model):
     calendar_url: Url | None = None  # an ICS feed: out-of-office and all-day busy events
     name: Annotated[str, Field(max_length=200)] | None = None
     weight: int = Field(default=1, ge=1, le=1000)
-    max_open: int | None = Field(default=None, ge=0)
-    max_per_day: int | None = Field(default=None, ge=0)
+    max_open: int | None = Field(default=None, ge=0, le=1_000_000)
+    max_per_day: int | None = Field(default=None, ge=0, le=1_000_000)
     manager: Id | None = None
     active: bool = True
     cover: Id | None = None  # CONTRACT §11: takes the rep's account leads when the rep cannot
@@ -326,7 +326,7 @@ class AlertPolicy(Model):
 
     acceptance_below: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     acceptance_above: float = Field(default=0.9, ge=0, le=1, allow_inf_nan=False)
-    min_decisions: int = Field(default=20, ge=1)
+    min_decisions: int = Field(default=20, ge=1, le=1_000_000_000)
 
     @model_validator(mode="after")
     def _band(self) -> AlertPolicy:
