@@ -209,6 +209,11 @@ def _key_binding(key: str) -> dict[str, Any]:
     }
 
 
+INTAKE_ERROR_CLASSES = ("not_records", "too_deep", "too_many_records", "mapping_failed", "invalid_data")
+"""Why intake dead-letters a delivery's record (``error.stage`` = ``intake``), beside the decoding
+classes of ``cloudevents`` (``not_json``, ``invalid_data``...)."""
+
+
 def _dead_letter_message() -> dict[str, Any]:
     text = {"type": "string"}
     return {
@@ -221,12 +226,26 @@ def _dead_letter_message() -> dict[str, Any]:
             "description": "The original record's headers are kept beside these.",
             "required": list(topics.DLQ_HEADER_NAMES),
             "properties": {
-                DLQ_HEADERS.error_class: {**text, "enum": list(cloudevents.ERROR_CLASSES)},
+                DLQ_HEADERS.error_class: {
+                    **text,
+                    "enum": list(dict.fromkeys((*cloudevents.ERROR_CLASSES, *INTAKE_ERROR_CLASSES))),
+                },
                 DLQ_HEADERS.error_message: {**text, "description": "What is wrong, naming fields."},
-                DLQ_HEADERS.error_stage: {**text, "description": "Where it failed, e.g. decode."},
+                DLQ_HEADERS.error_stage: {
+                    **text,
+                    "description": (
+                        "Where it failed: decode (a consumer could not read it), handle (it failed alone"
+                        " after its batch failed), or intake (it came over HTTP, POST /v1/intake/{source_id}"
+                        " or POST /v1/mqls, and the payload is the delivery's body)."
+                    ),
+                },
                 DLQ_HEADERS.original_topic: text,
-                DLQ_HEADERS.original_partition: {**text, "pattern": "^[0-9]+$"},
-                DLQ_HEADERS.original_offset: {**text, "pattern": "^[0-9]+$"},
+                DLQ_HEADERS.original_partition: {
+                    **text,
+                    "pattern": "^-?[0-9]+$",
+                    "description": "-1 at the intake stage: the record came over HTTP, not from a topic.",
+                },
+                DLQ_HEADERS.original_offset: {**text, "pattern": "^-?[0-9]+$"},
                 DLQ_HEADERS.error_service: {**text, "description": "The service whose consumer refused it."},
             },
         },

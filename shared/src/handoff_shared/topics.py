@@ -81,7 +81,8 @@ TOPICS: tuple[Topic, ...] = (
         "router",
         "original key",
         (),
-        "MQL records that could not be read: the original bytes, unchanged, with the reason in headers.",
+        "MQL records that could not be read, and intake deliveries (HTTP) whose records could not become"
+        " mql.created (error.stage intake): the original bytes, unchanged, with the reason in headers.",
         ("operators",),
     ),
     Topic(
