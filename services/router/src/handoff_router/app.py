@@ -19,6 +19,7 @@ from handoff_router.configs.service import RoutingConfigs
 from handoff_router.context import RouterContext
 from handoff_router.errors import ERROR_STATUSES
 from handoff_router.escalations.consumer import escalation_handler
+from handoff_router.intake import feature as intake
 from handoff_router.queue import endpoints as queue_endpoints
 from handoff_router.queue.service import Queue
 from handoff_router.reps import endpoints as rep_endpoints
@@ -64,6 +65,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
     app.state.callbacks = callbacks.install(app, runtime, context, channels.senders)
     book = accounts.install(app, runtime, context, memory)
     where_reps_work.move_accounts_on_offboarding(context, book.move_ownership)
+    app.state.intake = intake.install(app, runtime, context)
 
     runtime.consume(
         settings.consumer_group, [settings.topic_mql_created], mql_handler(context, runtime.dead_letter_topic)

@@ -132,4 +132,5 @@ Index("unassigned_by_queued_at", unassigned.c.queued_at)
 # The features' own tables join the same metadata (one schema, one Alembic history).
 import handoff_router.accounts.tables  # noqa: E402
 import handoff_router.calendars.tables  # noqa: E402
-import handoff_router.callbacks.tables  # noqa: E402, F401
+import handoff_router.callbacks.tables  # noqa: E402
+import handoff_router.intake.tables  # noqa: E402, F401

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.routing.engine import Availability
-from handoff_router.tables import rep_availability, rep_tokens
+from handoff_router.routing.engine import BY_ACCOUNT, Availability
+from handoff_router.tables import assignments, rep_availability, rep_tokens
 
 
 async def add_token(session: AsyncSession, digest: str, rep_id: str) -> None:
@@ -60,6 +60,18 @@ async def availability_changed_at(session: AsyncSession, rep_id: str) -> datetim
         select(rep_availability.c.updated_at).where(rep_availability.c.rep_id == rep_id)
     )
     return changed
+
+
+async def open_by_account(session: AsyncSession) -> dict[str, int]:
+    """Each rep's undecided assignments that came to them by account (named account, owner,
+    cover, stickiness) rather than by a team's rotation."""
+    statement = (
+        select(assignments.c.rep_id, func.count())
+        .where(assignments.c.status == "pending")
+        .where(assignments.c.explanation["matched_by"].astext.in_(sorted(BY_ACCOUNT)))
+        .group_by(assignments.c.rep_id)
+    )
+    return dict((await session.execute(statement)).tuples().all())
 
 
 async def revoke_tokens(session: AsyncSession, rep_id: str) -> int:

@@ -69,6 +69,7 @@ class Reps:
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
             state = await state_store.read(session)
+            by_account = await repository.open_by_account(session)
         if active is None:
             return []
         now = self.context.clock()
@@ -93,6 +94,8 @@ class Reps:
                     if availability and not is_available(availability, now)
                     else None,
                     "open": load.open if load else 0,
+                    # CONTRACT §11: leads given by account are counted apart from the rotation's
+                    "open_by_account": by_account.get(rep.id, 0),
                     "max_open": rep.max_open,
                     "assigned_today": load.today if load else 0,
                     "max_per_day": rep.max_per_day,
