@@ -27,7 +27,8 @@ KAFKA_BINDING_VERSION = "0.5.0"
 ASYNCAPI_FILE = "asyncapi.yaml"
 SCHEMAS_DIR = "schemas"
 
-# Topics this system reads, whose unreadable records go to ``<topic>.dlq`` (MQLs: the contract's DLQ).
+# Topics this system reads, whose unreadable records go to ``<topic>.dlq`` (MQLs: the contract's DLQ)
+# when the topic's first consumer refuses them, and to ``<topic>.<service>.dlq`` when another does.
 _DEAD_LETTERED = (
     topics.LEAD_ASSIGNED,
     topics.LEAD_ACCEPTED,
@@ -87,11 +88,18 @@ def asyncapi() -> dict[str, Any]:
         }
         operations.update(_operations(channel_id, topic, list(channel_messages)))
     channels["deadLetters"] = _dead_letters_channel()
+    channels["serviceDeadLetters"] = _service_dead_letters_channel()
     operations["servicesSendDeadLetters"] = {
         "action": "send",
         "channel": {"$ref": "#/channels/deadLetters"},
         "summary": "router, sla-monitor, feedback: records of their other topics that could not be read.",
         "messages": [{"$ref": "#/channels/deadLetters/messages/deadLetter"}],
+    }
+    operations["feedbackSendsDeadLetters"] = {
+        "action": "send",
+        "channel": {"$ref": "#/channels/serviceDeadLetters"},
+        "summary": "feedback: records of the topics it shares with another consumer that it could not read.",
+        "messages": [{"$ref": "#/channels/serviceDeadLetters/messages/deadLetter"}],
     }
     messages["deadLetter"] = _dead_letter_message()
     return {
@@ -265,6 +273,27 @@ def _dead_letters_channel() -> dict[str, Any]:
         "parameters": {"topic": {"enum": list(_DEAD_LETTERED), "description": "The consumed topic."}},
         "messages": {"deadLetter": {"$ref": "#/components/messages/deadLetter"}},
     }
+
+
+def _service_dead_letters_channel() -> dict[str, Any]:
+    shared = [t.name for t in TOPICS if not t.is_dead_letter and len(set(t.consumers) & _SERVICES) > 1]
+    return {
+        "address": "{topic}.{service}" + topics.DLQ_SUFFIX,
+        "title": "<topic>.<service>.dlq",
+        "description": (
+            "Dead letters of a topic two services read, written by the one that is not its first"
+            " consumer: each dead-letter topic has one writer and holds each bad record once"
+            f" ({topics.MQL_CREATED_DLQ} is the router's alone)."
+        ),
+        "parameters": {
+            "topic": {"enum": shared, "description": "The consumed topic."},
+            "service": {"enum": ["feedback"], "description": "The service that refused the record."},
+        },
+        "messages": {"deadLetter": {"$ref": "#/components/messages/deadLetter"}},
+    }
+
+
+_SERVICES = {"router", "sla-monitor", "feedback"}
 
 
 def stale(docs: Path) -> list[str]:
