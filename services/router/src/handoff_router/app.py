@@ -1,32 +1,32 @@
-"""The router's app factory: wiring only. Each feature owns its endpoints, its use cases, its
-consumers and background work; this says which run in the process and hands them the context."""
+"""The router's app factory: the composition root (``bootstrap.py``) builds and wires the
+features; this puts their endpoints into FastAPI and their consumers and background work into
+the runtime."""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
+from handoff_shared.runtime import Runtime
 from handoff_shared.service import create_service
+from handoff_shared.wakeup import Wakeup
 
 from handoff_router import tables
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
-from handoff_router.assignments.service import Assignments
-from handoff_router.auth import Authentication
-from handoff_router.callbacks import feature as callbacks
+from handoff_router.bootstrap import bootstrap
+from handoff_router.callbacks import endpoints as callback_endpoints
 from handoff_router.configs import endpoints as config_endpoints
-from handoff_router.configs.repository import ConfigCache
-from handoff_router.configs.service import RoutingConfigs
-from handoff_router.context import RouterContext
 from handoff_router.errors import ERROR_STATUSES
 from handoff_router.escalations.consumer import escalation_handler
 from handoff_router.queue import endpoints as queue_endpoints
-from handoff_router.queue.service import Queue
 from handoff_router.reps import endpoints as rep_endpoints
-from handoff_router.reps.service import Reps
 from handoff_router.settings import RouterSettings
 
 
 def create_app(settings: RouterSettings) -> FastAPI:
-    """The router: SDR and admin API, MQL and reassignment consumers, queue drainer, outbox relay."""
+    """The router: SDR and admin API, MQL and reassignment consumers, queue drainer, callback
+    delivery, outbox relay."""
     service = create_service(
         settings,
         title="Handoff router",
@@ -36,24 +36,22 @@ def create_app(settings: RouterSettings) -> FastAPI:
         errors=ERROR_STATUSES,
     )
     app, runtime = service.app, service.runtime
-    context = RouterContext(
-        settings=settings, sessions=runtime.sessions, configs=ConfigCache(), relay=runtime.relay
-    )
-    queue = Queue(context)
-    reps = Reps(context)
-    app.state.assignments = Assignments(context)
-    app.state.reps = reps
-    app.state.authentication = Authentication(settings.admin_token, reps)
-    app.state.configs = RoutingConfigs(context)
-    app.state.queue = queue
-    for router in (
-        assignment_endpoints.router,
-        rep_endpoints.router,
-        config_endpoints.router,
-        queue_endpoints.router,
+    router = bootstrap(settings, runtime.sessions, runtime.relay)
+    context = router.context
+    app.state.assignments = router.assignments
+    app.state.reps = router.reps
+    app.state.authentication = router.authentication
+    app.state.configs = router.configs
+    app.state.queue = router.queue
+    app.state.callbacks = router.callbacks
+    for endpoints in (
+        assignment_endpoints,
+        rep_endpoints,
+        config_endpoints,
+        queue_endpoints,
+        callback_endpoints,
     ):
-        app.include_router(router)
-    app.state.callbacks = callbacks.install(app, runtime, context)
+        app.include_router(endpoints.router)
 
     runtime.consume(
         settings.consumer_group, [settings.topic_mql_created], mql_handler(context, runtime.dead_letter_topic)
@@ -63,6 +61,20 @@ def create_app(settings: RouterSettings) -> FastAPI:
         [settings.topic_lead_escalated],
         escalation_handler(context, runtime.dead_letter_topic),
     )
-    runtime.spawn("queue-drainer", queue.run_drainer)
-    runtime.spawn("queue-listener", queue.run_listener)
+    runtime.spawn("queue-drainer", router.drainer.run)
+    _listen(runtime, "queue-listener", router.queue_wakeup, settings)
+    if settings.callback_delivery:
+        runtime.spawn("callback-delivery", router.deliveries.run)
+        _listen(runtime, "callback-listener", router.callback_wakeup, settings)
     return app
+
+
+def _listen(runtime: Runtime, name: str, wakeup: Wakeup, settings: RouterSettings) -> None:
+    """Run ``wakeup``'s LISTEN beside its worker: the wakeups other processes commit reach it."""
+    url = settings.database_url.get_secret_value()
+    check_every = min(settings.queue_drain_interval.total_seconds(), 30.0)
+
+    async def listen(stop: asyncio.Event) -> None:
+        await wakeup.listen(stop, url, check_every=check_every)
+
+    runtime.spawn(name, listen)

@@ -1,34 +1,23 @@
-"""What every feature of the router shares, built once in the app factory: sessions, the clock,
-the routing config cache, settings, and the nudges that wake background work after a commit.
-
-Features take the context, never each other's services: a feature's service reaches another
-feature's tables only through that feature's repository functions, inside its own unit of work.
+"""What every feature of the router shares, built once in the composition root (``bootstrap.py``):
+settings, sessions, the clock, the active routing configuration, and the bus on which features
+publish facts and ask questions (``facts.py``) instead of importing one another.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-import asyncpg  # type: ignore[import-untyped]
-import structlog
 from handoff_shared.db import transaction
-from handoff_shared.stopping import wait_or_stop
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
+from handoff_shared.http import DomainError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff_router.configs.repository import ConfigCache
+from handoff_router.bus import Bus
+from handoff_router.routing.config import RoutingConfig
 from handoff_router.settings import RouterSettings
-
-AssignedHook = Callable[[AsyncSession, Sequence[Mapping[str, Any]]], Awaitable[None]]
-"""Called with the session and the ``assignments`` rows a unit of work has just written, in its
-transaction (e.g. callback deliveries, written with the assignment or not at all)."""
 
 
 def utc_now() -> datetime:
@@ -36,74 +25,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class ConfigVersion:
+    """A stored routing configuration."""
+
+    version: int
+    config: RoutingConfig
+    source: str
+    sha256: str
+    created_at: datetime
+
+
+class ActiveConfig(Protocol):
+    """The active routing configuration (the configs feature keeps it)."""
+
+    async def active(self, session: AsyncSession) -> ConfigVersion | None: ...
+
+
+class NoActiveConfig(DomainError):
+    """A use case needs an active routing configuration and none has been put."""
+
+
 class Wakeable(Protocol):
     def wake(self) -> None: ...
-
-
-class Wakeup:
-    """A nudge for a background worker: whoever commits work for it wakes it, and it also runs
-    every ``interval`` as a safety net. In a process that runs no workers, nobody waits on it."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def wake(self) -> None:
-        self._event.set()
-
-    async def wait(self, stop: asyncio.Event, interval: float) -> None:
-        """Until woken, stopped, or ``interval`` seconds have passed."""
-        await wait_or_stop(stop, interval, self._event)
-        self._event.clear()
-
-
-log = structlog.get_logger(__name__)
-
-QUEUE_CHANNEL = "handoff_router_queue"
-"""The PostgreSQL channel of ``queue_changed``: capacity may have freed, drain the queue."""
-
-
-class DatabaseWakeup(Wakeup):
-    """A :class:`Wakeup` that reaches every process on the database, not only this one.
-
-    A unit of work that may have freed capacity calls :meth:`notify` in its transaction: the
-    ``NOTIFY`` is delivered when it commits (never if it rolls back), so the request has nothing
-    left to do once committed. Every process that runs the woken worker :meth:`listen` s on a
-    connection of its own: in Kubernetes the API pods (``HANDOFF_ROLE=api``) commit and the
-    worker pods drain. A lost connection is opened again; while it is down, the worker's periodic
-    run is the safety net, and it is woken once when listening again (for what it missed).
-    """
-
-    def __init__(self, channel: str) -> None:
-        super().__init__()
-        self.channel = channel
-
-    async def notify(self, session: AsyncSession) -> None:
-        """Wake every listener once ``session``'s transaction commits."""
-        await session.execute(select(func.pg_notify(self.channel, "")))
-
-    async def listen(self, stop: asyncio.Event, database_url: str, *, check_every: float = 30.0) -> None:
-        """Until ``stop``: wake on every notification. Raises ConnectionError when the connection is
-        lost (the runtime runs this again after a delay); the connection is checked every
-        ``check_every`` seconds, so a silently dropped one is found too."""
-        url = make_url(database_url).set(drivername="postgresql")
-        connection = await asyncpg.connect(
-            url.render_as_string(hide_password=False),
-            server_settings={"application_name": f"{self.channel}-listener"},
-        )
-        lost = asyncio.Event()
-        connection.add_termination_listener(lambda _: lost.set())
-        try:
-            await connection.add_listener(self.channel, lambda *_: self.wake())
-            log.info("wakeup.listening", channel=self.channel)
-            self.wake()  # what was notified while nobody listened
-            while not stop.is_set():
-                await wait_or_stop(stop, check_every, lost)
-                if lost.is_set():
-                    raise ConnectionError(f"the connection listening on {self.channel} was lost")
-                await connection.fetchval("SELECT 1", timeout=10)
-        finally:
-            with contextlib.suppress(Exception):  # closing a broken connection may fail: it is gone anyway
-                await connection.close(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -112,11 +56,10 @@ class RouterContext:
 
     settings: RouterSettings
     sessions: async_sessionmaker[AsyncSession]
-    configs: ConfigCache
+    configs: ActiveConfig
     relay: Wakeable
+    bus: Bus
     clock: Callable[[], datetime] = utc_now
-    queue_changed: DatabaseWakeup = field(default_factory=lambda: DatabaseWakeup(QUEUE_CHANNEL))
-    on_assigned: list[AssignedHook] = field(default_factory=list)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -12,9 +12,9 @@ from handoff_shared.kafka import BatchHandler, Incoming, decode_batch
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 
-from handoff_router.assignments.routing import LeadToRoute, RoutingRun, leads_in_hand, start_run
+from handoff_router.assignments.runs import LeadToRoute, RoutingRun, leads_in_hand, start_run
 from handoff_router.context import RouterContext
-from handoff_router.tables import outbox, processed_events
+from handoff_router.metadata import outbox, processed_events
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +41,7 @@ async def route_mqls(
         config = await context.configs.active(session)
         run = await start_run(context, session, config)
         before = run.state
-        in_hand = await leads_in_hand(session, [item.data.lead_id for item in fresh])
+        in_hand = await leads_in_hand(context, session, [item.data.lead_id for item in fresh])
         for item in fresh:
             lead = item.data.model_dump(mode="json", exclude_none=True)
             if lead["lead_id"] in in_hand:

@@ -15,7 +15,7 @@ from handoff_shared.db import one_of
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.tables import assignments
+from handoff_router.assignments.tables import assignments
 
 
 async def get(session: AsyncSession, assignment_id: str) -> Row[Any] | None:
@@ -126,15 +126,9 @@ async def close_pending(
     return sorted(result.all(), key=lambda row: row.assignment_id)
 
 
-async def pending_among(session: AsyncSession, lead_ids: Sequence[str]) -> set[str]:
-    """Which of ``lead_ids`` have an open (pending) assignment."""
-    if not lead_ids:
-        return set()
-    return set((await session.scalars(pending_among_query(lead_ids))).all())
-
-
 def pending_among_query(lead_ids: Sequence[str]) -> Any:
-    """The statement of ``pending_among``, to run with other reads in one round trip."""
+    """A statement selecting which of ``lead_ids`` have an open (pending) assignment, to run with
+    other reads in one round trip."""
     return select(assignments.c.lead_id).where(
         one_of(assignments.c.lead_id, list(lead_ids)), assignments.c.status == "pending"
     )

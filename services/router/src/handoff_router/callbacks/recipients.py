@@ -13,7 +13,6 @@ import structlog
 from handoff_shared import cloudevents
 from handoff_shared.cloudevents import CloudEvent
 from handoff_shared.events import LeadEscalated
-from handoff_shared.outbox import OutboxMessage
 
 from handoff_router.callbacks.repository import NewDelivery, OwnerKind
 from handoff_router.routing.config import RoutingConfig
@@ -22,10 +21,8 @@ log = structlog.get_logger(__name__)
 NO_RECIPIENT = "_none"
 
 
-def to_rep(
-    config: RoutingConfig, rep_id: str, event: CloudEvent, message: OutboxMessage, now: datetime
-) -> NewDelivery:
-    """The callback of ``lead.assigned`` to the rep's tool."""
+def to_rep(config: RoutingConfig, rep_id: str, event: CloudEvent, body: bytes, now: datetime) -> NewDelivery:
+    """The callback of ``lead.assigned`` (``body``: as published) to the rep's tool."""
     return NewDelivery(
         kind="rep",
         owner_id=rep_id,
@@ -33,7 +30,7 @@ def to_rep(
         event_id=event.id,
         event_type=event.type,
         lead_id=event.subject,
-        body=message.value or b"",
+        body=body,
         created_at=event.time or now,
     )
 

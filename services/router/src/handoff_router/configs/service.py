@@ -11,25 +11,15 @@ from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 from pydantic import ValidationError
 
-from handoff_router.assignments import state as state_store
-from handoff_router.callbacks import repository as callback_store
-from handoff_router.callbacks.service import callback_urls, config_url_problems
 from handoff_router.configs import repository
-from handoff_router.configs.errors import (
-    InvalidConfig,
-    InvalidLead,
-    InvalidLeadFile,
-    NoActiveConfig,
-    NoConfigYet,
-    NotText,
-)
+from handoff_router.configs.errors import InvalidConfig, InvalidLead, InvalidLeadFile, NoConfigYet, NotText
 from handoff_router.configs.lead_files import LeadFileInvalid, read_leads
-from handoff_router.configs.repository import ConfigVersion
-from handoff_router.context import RouterContext
+from handoff_router.context import ConfigVersion, NoActiveConfig, RouterContext
+from handoff_router.facts import CallbackUrlProblems, ConfigApplied, CurrentRoutingState, UnreachableReps
+from handoff_router.metadata import outbox
 from handoff_router.routing.config import ConfigInvalid, RoutingConfig, parse_config
 from handoff_router.routing.engine import Decision, route
 from handoff_router.routing.simulation import what_if
-from handoff_router.tables import outbox
 
 CONFIG_SUBJECT = "routing-config"  # subject and key of every routing.config_applied
 
@@ -55,19 +45,19 @@ class RoutingConfigs:
         return version
 
     async def put(self, body: bytes) -> ConfigVersion:
-        """Validate whole and store as the new active version; queued leads get a new chance."""
+        """Validate whole and store as the new active version (``ConfigApplied``: callbacks learn
+        the new URLs, queued leads get a new chance)."""
         source = _text(body, "the body")
         config = _config(source)
-        problems = config_url_problems(config, self.context.settings)
-        if problems:
-            raise InvalidConfig(ConfigInvalid(problems))
         async with self.context.transaction() as session:
+            problems = await self.context.bus.ask(session, CallbackUrlProblems(config))
+            if problems:
+                raise InvalidConfig(ConfigInvalid(problems))
             await repository.save(session, config, source)
-            await callback_store.sync_urls(session, callback_urls(config))
             version = await self.context.configs.active(session)
             assert version is not None
             await add_to_outbox(session, outbox, [self._applied(version)])
-            await self.context.queue_changed.notify(session)
+            await self.context.bus.publish(session, ConfigApplied(version))
         return version
 
     def _applied(self, version: ConfigVersion) -> OutboxMessage:
@@ -109,8 +99,8 @@ class RoutingConfigs:
             if active is None:
                 raise NoActiveConfig("PUT /v1/routing-config first")
             now = self.context.clock()
-            state = await state_store.read(session)
-            down = await callback_store.unreachable_reps(session, now, active.config.unreachable_after)
+            state = await self.context.bus.ask(session, CurrentRoutingState())
+            down = await self.context.bus.ask(session, UnreachableReps(now, active.config.unreachable_after))
         decision, _ = route(data, active.config, replace(state, unreachable=down), now)
         return Preview(decision, active.version)
 
@@ -123,7 +113,7 @@ class RoutingConfigs:
         proposed = _config(_text(candidate, "the candidate config")) if candidate is not None else None
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
-            state = await state_store.read(session)
+            state = await self.context.bus.ask(session, CurrentRoutingState())
         if active is None and proposed is None:
             raise NoActiveConfig("no active config to simulate: PUT one, or send a candidate config")
         result = what_if(lead_list, active.config if active else None, proposed, state, self.context.clock())

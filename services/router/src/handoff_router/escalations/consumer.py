@@ -9,7 +9,7 @@ from handoff_shared import events
 from handoff_shared.kafka import BatchHandler, decode_batch
 
 from handoff_router.context import RouterContext
-from handoff_router.escalations.service import apply_escalations
+from handoff_router.escalations.service import receive_escalations
 
 
 def escalation_handler(context: RouterContext, dead_letter_topic: Callable[[str], str]) -> BatchHandler:
@@ -17,6 +17,6 @@ def escalation_handler(context: RouterContext, dead_letter_topic: Callable[[str]
 
     async def on_records(records: Sequence[Any]) -> None:
         valid, dead = decode_batch(records, {events.LEAD_ESCALATED}, dead_letter_topic, service="router")
-        await apply_escalations(context, valid, dead)
+        await receive_escalations(context, valid, dead)
 
     return on_records

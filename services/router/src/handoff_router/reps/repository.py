@@ -1,15 +1,11 @@
-"""The reps' own tables: tokens (as digests) and availability set at run time."""
+"""The reps' own table: tokens (as digests)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.routing.engine import Availability
-from handoff_router.tables import rep_availability, rep_tokens
+from handoff_router.reps.tables import rep_tokens
 
 
 async def add_token(session: AsyncSession, digest: str, rep_id: str) -> None:
@@ -19,39 +15,3 @@ async def add_token(session: AsyncSession, digest: str, rep_id: str) -> None:
 async def rep_of_token(session: AsyncSession, digest: str) -> str | None:
     """The rep a token digest belongs to, or None."""
     return await session.scalar(select(rep_tokens.c.rep_id).where(rep_tokens.c.token_sha256 == digest))
-
-
-async def read_availability(session: AsyncSession) -> dict[str, Availability]:
-    """Every rep's availability as set at run time (absent: available)."""
-    rows = await session.execute(select(rep_availability))
-    return {
-        row.rep_id: Availability(available=row.available, until=row.until, reason=row.reason) for row in rows
-    }
-
-
-async def set_availability(
-    session: AsyncSession,
-    rep_id: str,
-    available: bool,
-    until: datetime | None,
-    reason: str | None = None,
-    *,
-    now: datetime,
-) -> None:
-    """Record a rep's availability (``until``: when it flips back; ``reason``: why, when not the rep's).
-
-    ``updated_at`` becomes ``now``: a cold streak (escalations/service.py) counts only what was
-    decided after it, so ending an auto-pause starts a new streak."""
-    values = {"available": available, "until": until, "reason": reason, "updated_at": now}
-    statement = upsert(rep_availability).values(rep_id=rep_id, **values)
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=[rep_availability.c.rep_id], set_=values)
-    )
-
-
-async def availability_changed_at(session: AsyncSession, rep_id: str) -> datetime | None:
-    """When the rep's availability last changed (None: never set)."""
-    changed: datetime | None = await session.scalar(
-        select(rep_availability.c.updated_at).where(rep_availability.c.rep_id == rep_id)
-    )
-    return changed

@@ -1,4 +1,5 @@
-"""Rep use cases: tokens, availability, and the load each rep carries."""
+"""Rep use cases: tokens, availability, and the load each rep carries (the routing state keeps
+load and availability: this feature asks for it and says when availability changes)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handoff_router.assignments import state as state_store
-from handoff_router.configs.errors import NoActiveConfig
-from handoff_router.configs.repository import ConfigVersion
-from handoff_router.context import RouterContext
+from handoff_router.context import ConfigVersion, NoActiveConfig, RouterContext
+from handoff_router.facts import AvailabilitySet, CurrentRoutingState
 from handoff_router.reps import repository
 from handoff_router.reps.errors import NotThatRep, UnknownRep
 from handoff_router.reps.tokens import new_token, token_digest
@@ -42,18 +41,18 @@ class Reps:
             raise NotThatRep("a rep may set only their own availability")
 
     async def set_availability(self, rep_id: str, available: bool, until: datetime | None) -> None:
-        """Mark a rep (un)available; a rep back at work may take leads from the queue."""
+        """Mark a rep (un)available (``AvailabilitySet``: routing reads it; a rep back at work may
+        take leads from the queue)."""
         await self._known(rep_id)
         async with self.context.transaction() as session:
-            await repository.set_availability(session, rep_id, available, until, now=self.context.clock())
-            if available:
-                await self.context.queue_changed.notify(session)
+            fact = AvailabilitySet(rep_id, available, until, at=self.context.clock())
+            await self.context.bus.publish(session, fact)
 
     async def load(self) -> list[dict[str, Any]]:
         """Each rep's open assignments, today's count, caps and availability."""
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
-            state = await state_store.read(session)
+            state = await self.context.bus.ask(session, CurrentRoutingState())
         if active is None:
             return []
         now = self.context.clock()

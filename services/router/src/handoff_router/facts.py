@@ -1,0 +1,172 @@
+"""The facts features of the router publish and the questions they ask one another, as plain
+data. This module belongs to no feature: a feature imports it, never another feature, and the
+composition root (``bootstrap.py``) wires each fact to its handlers and each question to the
+feature that answers it.
+
+A fact says what happened, in the past tense, inside the unit of work that made it happen
+(``LeadsAssigned``, ``AssignmentsDecided``, ``EscalationsReceived``, ``ConfigApplied``...).
+A new fact (a rep offboarded, a person re-engaged) is a new frozen dataclass here; the feature
+that makes it happen publishes it, and the root wires who acts on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from handoff_shared.cloudevents import CloudEvent
+from handoff_shared.events import LeadEscalated
+
+from handoff_router.bus import Question
+from handoff_router.context import ConfigVersion
+from handoff_router.routing.config import RoutingConfig
+from handoff_router.routing.engine import RoutingState
+from handoff_router.routing.problems import Problem
+
+# Facts ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """One lead given to one rep: the ``assignments`` row as written and its ``lead.assigned``."""
+
+    row: Mapping[str, Any]
+    event: CloudEvent
+    body: bytes  # the event exactly as published (its outbox value)
+    was_waiting: bool  # it came from the unassigned queue
+
+
+@dataclass(frozen=True)
+class LeadsAssigned:
+    """Leads were assigned under ``config`` (callbacks deliver them; the queue lets go of those
+    that waited)."""
+
+    config: RoutingConfig
+    assigned: Sequence[Assigned]
+
+
+@dataclass(frozen=True)
+class WaitingLead:
+    """A lead nobody can take now: it waits for capacity, or, parked, for people."""
+
+    lead_id: str
+    mql_event_id: str
+    lead: dict[str, Any]
+    attempt: int
+    previous_rep_id: str | None
+    excluded_reps: list[str]
+    rule_id: str
+    explanation: dict[str, Any]
+    config_version: int | None
+    queued_at: datetime
+
+
+@dataclass(frozen=True)
+class LeadsWaiting:
+    """Leads could not be assigned and wait (the queue keeps them)."""
+
+    waiting: Sequence[WaitingLead]
+
+
+DecidedStatus = Literal["accepted", "rejected", "qualified", "reassigned"]
+
+
+@dataclass(frozen=True)
+class AssignmentsDecided:
+    """Assignments were decided: by their rep (accepted, rejected, qualified) or, their SLA run
+    out, taken back (reassigned). ``assignments`` are the rows as they are now."""
+
+    status: DecidedStatus
+    assignments: Sequence[Mapping[Any, Any]]
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One ``lead.escalated`` the router received."""
+
+    event: CloudEvent
+    data: LeadEscalated
+
+
+@dataclass(frozen=True)
+class EscalationsReceived:
+    """``lead.escalated`` events seen for the first time, under the active ``config``."""
+
+    config: ConfigVersion | None
+    escalations: Sequence[Escalation]
+
+
+@dataclass(frozen=True)
+class ConfigApplied:
+    """A new routing configuration version is active."""
+
+    version: ConfigVersion
+
+
+@dataclass(frozen=True)
+class AvailabilitySet:
+    """A rep, or an admin for them, said whether the rep takes leads (``until``: when it flips back)."""
+
+    rep_id: str
+    available: bool
+    until: datetime | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class LeadReleased:
+    """An admin sent a parked lead back to routing."""
+
+    lead_id: str
+
+
+# Questions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnreachableReps(Question[frozenset[str]]):
+    """Reps whose callback endpoint has been down longer than ``after`` at ``now`` (routing skips them)."""
+
+    now: datetime
+    after: timedelta
+
+
+@dataclass(frozen=True)
+class CallbackUrlProblems(Question[list[Problem]]):
+    """Every callback URL of ``config`` that may not be called, each with its path."""
+
+    config: RoutingConfig
+
+
+@dataclass(frozen=True)
+class WaitingAmongStatement(Question[Any]):
+    """A statement selecting which of ``lead_ids`` wait in the queue (run with other reads)."""
+
+    lead_ids: Sequence[str]
+
+
+@dataclass(frozen=True)
+class AnyLeadWaiting(Question[bool]):
+    """Does any lead wait in the queue (for capacity, or parked, for people)?"""
+
+
+@dataclass(frozen=True)
+class OldestWaitingForCapacity(Question[Sequence[WaitingLead]]):
+    """The ``limit`` oldest leads waiting for capacity, first in first out."""
+
+    limit: int
+
+
+@dataclass(frozen=True)
+class CurrentRoutingState(Question[RoutingState]):
+    """The routing state as it is now, unlocked (previews, simulations, the reps' load)."""
+
+
+@dataclass(frozen=True)
+class StoredSlaSetting(Question[int | None]):
+    """The ``sla`` setting ``key`` of the stored config ``version`` (None: not set there)."""
+
+    version: int
+    key: str
