@@ -222,6 +222,29 @@ async def test_config_refuses_urls_that_may_not_be_called_with_their_paths(
     assert paths == {"reps[0].callback_url", "reps[1].callback_url", "managers[0].callback_url"}
 
 
+async def test_config_refuses_disguised_addresses_at_their_paths(
+    admin: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """Other dots, hex and one-number IPv4, NAT64 and 6to4 spellings of addresses the stack
+    refuses (it allows loopback only, never 0.0.0.0 or the metadata address)."""
+    tools = Tools.new(receiver)
+    config = tools.config()
+    config["reps"][0]["callback_url"] = "http://169\u3002254\u3002169\u3002254/latest/meta-data/"
+    config["reps"][1]["callback_url"] = "http://0\uff610\uff610\uff610:8081/"
+    config["reps"][2]["callback_url"] = "http://0xa9fea9fe/latest/meta-data/"
+    config["reps"][3]["callback_url"] = "http://[2002:a00:1::]/hook"
+    config["managers"][0]["callback_url"] = "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/"
+    response = await admin.put(
+        "/v1/routing-config",
+        content=yaml.safe_dump(config, allow_unicode=True).encode(),
+        headers={"Content-Type": "application/yaml"},
+    )
+
+    assert response.status_code == 422, response.text
+    paths = {problem["path"] for problem in response.json()["problems"]}
+    assert paths == {*(f"reps[{index}].callback_url" for index in range(4)), "managers[0].callback_url"}
+
+
 async def test_a_secret_never_reaches_the_logs(
     admin: httpx.AsyncClient, producer: AIOKafkaProducer, receiver: Receiver
 ) -> None:

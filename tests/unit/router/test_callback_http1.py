@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from handoff_router.callbacks.http1 import Connection, ProtocolError, request_head
 from handoff_router.callbacks.sender import Sender
+from handoff_shared.addresses import AddressPolicy
 
 Reply = Callable[[bytes], bytes]
 
@@ -68,7 +69,9 @@ async def serve(servers: list[RawServer], reply: Reply, **options: bool) -> RawS
 
 
 def sender() -> Sender:
-    return Sender(connect_timeout=2, total_timeout=2, per_url_connections=2, allow_private=True)
+    return Sender(
+        connect_timeout=2, total_timeout=2, per_url_connections=2, addresses=AddressPolicy(allow_private=True)
+    )
 
 
 CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n"
@@ -158,7 +161,12 @@ async def test_a_server_that_never_answers_is_a_timeout() -> None:
 
     server = await asyncio.start_server(hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    client = Sender(connect_timeout=1, total_timeout=0.3, per_url_connections=1, allow_private=True)
+    client = Sender(
+        connect_timeout=1,
+        total_timeout=0.3,
+        per_url_connections=1,
+        addresses=AddressPolicy(allow_private=True),
+    )
     try:
         sent = await client.post(f"http://127.0.0.1:{port}/h", {}, b"{}")
     finally:

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from handoff_router.callbacks.addresses import parse_networks, url_problems
 from handoff_router.callbacks.sender import Sender
+from handoff_shared.addresses import AddressPolicy, url_problems
 
 from tests.callback_receiver import Receiver
 
@@ -25,7 +25,12 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def _sender(*, allow_private: bool) -> Sender:
-    return Sender(connect_timeout=2, total_timeout=5, per_url_connections=2, allow_private=allow_private)
+    return Sender(
+        connect_timeout=2,
+        total_timeout=5,
+        per_url_connections=2,
+        addresses=AddressPolicy(allow_private=allow_private),
+    )
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
@@ -115,8 +120,7 @@ async def test_an_allow_list_of_loopback_networks_lets_loopback_through_and_noth
         connect_timeout=2,
         total_timeout=5,
         per_url_connections=2,
-        allow_private=False,
-        allowed=parse_networks(["127.0.0.0/8", "::1/128"]),
+        addresses=AddressPolicy.of(False, "127.0.0.0/8,::1/128"),
     )
     try:
         loopback = await sender.post(f"http://{LOOPBACK_NAME}:{receiver.port}/hooks/ana", {}, BODY)
@@ -137,3 +141,49 @@ async def test_a_redirect_is_not_followed(receiver: Receiver) -> None:
         await sender.close()
     assert (sent.attempt.status, sent.attempt.error) == (302, None)
     assert [name for name, _, _ in receiver.arrivals] == ["ana"]
+
+
+UNSPECIFIED = ("0\uff610\uff610\uff610", "0.0.0.0", "0")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0\uff610\uff610\uff610",
+        "0.0.0.0",
+        "0",
+        "0x7f.1",
+        "2130706433",
+        "[::ffff:7f00:1]",
+        "[64:ff9b::7f00:1]",
+    ],
+)
+async def test_a_disguised_loopback_address_is_refused_at_delivery_time(
+    receiver: Receiver, host: str
+) -> None:
+    """Other dots, one-number and hex IPv4, and IPv6 forms carrying 127.0.0.1 or 0.0.0.0: the
+    address the client would connect to is the one judged (0.0.0.0 is never allowed)."""
+    sender = _sender(allow_private=host in UNSPECIFIED)
+    try:
+        sent = await sender.post(f"http://{host}:{receiver.port}/hooks/ana", {}, BODY)
+    finally:
+        await sender.close()
+    assert (sent.attempt.status, sent.attempt.error) == (None, "address_refused")
+    assert receiver.arrivals == []
+
+
+async def test_name_resolution_counts_against_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.get_running_loop()
+    never = asyncio.Event()
+
+    async def getaddrinfo(*args: Any, **kwargs: Any) -> Any:
+        await never.wait()
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    sender = Sender(connect_timeout=0.2, total_timeout=30, per_url_connections=1, addresses=AddressPolicy())
+    try:
+        sent = await asyncio.wait_for(sender.post("http://sdr-tool.slow-dns.test/h", {}, BODY), 5)
+    finally:
+        await sender.close()
+    assert (sent.attempt.status, sent.attempt.error) == (None, "timeout")
+    assert sent.latency_ms < 2000

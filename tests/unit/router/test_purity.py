@@ -31,7 +31,7 @@ ALSO_FORBIDDEN = {
 CLOCK_CALLS = {"now", "utcnow", "today", "monotonic", "perf_counter"}  # `time` is imported nowhere
 PACKAGE = Path(handoff_router.routing.__file__).parent
 CALLBACKS = Path(handoff_router.callbacks.__file__).parent
-CALLBACK_CORE = ("retries", "circuit", "addresses")
+CALLBACK_CORE = ("retries", "circuit")
 MODULES = [
     *sorted(PACKAGE.glob("*.py")),
     *(CALLBACKS / f"{name}.py" for name in CALLBACK_CORE),

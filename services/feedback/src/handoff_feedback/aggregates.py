@@ -210,8 +210,9 @@ async def percentiles_of(
 
 
 def _filters(dimension: Dimension, segment: str) -> dict[str, str] | None:
-    """The segment's values to filter samples on in SQL; None when its key does not read back
-    exactly (a value holding ``,`` or ``=``): then every sample of the range is split here."""
+    """The segment's values to filter samples on in SQL; None for a string that is not the
+    canonical key of a segment of ``dimension`` (then every sample of the range is split here,
+    and none matches)."""
     try:
         values = segment_of(segment)
     except ValueError:

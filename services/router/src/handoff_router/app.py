@@ -12,6 +12,7 @@ from handoff_shared.service import create_service
 from handoff_shared.wakeup import Wakeup
 
 from handoff_router import tables
+from handoff_router.accounts import endpoints as account_endpoints
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
 from handoff_router.bootstrap import bootstrap
@@ -63,6 +64,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
     )
     runtime.spawn("queue-drainer", router.drainer.run)
     _listen(runtime, "queue-listener", router.queue_wakeup, settings)
+    runtime.spawn("accounts-index", router.memory.book.run_refresher)
+    _listen(runtime, "accounts-listener", router.memory.book.changed, settings)
     if settings.callback_delivery:
         runtime.spawn("callback-delivery", router.deliveries.run)
         _listen(runtime, "callback-listener", router.callback_wakeup, settings)

@@ -8,11 +8,15 @@ runtime; scripts and tests that need the router without HTTP call :func:`bootstr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from handoff_shared.wakeup import Wakeup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handoff_router.accounts.handlers import AccountMemory, remember_people
+from handoff_router.accounts.service import Accounts
 from handoff_router.assignments import state as routing_state
+from handoff_router.assignments.tables import assignments as assignments_table
 from handoff_router.assignments.draining import Drainer
 from handoff_router.assignments.reassignment import Reassignments
 from handoff_router.assignments.service import Assignments
@@ -28,6 +32,10 @@ from handoff_router.context import RouterContext, Wakeable
 from handoff_router.facts import (
     AnyLeadWaiting,
     AssignmentsDecided,
+    AssignmentStatuses,
+    CurrentAccountIndex,
+    LeadsReengaged,
+    RecallPeople,
     AvailabilitySet,
     CallbackUrlProblems,
     ConfigApplied,
@@ -63,6 +71,8 @@ class Router:
     configs: RoutingConfigs
     queue: Queue
     callbacks: Callbacks
+    accounts: Accounts
+    memory: AccountMemory
     authentication: Authentication
     drainer: Drainer
     deliveries: DeliveryWorker
@@ -85,6 +95,7 @@ def bootstrap(
     callbacks = CallbackHandlers(settings, context.clock, callback_wakeup)
     reassignments = Reassignments(context)
     reps = Reps(context)
+    memory = AccountMemory(sessions, bus)
 
     async def capacity_may_have_freed(session: AsyncSession, fact: object) -> None:
         await queue_wakeup.notify(session)
@@ -101,10 +112,14 @@ def bootstrap(
     async def current_state(session: AsyncSession, question: CurrentRoutingState) -> RoutingState:
         return await routing_state.read(session)
 
+    async def assignment_statuses(session: AsyncSession, question: AssignmentStatuses) -> Any:
+        return assignments_table
+
     async def stored_sla_setting(session: AsyncSession, question: StoredSlaSetting) -> int | None:
         return await configs_store.sla_setting(session, question.version, question.key)
 
-    bus.on(LeadsAssigned, callbacks.deliver_assigned, queue_handlers.let_go_of_assigned)
+    bus.on(LeadsAssigned, callbacks.deliver_assigned, queue_handlers.let_go_of_assigned, remember_people)
+    bus.on(LeadsReengaged, callbacks.tell_reengaged)
     bus.on(LeadsWaiting, queue_handlers.keep_waiting)
     bus.on(AssignmentsDecided, capacity_freed_by)
     bus.on(EscalationsReceived, callbacks.deliver_escalations, reassignments.reassign)
@@ -119,6 +134,9 @@ def bootstrap(
     bus.answer(OldestWaitingForCapacity, queue_handlers.oldest_waiting)
     bus.answer(CurrentRoutingState, current_state)
     bus.answer(StoredSlaSetting, stored_sla_setting)
+    bus.answer(AssignmentStatuses, assignment_statuses)
+    bus.answer(RecallPeople, memory.recall)
+    bus.answer(CurrentAccountIndex, memory.index)
 
     return Router(
         context=context,
@@ -127,6 +145,8 @@ def bootstrap(
         configs=RoutingConfigs(context),
         queue=Queue(context),
         callbacks=Callbacks(context, callback_wakeup),
+        accounts=Accounts(context, memory.book),
+        memory=memory,
         authentication=Authentication(settings.admin_token, reps.authenticate),
         drainer=Drainer(context, queue_wakeup),
         deliveries=deliveries,

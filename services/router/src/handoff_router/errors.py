@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from handoff_shared.http import ErrorStatuses
 
+from handoff_router.accounts.errors import AccountNotFound, BookConflicts, BookTooLarge, BookUnreadable
 from handoff_router.assignments.errors import (
     AlreadyDecided,
     AssignmentNotFound,
@@ -43,4 +44,8 @@ ERROR_STATUSES: ErrorStatuses = {
     SecretsNotConfigured: (503, "Callback secrets are not configured"),
     LeadNotQueued: (404, "Lead not in the queue"),
     NotParked: (409, "Lead not parked"),
+    AccountNotFound: (404, "Account not found"),
+    BookConflicts: (422, "Conflicting account book"),
+    BookUnreadable: (422, "Unreadable account book"),
+    BookTooLarge: (413, "Account book too large"),
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from handoff_shared.cloudevents import CloudEvent
 from handoff_shared.events import LeadEscalated
@@ -22,7 +22,8 @@ from handoff_shared.events import LeadEscalated
 from handoff_router.bus import Question
 from handoff_router.context import ConfigVersion
 from handoff_router.routing.config import RoutingConfig
-from handoff_router.routing.engine import RoutingState
+from handoff_router.routing.engine import Decision, LeadContext, RoutingState
+from handoff_router.routing.matching import AccountIndex
 from handoff_router.routing.problems import Problem
 
 # Facts ---------------------------------------------------------------------------------------
@@ -99,6 +100,25 @@ class EscalationsReceived:
 
 
 @dataclass(frozen=True)
+class LeadReengaged:
+    """A person with an open assignment came back as another MQL (CONTRACT §11). No second
+    assignment is made; the rep of ``assignment_id`` is told (``lead.reengaged``)."""
+
+    assignment_id: str
+    lead_id: str
+    rep_id: str
+    mql: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LeadsReengaged:
+    """People came back during a routing run under ``config`` (callbacks tell their reps)."""
+
+    config: RoutingConfig | None
+    reengaged: Sequence[LeadReengaged]
+
+
+@dataclass(frozen=True)
 class ConfigApplied:
     """A new routing configuration version is active."""
 
@@ -170,3 +190,35 @@ class StoredSlaSetting(Question[int | None]):
 
     version: int
     key: str
+
+
+class BatchMemory(Protocol):
+    """What is known of a batch's people and accounts while it is routed (``RecallPeople``)."""
+
+    def context_for(self, lead: Mapping[str, Any], *, fresh: bool) -> LeadContext: ...
+
+    def existing(self, lead: Mapping[str, Any]) -> Any: ...
+
+    def assigned(
+        self, lead: Mapping[str, Any], decision: Decision, assignment_id: str, now: datetime
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RecallPeople(Question[BatchMemory]):
+    """Match ``leads`` about to be routed to their accounts and recall their people."""
+
+    leads: Sequence[Mapping[str, Any]]
+    config: RoutingConfig
+    now: datetime
+
+
+@dataclass(frozen=True)
+class CurrentAccountIndex(Question[AccountIndex]):
+    """The account index as this process holds it (simulations)."""
+
+
+@dataclass(frozen=True)
+class AssignmentStatuses(Question[Any]):
+    """A selectable of every assignment's ``assignment_id``, ``lead_id``, ``rep_id``, ``status``
+    and ``assigned_at``, to join with the asker's own tables in one statement."""

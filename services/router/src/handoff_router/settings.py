@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from handoff_shared.addresses import AddressPolicy
 from handoff_shared.settings import Duration, ServiceSettings
 from pydantic import Field, SecretStr
 
@@ -33,3 +34,9 @@ class RouterSettings(ServiceSettings):
     callback_failure_threshold: int = Field(default=5, ge=1)
     callback_open_for: Duration = timedelta(seconds=30)
     callback_max_open_for: Duration = timedelta(minutes=10)
+
+    @property
+    def outbound_addresses(self) -> AddressPolicy:
+        """The address rule of every outbound call (callbacks, calendar feeds, Slack, SMTP):
+        ``callback_allow_private`` and ``callback_allowed_networks`` apply to all of them."""
+        return AddressPolicy.of(self.callback_allow_private, self.callback_allowed_networks)

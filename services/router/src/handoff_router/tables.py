@@ -4,6 +4,7 @@ this module; each imports only its own tables and ``metadata``."""
 
 from __future__ import annotations
 
+from handoff_router.accounts import tables as accounts
 from handoff_router.assignments import tables as assignments
 from handoff_router.callbacks import tables as callbacks
 from handoff_router.configs import tables as configs
@@ -13,6 +14,7 @@ from handoff_router.reps import tables as reps
 
 __all__ = [
     "SCHEMA",
+    "accounts",
     "assignments",
     "callbacks",
     "configs",

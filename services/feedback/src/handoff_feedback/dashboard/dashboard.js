@@ -47,11 +47,11 @@
     return "from=" + day(start) + "&to=" + day(end);
   }
 
-  function segment() {
-    const parts = ["source", "campaign", "team", "rep"]
-      .filter((name) => $("f-" + name).value)
-      .map((name) => name + "=" + $("f-" + name).value);
-    return parts.length ? parts.join(",") : "all";
+  function segment() {  // the chosen values as they are: any character works, none is a separator
+    const query = new URLSearchParams();
+    ["source", "campaign", "team", "rep"].filter((name) => $("f-" + name).value)
+      .forEach((name) => query.set(name, $("f-" + name).value));
+    return query.toString();
   }
 
   async function fillFilter(name, groupBy) {
@@ -135,7 +135,7 @@
 
   function drawAlerts(alerts) {
     capped("alerts", alerts.firing, [
-      ["segment", (a) => a.segment_key], ["direction", (a) => a.direction + " " + pct(a.threshold)],
+      ["segment", (a) => Object.entries(a.segment).map((e) => e[0] + " " + e[1]).join(" · ") || "all"], ["direction", (a) => a.direction + " " + pct(a.threshold)],
       ["rate", (a) => (a.acceptance_rate === null ? "" : pct(a.acceptance_rate))], ["decisions", (a) => a.decisions],
       ["since", (a) => (a.since || "").replace("T", " ").slice(0, 16)]]);
   }
@@ -168,7 +168,7 @@
       $("status").textContent = "refreshing…";
       await fillFilters();
       const [series, alerts, reps] = await Promise.all([
-        api("/v1/reports/timeseries?segment=" + encodeURIComponent(segment()) + "&window=" + $("f-window").value + "&" + range()),
+        api("/v1/reports/timeseries?" + segment() + "&window=" + $("f-window").value + "&" + range()),
         api("/v1/reports/alerts"),
         api("/v1/reports/reps?" + range()),
       ]);

@@ -61,14 +61,26 @@ def reports_router(
     @router.get("/timeseries", response_model=schemas.Timeseries, responses=problems)
     async def timeseries(
         segment: Annotated[
-            str, Query(description="all, source=webinar, source=webinar,campaign=q3, team=na, ...")
+            str,
+            Query(
+                description="A segment key: all, source=webinar, source=webinar,campaign=q3, team=na, ..."
+                " (values escaped: %2C for ',', %3D for '=', %25 for '%', %7C for '|')"
+            ),
         ] = "all",
+        source: Annotated[str | None, Query(description="The source, as it is (instead of segment)")] = None,
+        campaign: Annotated[str | None, Query(description="The campaign, as it is")] = None,
+        team: Annotated[str | None, Query(description="The team id, as it is")] = None,
+        rep: Annotated[str | None, Query(description="The rep id, as it is")] = None,
+        rule: Annotated[str | None, Query(description="The rule id, as it is")] = None,
         window: Literal["day", "week"] = "day",
         start: From = None,
         to: To = None,
     ) -> schemas.Timeseries:
-        """One segment's figures per day or week, and over the whole range."""
-        dimension, key = parameters.segment(segment)
+        """One segment's figures per day or week, and over the whole range. The segment is named
+        by its key (``segment``) or by its values (``source``, ``campaign``, ``team``, ``rep``,
+        ``rule``: source with campaign, team with rep)."""
+        given = {"source": source, "campaign": campaign, "team": team, "rep": rep, "rule": rule}
+        dimension, key = parameters.filters(given, segment)
         lower, upper = parameters.day_range(start, to, clock(), zone)
         async with sessions() as db:
             return await reports.timeseries(db, dimension, key, window, lower, upper)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,7 +40,8 @@ def day_range(start: str | None, end: str | None, now: datetime, zone: ZoneInfo)
 
 
 def segment(text: str) -> tuple[Dimension, str]:
-    """``all``, ``source=webinar``, ``source=webinar,campaign=q3``, ``team=na,rep=rep-ana`` ..."""
+    """``all``, ``source=webinar``, ``source=webinar,campaign=q3``, ``team=na,rep=rep-ana`` ...
+    (values escaped as segment keys write them: ``source=a%2Cb`` is the source ``a,b``)."""
     if text == "all":
         return "all", "all"
     try:
@@ -48,20 +50,24 @@ def segment(text: str) -> tuple[Dimension, str]:
         raise InvalidParameter("segment", f"{text[:80]!r} is not name=value[,name=value]") from None
     dimension = dimension_of(values)
     if dimension is None:
-        known = ", ".join(",".join(names) for names in DIMENSIONS.values() if names)
-        raise InvalidParameter(
-            "segment", f"no segment is counted by {', '.join(sorted(values))}; known: {known}"
-        )
+        raise _uncounted(values)
     return dimension, segment_key(dimension, values)
 
 
-def filters(source: str | None, campaign: str | None, team: str | None, rep: str | None) -> str:
-    """The dashboard's filters as one segment (source with campaign, or team with rep, combine)."""
-    given = {k: v for k, v in {"source": source, "campaign": campaign, "team": team, "rep": rep}.items() if v}
+def filters(values: dict[str, str | None], text: str) -> tuple[Dimension, str]:
+    """The segment named by its values as separate parameters (``source=a,b`` is one source),
+    or else by its key ``text``: never both."""
+    given = {name: value for name, value in values.items() if value is not None}
     if not given:
-        return "all"
-    if dimension_of(given) is None:
-        raise InvalidParameter(
-            next(iter(given)), "filters combine only source with campaign, or team with rep"
-        )
-    return ",".join(f"{k}={v}" for k, v in given.items())
+        return segment(text)
+    if text != "all":
+        raise InvalidParameter("segment", f"give the segment or {', '.join(sorted(given))}, not both")
+    dimension = dimension_of(given)
+    if dimension is None:
+        raise _uncounted(given)
+    return dimension, segment_key(dimension, given)
+
+
+def _uncounted(names: Iterable[str]) -> InvalidParameter:
+    known = ", ".join(",".join(attributes) for attributes in DIMENSIONS.values() if attributes)
+    return InvalidParameter("segment", f"no segment is counted by {', '.join(sorted(names))}; known: {known}")

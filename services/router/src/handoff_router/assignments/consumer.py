@@ -42,15 +42,24 @@ async def route_mqls(
         run = await start_run(context, session, config)
         before = run.state
         in_hand = await leads_in_hand(context, session, [item.data.lead_id for item in fresh])
+        to_route: list[LeadToRoute] = []
         for item in fresh:
             lead = item.data.model_dump(mode="json", exclude_none=True)
             if lead["lead_id"] in in_hand:
                 log.info("mql.duplicate_lead", event_id=item.event.id, lead_id=lead["lead_id"])
                 continue
             in_hand.add(lead["lead_id"])
-            run.route(LeadToRoute(lead=lead, mql_event_id=item.event.id))
+            to_route.append(LeadToRoute(lead=lead, mql_event_id=item.event.id, fresh=True))
+        await run.recall([item.lead for item in to_route])
+        for lead_to_route in to_route:
+            run.route(lead_to_route)
         await run.flush(before)
     log.info(
-        "mql.batch_routed", events=len(batch), fresh=len(fresh), assigned=run.assigned, queued=run.queued
+        "mql.batch_routed",
+        events=len(batch),
+        fresh=len(fresh),
+        assigned=run.assigned,
+        queued=run.queued,
+        reengaged=run.reengaged,
     )
     return run

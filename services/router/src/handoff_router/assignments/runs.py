@@ -29,14 +29,18 @@ from handoff_router.bus import Bus
 from handoff_router.context import ConfigVersion, RouterContext
 from handoff_router.facts import (
     Assigned,
+    BatchMemory,
+    LeadReengaged,
     LeadsAssigned,
+    LeadsReengaged,
     LeadsWaiting,
+    RecallPeople,
     UnreachableReps,
     WaitingAmongStatement,
     WaitingLead,
 )
 from handoff_router.metadata import outbox
-from handoff_router.routing.engine import RoutingState, route
+from handoff_router.routing.engine import NO_CONTEXT, RoutingState, route
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class LeadToRoute:
     attempt: int = 1
     previous_rep_id: str | None = None
     excluded: frozenset[str] = frozenset()
+    fresh: bool = False  # a new MQL: a person with an open assignment gets no second one
 
 
 @dataclass
@@ -61,8 +66,11 @@ class RoutingRun:
     source: str
     assigned_topic: str
     bus: Bus
+    memory: BatchMemory | None = None
     assigned: int = 0
     queued: int = 0
+    reengaged: int = 0
+    _reengaged: list[LeadReengaged] = field(default_factory=list)
     _rows: list[dict[str, Any]] = field(default_factory=list)
     _waiting: list[WaitingLead] = field(default_factory=list)
     _messages: list[OutboxMessage] = field(default_factory=list)
@@ -74,8 +82,16 @@ class RoutingRun:
             if not from_queue:
                 self._enqueue(item, "none", {"summary": "no routing configuration is active"})
             return None
+        context = self.memory.context_for(item.lead, fresh=item.fresh) if self.memory else NO_CONTEXT
+        if context.existing_assignment_id is not None and self.memory is not None:
+            existing = self.memory.existing(item.lead)
+            self._reengaged.append(
+                LeadReengaged(existing.assignment_id, existing.lead_id, existing.rep_id, item.lead)
+            )
+            self.reengaged += 1
+            return None
         decision, self.state = route(
-            item.lead, self.config.config, self.state, self.now, exclude=item.excluded
+            item.lead, self.config.config, self.state, self.now, exclude=item.excluded, context=context
         )
         if decision.rep_id is None:
             if not from_queue:
@@ -93,6 +109,8 @@ class RoutingRun:
             mql_event_id=item.mql_event_id,
         )
         self._rows.append(row)
+        if self.memory is not None:
+            self.memory.assigned(item.lead, decision, row["assignment_id"], self.now)
         event = cloudevents.new_event(
             events.LEAD_ASSIGNED,
             self.source,
@@ -138,6 +156,15 @@ class RoutingRun:
             assert self.config is not None  # nothing is assigned without a config
             await self.bus.publish(self.session, LeadsAssigned(self.config.config, self._assigned))
         await state_store.save(self.session, before, self.state)
+        if self._reengaged:
+            config = self.config.config if self.config else None
+            await self.bus.publish(self.session, LeadsReengaged(config, self._reengaged))
+
+    async def recall(self, leads: Sequence[dict[str, Any]]) -> None:
+        """Match the leads about to be routed to their accounts and recall their people."""
+        if self.config is not None and leads:
+            question = RecallPeople(leads, self.config.config, self.now)
+            self.memory = await self.bus.ask(self.session, question)
 
 
 async def start_run(

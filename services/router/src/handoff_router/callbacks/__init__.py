@@ -1,5 +1,5 @@
 """Callbacks: signed, durable HTTP delivery of assignments and escalations to SDR tools.
 
-The pure core (``retries``, ``circuit``, ``addresses``) decides; the edges (``worker``,
+The pure core (``retries``, ``circuit``) decides; the edges (``worker``,
 ``repository``, ``endpoints``) do the I/O around it.
 """

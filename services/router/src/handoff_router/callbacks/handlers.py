@@ -20,6 +20,7 @@ from handoff_router.facts import (
     ConfigApplied,
     EscalationsReceived,
     LeadsAssigned,
+    LeadsReengaged,
     UnreachableReps,
 )
 from handoff_router.routing.problems import Problem
@@ -49,6 +50,14 @@ class CallbackHandlers:
         config = fact.config.config if fact.config else None
         now = self.clock()
         calls = [recipients.for_escalation(config, item.event, item.data, now) for item in fact.escalations]
+        await repository.enqueue(session, calls)
+        await self.wakeup.notify(session)
+
+    async def tell_reengaged(self, session: AsyncSession, fact: LeadsReengaged) -> None:
+        """CONTRACT §11: the rep of the open assignment hears that their lead came back."""
+        now = self.clock()
+        source = self.settings.event_source
+        calls = [recipients.for_reengaged(fact.config, item, source, now) for item in fact.reengaged]
         await repository.enqueue(session, calls)
         await self.wakeup.notify(session)
 

@@ -15,6 +15,7 @@ from handoff_shared.cloudevents import CloudEvent
 from handoff_shared.events import LeadEscalated
 
 from handoff_router.callbacks.repository import NewDelivery, OwnerKind
+from handoff_router.facts import LeadReengaged
 from handoff_router.routing.config import RoutingConfig
 
 log = structlog.get_logger(__name__)
@@ -32,6 +33,35 @@ def to_rep(config: RoutingConfig, rep_id: str, event: CloudEvent, body: bytes, n
         lead_id=event.subject,
         body=body,
         created_at=event.time or now,
+    )
+
+
+LEAD_REENGAGED = "lead.reengaged"
+
+
+def for_reengaged(
+    config: RoutingConfig | None, fact: LeadReengaged, source: str, now: datetime
+) -> NewDelivery:
+    """The callback of ``lead.reengaged`` (CONTRACT §11) to the rep of the person's open assignment."""
+    data = {
+        "assignment_id": fact.assignment_id,
+        "lead_id": fact.lead_id,
+        "rep_id": fact.rep_id,
+        "mql": dict(fact.mql),
+    }
+    event = cloudevents.new_event(LEAD_REENGAGED, source, fact.lead_id, data, time=now)
+    body, _ = cloudevents.encode(event)
+    url = _rep_url(config, fact.rep_id)
+    return NewDelivery(
+        kind="rep",
+        owner_id=fact.rep_id,
+        url=url,
+        event_id=event.id,
+        event_type=event.type,
+        lead_id=fact.lead_id,
+        body=body,
+        created_at=now,
+        failure_reason=None if url else "no_recipient",
     )
 
 

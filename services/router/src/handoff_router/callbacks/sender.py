@@ -5,26 +5,25 @@ failure like any other non-2xx). Each callback URL has a connection pool of its 
 as the per-endpoint bound: a slow endpoint can only fill its own pool. A pool unused for
 ``IDLE_POOL_SECONDS`` is closed. The POST goes through the small client of ``http1`` (a
 fraction of httpx's CPU per request); with tracing on, through httpx, whose instrumentation
-makes the client span and puts ``traceparent`` on the request. The host is resolved here and each
-of its addresses checked; the request then goes to the checked address (``Host`` and TLS
-SNI keep the name), so a DNS answer cannot change between check and call.
+makes the client span and puts ``traceparent`` on the request. The URL is pinned by
+``handoff_shared.addresses`` (the one address rule of every outbound call): its host resolved
+within the connect timeout and each address checked; the request then goes to the checked
+address (``Host`` and TLS SNI keep the name), so a DNS answer cannot change between check and call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import h11
 import httpx
 from handoff_shared import tracing
+from handoff_shared.addresses import AddressPolicy, AddressRefused, pin
 
 from handoff_router.callbacks import http1
-from handoff_router.callbacks.addresses import Network, refused_class, url_problems
 from handoff_router.callbacks.retries import Attempt
 
 EXCERPT_CHARS = 500
@@ -85,10 +84,6 @@ class _Pool:
             await self.client.aclose()
 
 
-class AddressRefused(Exception):
-    """The URL, or an address its host resolves to, may not be called."""
-
-
 class Sender:
     """POSTs signed callbacks; one per process, sharing its connection pool."""
 
@@ -98,13 +93,10 @@ class Sender:
         connect_timeout: float,
         total_timeout: float,
         per_url_connections: int,
-        allow_private: bool,
-        allowed: Iterable[Network] = (),
+        addresses: AddressPolicy,
     ) -> None:
         self._total = total_timeout
-        self._allow_private = allow_private
-        self._allowed = tuple(allowed)
-        self._dns: dict[tuple[str, int], tuple[float, str]] = {}
+        self._addresses = addresses
         self._timeout = httpx.Timeout(total_timeout, connect=connect_timeout)
         self._connect = connect_timeout
         self._per_pool = per_url_connections
@@ -236,49 +228,21 @@ class Sender:
         cached = self._targets.get(url)
         if cached is not None and cached.until > time.monotonic():
             return cached
-        problems = url_problems(url, allow_private=self._allow_private, allowed=self._allowed)
-        if problems:
-            raise AddressRefused("; ".join(problems))
+        pinned = await pin(url, self._addresses, timeout=self._connect)
         parsed = httpx.URL(url)
-        host = parsed.host
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        address = await self._resolve(host, port)
         until = time.monotonic() + DNS_TTL_SECONDS
         extensions = self._sni(url)
-        netloc = parsed.netloc.decode("ascii")
         path = parsed.raw_path.decode("ascii")
-        if address == host:
-            target = _Target(parsed, {}, extensions, until, netloc, path)
-        else:
-            target = _Target(
-                parsed.copy_with(host=address), {"host": netloc}, extensions, until, netloc, path
-            )
+        target = _Target(
+            parsed.copy_with(host=pinned.address, port=pinned.port),
+            {"host": pinned.netloc},
+            extensions,
+            until,
+            pinned.netloc,
+            path,
+        )
         self._targets[url] = target
         return target
-
-    async def _resolve(self, host: str, port: int) -> str:
-        """The first address of ``host``, after checking every one it resolves to."""
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
-        if literal is not None:
-            return host
-        cached = self._dns.get((host, port))
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        for text in addresses:
-            refused = refused_class(
-                ipaddress.ip_address(text), allow_private=self._allow_private, allowed=self._allowed
-            )
-            if refused is not None:
-                raise AddressRefused(f"{host} resolves to {text}, a {refused.replace('_', '-')} address")
-        if not addresses:
-            raise socket.gaierror(f"{host} has no address")
-        self._dns[(host, port)] = (time.monotonic() + DNS_TTL_SECONDS, addresses[0])
-        return addresses[0]
 
     @staticmethod
     def _sni(url: str) -> dict[str, str]:

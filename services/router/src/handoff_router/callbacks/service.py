@@ -9,13 +9,13 @@ from typing import Any
 
 import orjson
 import structlog
+from handoff_shared.addresses import url_problems
 from handoff_shared.db import transaction
 from handoff_shared.wakeup import Wakeup
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.callbacks import repository
-from handoff_router.callbacks.addresses import parse_networks, url_problems
 from handoff_router.callbacks.circuit import is_unreachable, reopen
 from handoff_router.callbacks.errors import DeliveryNotFound, SecretsNotConfigured, UnknownRecipient
 from handoff_router.callbacks.repository import OwnerKind, endpoint_id
@@ -44,15 +44,13 @@ log = structlog.get_logger(__name__)
 
 def config_url_problems(config: RoutingConfig, settings: RouterSettings) -> list[Problem]:
     """Every callback URL of a config that may not be called, each with its path."""
-    allowed = parse_networks(settings.callback_allowed_networks.split(","))
+    policy = settings.outbound_addresses
     owners: list[tuple[str, list[Any]]] = [("reps", config.reps), ("managers", config.managers)]
     return [
         Problem(f"{section}[{index}].callback_url", message)
         for section, items in owners
         for index, item in enumerate(items)
-        for message in url_problems(
-            item.callback_url, allow_private=settings.callback_allow_private, allowed=allowed
-        )
+        for message in url_problems(item.callback_url, policy)
     ]
 
 

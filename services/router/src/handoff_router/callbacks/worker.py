@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.callbacks import circuit as circuits
 from handoff_router.callbacks import metrics, repository
-from handoff_router.callbacks.addresses import parse_networks
 from handoff_router.callbacks.circuit import CircuitPolicy
 from handoff_router.callbacks.retries import (
     Attempt,
@@ -115,8 +114,7 @@ class DeliveryWorker:
             connect_timeout=settings.callback_connect_timeout.total_seconds(),
             total_timeout=settings.callback_timeout.total_seconds(),
             per_url_connections=settings.callback_per_endpoint,
-            allow_private=settings.callback_allow_private,
-            allowed=parse_networks(settings.callback_allowed_networks.split(",")),
+            addresses=settings.outbound_addresses,
         )
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="callback-stats")
         recorder = asyncio.create_task(self._recorder(stop), name="callback-recorder")

@@ -43,6 +43,8 @@ class ExplanationOut(BaseModel):
     matched_by: str
     teams_tried: list[str]
     summary: str
+    match: dict[str, Any] | None = None  # {account_id, by, score, note} (CONTRACT §11)
+    identity: dict[str, Any] | None = None  # {person_key, existing_assignment_id}
 
 
 class PreviewOut(BaseModel):

@@ -15,7 +15,14 @@ from handoff_router.configs import repository
 from handoff_router.configs.errors import InvalidConfig, InvalidLead, InvalidLeadFile, NoConfigYet, NotText
 from handoff_router.configs.lead_files import LeadFileInvalid, read_leads
 from handoff_router.context import ConfigVersion, NoActiveConfig, RouterContext
-from handoff_router.facts import CallbackUrlProblems, ConfigApplied, CurrentRoutingState, UnreachableReps
+from handoff_router.facts import (
+    CallbackUrlProblems,
+    ConfigApplied,
+    CurrentAccountIndex,
+    CurrentRoutingState,
+    RecallPeople,
+    UnreachableReps,
+)
 from handoff_router.metadata import outbox
 from handoff_router.routing.config import ConfigInvalid, RoutingConfig, parse_config
 from handoff_router.routing.engine import Decision, route
@@ -101,7 +108,10 @@ class RoutingConfigs:
             now = self.context.clock()
             state = await self.context.bus.ask(session, CurrentRoutingState())
             down = await self.context.bus.ask(session, UnreachableReps(now, active.config.unreachable_after))
-        decision, _ = route(data, active.config, replace(state, unreachable=down), now)
+            # its account, and what is known of the person
+            memory = await self.context.bus.ask(session, RecallPeople([data], active.config, now))
+            context = memory.context_for(data, fresh=True)
+        decision, _ = route(data, active.config, replace(state, unreachable=down), now, context=context)
         return Preview(decision, active.version)
 
     async def simulate(self, leads: bytes, candidate: bytes | None) -> dict[str, Any]:
@@ -114,9 +124,12 @@ class RoutingConfigs:
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
             state = await self.context.bus.ask(session, CurrentRoutingState())
+            index = await self.context.bus.ask(session, CurrentAccountIndex())
         if active is None and proposed is None:
             raise NoActiveConfig("no active config to simulate: PUT one, or send a candidate config")
-        result = what_if(lead_list, active.config if active else None, proposed, state, self.context.clock())
+        result = what_if(
+            lead_list, active.config if active else None, proposed, state, self.context.clock(), index
+        )
         if active is not None:
             result["active"]["version"] = active.version
         return result

@@ -242,6 +242,7 @@ class Rep(Model):
     max_per_day: int | None = Field(default=None, ge=0)
     manager: Id | None = None
     active: bool = True
+    cover: Id | None = None  # CONTRACT §11: takes the rep's account leads when the rep cannot
 
 
 class Manager(Model):
@@ -273,11 +274,33 @@ class Account(Model):
 
 
 class Rule(Model):
-    """Leads matching ``when`` (see ``conditions``) go to ``team``; rules are tried in order."""
+    """Leads matching ``when`` (see ``conditions``) go to ``team``; rules are tried in order.
+
+    ``account_owner: true`` (CONTRACT §11) sends the lead to its matched account's owner, else the
+    owner's ``cover``, else ``team`` (the fallback team when the rule names none)."""
 
     id: Id
     when: dict[str, Any]
-    team: Id
+    team: Id | None = None
+    account_owner: bool = False
+
+    @model_validator(mode="after")
+    def _has_a_destination(self) -> Rule:
+        if self.team is None and not self.account_owner:
+            raise ValueError("a rule needs a team (or account_owner: true)")
+        return self
+
+
+class Matching(Model):
+    """``matching`` (CONTRACT §11): how leads are matched to accounts and remembered."""
+
+    fuzzy_name_threshold: float = Field(default=0.9, gt=0, le=1, allow_inf_nan=False)
+    account_stickiness: Duration = "30d"
+
+    @property
+    def stickiness(self) -> timedelta:
+        """``account_stickiness`` as a duration."""
+        return parse_duration(self.account_stickiness)
 
 
 class CallbackPolicy(Model):
@@ -307,6 +330,9 @@ class AlertPolicy(Model):
         return self
 
 
+_DEFAULT_MATCHING = Matching()
+
+
 class RoutingConfig(Model):
     """A whole routing configuration; build it with ``validate_config`` or ``parse_config``."""
 
@@ -324,8 +350,14 @@ class RoutingConfig(Model):
         default_factory=lambda: list(DEFAULT_DISQUALIFICATION_REASONS), min_length=1
     )
     callbacks: CallbackPolicy = Field(default_factory=CallbackPolicy)
+    matching: Matching | None = None  # None (absent): the defaults
     # None (absent) means the defaults, and the stored form of a config without it is unchanged.
     alerts: AlertPolicy | None = None
+
+    @property
+    def matching_policy(self) -> Matching:
+        """``matching``, or the contract's defaults when the config has none."""
+        return self.matching or _DEFAULT_MATCHING
 
     @property
     def alert_policy(self) -> AlertPolicy:
@@ -363,6 +395,11 @@ class RoutingConfig(Model):
             own = team.sla.business_hours if team.sla is not None else None
             hours[team.id] = own.business_hours() if own is not None else hours[None]
         return hours
+
+    @property
+    def rep_ids(self) -> Mapping[str, Rep]:
+        """The reps by id (``in`` asks whether an id is a rep of this config)."""
+        return self._reps
 
     def rep(self, rep_id: str) -> Rep:
         """The rep with this id (KeyError when there is none)."""
@@ -512,6 +549,7 @@ _KNOWN_KEYS = sorted(
             Team,
             Account,
             Rule,
+            Matching,
             CallbackPolicy,
             RoutingConfig,
         )

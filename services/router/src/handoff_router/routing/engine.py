@@ -13,9 +13,16 @@ Order:
 3. Nobody there either: no rep (``rep_id`` None), and the caller queues the lead; the
    decision still names the rule that matched.
 
+Accounts and people (CONTRACT §11), from the ``LeadContext`` the caller matched and recalled:
+the reps a returning person rejected are skipped; within ``matching.account_stickiness`` the
+rep of the account's open or accepted lead takes it when able; rules test ``account.*`` of
+the matched account, and a rule with ``account_owner: true`` sends the lead to the owner,
+else the owner's ``cover``, else its team.
+
 The new state counts the assignment (open and today +1) and advances the rotation of
-the team that chose. A named account's lead leaves the team's rotation alone: it was
-not the team's turn to give. The same inputs always give the same decision.
+the team that chose. A lead given by account (named account, owner, cover, stickiness)
+leaves the team's rotation alone: it was not the team's turn to give, so the rotation's
+shares stay exact. The same inputs always give the same decision.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from handoff_shared.business_time import is_within_hours, local_day
 
 from handoff_router.routing import conditions
 from handoff_router.routing.config import Account, Rep, RoutingConfig, Rule, SlaTerms, Team
+from handoff_router.routing.matching import NO_MATCH, AccountMatch
 from handoff_router.routing.rotation import TeamRotation, pick
 
 SkipReason = Literal[
@@ -44,7 +52,9 @@ SkipReason = Literal[
     "at_max_per_day",
 ]
 SLA_AUTO_PAUSED = "sla_auto_paused"
-MatchedBy = Literal["named_account", "rule", "fallback", "none"]
+MatchedBy = Literal["named_account", "account_owner", "cover", "stickiness", "rule", "fallback", "none"]
+BY_ACCOUNT: frozenset[str] = frozenset({"named_account", "account_owner", "cover", "stickiness"})
+"""Ways a lead reaches a rep by its account rather than by a team's rotation."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,25 @@ class RoutingState:
 
 
 @dataclass(frozen=True)
+class LeadContext:
+    """What the caller knows of a lead beyond its data: its account, the person, their history."""
+
+    match: AccountMatch = NO_MATCH
+    person_key: str | None = None
+    existing_assignment_id: str | None = None  # the person's open assignment, when there is one
+    rejected_by: frozenset[str] = frozenset()  # reps who rejected this person before
+    sticky_rep: str | None = None  # rep of the account's open or accepted lead, within stickiness
+    sticky_assignment_id: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """``explanation.identity``."""
+        return {"person_key": self.person_key, "existing_assignment_id": self.existing_assignment_id}
+
+
+NO_CONTEXT = LeadContext()
+
+
+@dataclass(frozen=True)
 class Skip:
     """A rep passed over, and why."""
 
@@ -95,10 +124,17 @@ class Explanation:
     matched_by: MatchedBy
     teams_tried: tuple[str, ...] = ()
     summary: str = ""
+    match: Mapping[str, Any] | None = None
+    identity: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The explanation as JSON, as ``lead.assigned`` carries it."""
-        return {
+        extra: dict[str, Any] = {}
+        if self.match is not None:
+            extra["match"] = dict(self.match)
+        if self.identity is not None:
+            extra["identity"] = dict(self.identity)
+        return extra | {
             "rule_id": self.rule_id,
             "strategy": self.strategy,
             "candidates": list(self.candidates),
@@ -166,12 +202,25 @@ def route(
     state: RoutingState,
     now: datetime,
     exclude: frozenset[str] = frozenset(),
+    context: LeadContext = NO_CONTEXT,
 ) -> tuple[Decision, RoutingState]:
     """Pick the rep for one lead (never ``exclude``d ones); return the new routing state beside it."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     trail = _Trail()
     account = _account(lead, config)
+    if context is not NO_CONTEXT:
+        trail.identity = context.identity()
+        trail.match = context.match.to_dict()
+        if context.match is not NO_MATCH:
+            trail.notes.append(context.match.note)
+    elif account is not None:
+        trail.match = {"account_id": account.domain, "by": "named_account", "score": 1.0}
+    if context.rejected_by:
+        exclude = exclude | context.rejected_by
+        trail.notes.append(
+            f"returning person: reps who rejected them are skipped ({', '.join(sorted(context.rejected_by))})"
+        )
     if account is not None:
         owner = config.rep(account.owner)
         team = config.team(account.team or config.home_team(owner.id))
@@ -189,8 +238,80 @@ def route(
         trail.candidates.append(owner.id)
         trail.skipped.append(Skip(owner.id, reason))
         trail.notes.append(f"named account {account.domain}: owner {owner.id} skipped ({reason})")
-    rule = next((rule for rule in config.rules if conditions.matches(rule.when, lead)), None)
+    if context.sticky_rep is not None:
+        sticky = _by_stickiness(context, config, state, now, exclude, trail)
+        if sticky is not None:
+            return sticky
+    book_account = context.match.account
+    view = lead if book_account is None else {**lead, "account": book_account.fields()}
+    rule = next((rule for rule in config.rules if conditions.matches(rule.when, view)), None)
+    if rule is not None and rule.account_owner:
+        owned = _to_owner(rule, context.match, config, state, now, exclude, trail)
+        if owned is not None:
+            return owned
     return _route_by_rule(rule, config, state, now, exclude, trail)
+
+
+def _by_stickiness(
+    context: LeadContext,
+    config: RoutingConfig,
+    state: RoutingState,
+    now: datetime,
+    exclude: frozenset[str],
+    trail: _Trail,
+) -> tuple[Decision, RoutingState] | None:
+    rep_id = context.sticky_rep
+    if rep_id is None or rep_id not in config.rep_ids:
+        return None
+    team = config.team(config.home_team(rep_id))
+    reason = skip_reason(config.rep(rep_id), team, config, state, now, exclude)
+    where = f"account {context.match.account_id} has an open or accepted lead"
+    if reason is not None:
+        trail.candidates.append(rep_id)
+        trail.skipped.append(Skip(rep_id, reason))
+        trail.notes.append(f"{where} with {rep_id}, who cannot take it ({reason})")
+        return None
+    note = f"{where} ({context.sticky_assignment_id}) with {rep_id}: stickiness keeps the account with them"
+    explanation = trail.explain("stickiness", "stickiness", "stickiness", note, rep_id, team.id)
+    return _assign(config.rep(rep_id), team.id, explanation, config, state, now)
+
+
+def _to_owner(
+    rule: Rule,
+    match: AccountMatch,
+    config: RoutingConfig,
+    state: RoutingState,
+    now: datetime,
+    exclude: frozenset[str],
+    trail: _Trail,
+) -> tuple[Decision, RoutingState] | None:
+    """The account's owner, else the owner's cover; None: the rule's team decides."""
+    owner = match.owner
+    if owner is None or match.account is None:
+        trail.notes.append(f"rule {rule.id} sends to the account owner, but the lead has no owned account")
+        return None
+    if owner not in config.rep_ids:
+        trail.notes.append(f"owner {owner} of account {match.account_id} is not a rep of this config")
+        return None
+    chain = [("account_owner", owner)]
+    cover = config.rep(owner).cover
+    if cover is not None and cover in config.rep_ids:
+        chain.append(("cover", cover))
+    for matched_by, rep_id in chain:
+        rep = config.rep(rep_id)
+        team = config.team(config.home_team(rep_id))
+        reason = skip_reason(rep, team, config, state, now, exclude)
+        if reason is None:
+            who = f"owner {owner}" if matched_by == "account_owner" else f"{rep_id}, cover of owner {owner}"
+            note = f"rule {rule.id}: account {match.account_id} goes to {who}"
+            explanation = trail.explain(rule.id, matched_by, matched_by, note, rep_id, team.id)  # type: ignore[arg-type]
+            return _assign(rep, team.id, explanation, config, state, now)
+        trail.candidates.append(rep_id)
+        trail.skipped.append(Skip(rep_id, reason))
+        trail.notes.append(
+            f"{'owner' if matched_by == 'account_owner' else 'cover'} {rep_id} skipped ({reason})"
+        )
+    return None
 
 
 @dataclass
@@ -201,6 +322,8 @@ class _Trail:
     skipped: list[Skip] = field(default_factory=list)
     teams_tried: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    match: dict[str, Any] | None = None
+    identity: dict[str, Any] | None = None
 
     def explain(
         self,
@@ -222,6 +345,8 @@ class _Trail:
             matched_by=matched_by,
             teams_tried=(*self.teams_tried, *([team_id] if team_id is not None else [])),
             summary=summary,
+            match=self.match,
+            identity=self.identity,
         )
 
 
@@ -235,7 +360,9 @@ def _route_by_rule(
 ) -> tuple[Decision, RoutingState]:
     rule_id = rule.id if rule is not None else "fallback"
     trail.notes.append(f"rule {rule_id} matched" if rule is not None else "no rule matched")
-    team_ids = list(dict.fromkeys([*([rule.team] if rule is not None else []), config.fallback_team]))
+    team_ids = list(
+        dict.fromkeys([*([rule.team] if rule is not None and rule.team else []), config.fallback_team])
+    )
     for team_id in team_ids:
         team = config.team(team_id)
         chosen, rotation, skips = _choose(team, config, state, now, exclude)

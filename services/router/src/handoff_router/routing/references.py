@@ -26,6 +26,7 @@ def cross_reference_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     rep_ids = _ids(reps)
     team_ids = _ids(teams)
     yield from _manager_references(reps, _ids(_items(data.get("managers"))))
+    yield from _cover_references(reps, rep_ids)
     yield from _member_references(teams, rep_ids)
     yield from _rule_references(_items(data.get("rules")), team_ids)
     yield from _account_references(_items(data.get("accounts")), rep_ids, team_ids)
@@ -76,6 +77,15 @@ def _manager_references(reps: Items, manager_ids: set[str]) -> Iterator[Problem]
         manager = rep.get("manager")
         if isinstance(manager, str) and manager not in manager_ids:
             yield Problem(f"reps[{index}].manager", f"unknown manager {manager!r}")
+
+
+def _cover_references(reps: Items, rep_ids: set[str]) -> Iterator[Problem]:
+    for index, rep in reps:
+        cover = rep.get("cover")
+        if isinstance(cover, str) and cover not in rep_ids:
+            yield Problem(f"reps[{index}].cover", f"unknown rep {cover!r}")
+        elif isinstance(cover, str) and cover == rep.get("id"):
+            yield Problem(f"reps[{index}].cover", "a rep cannot cover for themselves")
 
 
 def _member_references(teams: Items, rep_ids: set[str]) -> Iterator[Problem]:

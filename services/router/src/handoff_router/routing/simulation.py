@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from handoff_router.routing.config import RoutingConfig
-from handoff_router.routing.engine import RoutingState, route
+from handoff_router.routing.engine import NO_CONTEXT, LeadContext, RoutingState, route
+from handoff_router.routing.identity import keys_of
+from handoff_router.routing.matching import AccountIndex, match_account
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,22 @@ class Difference:
         }
 
 
+def context_of(lead: Mapping[str, Any], config: RoutingConfig, index: AccountIndex | None) -> LeadContext:
+    """The account and person of a lead with no history: what previews and simulations route with."""
+    if index is None:
+        return NO_CONTEXT
+    return LeadContext(match=match_account(lead, config, index), person_key=keys_of(lead).person_key)
+
+
 def simulate(
-    leads: Iterable[Mapping[str, Any]], config: RoutingConfig, state: RoutingState, now: datetime
+    leads: Iterable[Mapping[str, Any]],
+    config: RoutingConfig,
+    state: RoutingState,
+    now: datetime,
+    index: AccountIndex | None = None,
 ) -> SimulationReport:
-    """Route every lead in turn from ``state``, as if none were decided meanwhile."""
+    """Route every lead in turn from ``state``, as if none were decided meanwhile; with an account
+    ``index``, each lead is matched to its account first."""
     by_rep: Counter[str] = Counter()
     by_team: Counter[str] = Counter()
     by_rule: Counter[str] = Counter()
@@ -74,7 +88,7 @@ def simulate(
     choices: list[str | None] = []
     queued = 0
     for lead in leads:
-        decision, state = route(lead, config, state, now)
+        decision, state = route(lead, config, state, now, context=context_of(lead, config, index))
         choices.append(decision.rep_id)
         by_rule[decision.rule_id] += 1
         by_match[decision.explanation.matched_by] += 1
@@ -115,15 +129,16 @@ def what_if(
     candidate: RoutingConfig | None,
     state: RoutingState,
     now: datetime,
+    index: AccountIndex | None = None,
 ) -> dict[str, Any]:
     """The spread of ``leads`` under the active config and a candidate (either may be absent),
     and the difference when both are there: what the API's and the CLI's simulate answer."""
     result: dict[str, Any] = {"leads": len(leads)}
-    current = simulate(leads, active, state, now) if active is not None else None
+    current = simulate(leads, active, state, now, index) if active is not None else None
     if current is not None:
         result["active"] = current.to_dict()
     if candidate is not None:
-        proposed = simulate(leads, candidate, state, now)
+        proposed = simulate(leads, candidate, state, now, index)
         result["candidate"] = proposed.to_dict()
         if current is not None:
             result["difference"] = compare(current, proposed).to_dict()

@@ -1,0 +1,1 @@
+"""The account book and the people routing remembers (CONTRACT §11)."""
