@@ -45,12 +45,14 @@ def create_app(settings: RouterSettings) -> FastAPI:
     app.state.configs = router.configs
     app.state.queue = router.queue
     app.state.callbacks = router.callbacks
+    app.state.accounts = router.accounts
     for endpoints in (
         assignment_endpoints,
         rep_endpoints,
         config_endpoints,
         queue_endpoints,
         callback_endpoints,
+        account_endpoints,
     ):
         app.include_router(endpoints.router)
 

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handoff_router.accounts.handlers import AccountMemory, remember_people
 from handoff_router.accounts.service import Accounts
 from handoff_router.assignments import state as routing_state
-from handoff_router.assignments.tables import assignments as assignments_table
 from handoff_router.assignments.draining import Drainer
 from handoff_router.assignments.reassignment import Reassignments
 from handoff_router.assignments.service import Assignments
+from handoff_router.assignments.tables import assignments as assignments_table
 from handoff_router.auth import Authentication
 from handoff_router.bus import Bus
 from handoff_router.callbacks.handlers import CallbackHandlers
@@ -33,18 +33,18 @@ from handoff_router.facts import (
     AnyLeadWaiting,
     AssignmentsDecided,
     AssignmentStatuses,
-    CurrentAccountIndex,
-    LeadsReengaged,
-    RecallPeople,
     AvailabilitySet,
     CallbackUrlProblems,
     ConfigApplied,
+    CurrentAccountIndex,
     CurrentRoutingState,
     EscalationsReceived,
     LeadReleased,
     LeadsAssigned,
+    LeadsReengaged,
     LeadsWaiting,
     OldestWaitingForCapacity,
+    RecallPeople,
     StoredSlaSetting,
     UnreachableReps,
     WaitingAmongStatement,
