@@ -87,7 +87,7 @@ def mql_data(lead_id: str | None = None, **fields: Any) -> dict[str, Any]:
     """MQL data with the required fields, overridable."""
     data: dict[str, Any] = {
         "lead_id": lead_id or unique("lead"),
-        "email": "pat@example.com",
+        "email": f"{unique('pat')}@example.com",  # each MQL its own person unless a test says so
         "company": {"name": "Example", "domain": f"{unique('co')}.example.com", "employees": 50},
         "country": "US",
         "source": "webinar",
