@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import subprocess
@@ -23,6 +24,9 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from _stack import consumer_lag
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -98,42 +102,14 @@ def machine() -> list[str]:
     memory_kb = next(
         int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line
     )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    ).stdout.strip()
     load = os.getloadavg()
     return [
-        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, commit `{commit or 'unknown'}`",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {cpu}, {os.cpu_count()} cores, {memory_kb / 1024 / 1024:.1f} GiB RAM, "
         f"{platform.system()} {platform.release()}; load average before the run {load[0]:.2f}",
         f"- Python {platform.python_version()}; Kafka, PostgreSQL and the three services of `make up` "
         "on the same cores as the benchmarks",
     ]
-
-
-async def _lag(bootstrap: str) -> int:
-    """Records the services' consumer groups have not committed yet, in all."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await probe.start()
-    try:
-        total = 0
-        for group, _ in await admin.list_consumer_groups():
-            if not group.startswith("handoff-"):
-                continue
-            committed = await admin.list_consumer_group_offsets(group)
-            partitions = [tp for tp in committed if not tp.topic.endswith(".dlq")]
-            if partitions:
-                ends = await probe.end_offsets(partitions)
-                total += sum(max(ends[tp] - committed[tp].offset, 0) for tp in partitions)
-        return total
-    finally:
-        await probe.stop()
-        await admin.close()
 
 
 def settle(limit: float = SETTLE_SECONDS) -> tuple[float, int, int]:
@@ -147,15 +123,74 @@ def settle(limit: float = SETTLE_SECONDS) -> tuple[float, int, int]:
         env[name.strip()] = value.strip()
     bootstrap = env.get("HANDOFF_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
     started = time.monotonic()
-    first = last = asyncio.run(_lag(bootstrap))
+    first = last = asyncio.run(consumer_lag(bootstrap))
     still_since = time.monotonic()
     while last and time.monotonic() - started < limit and time.monotonic() - still_since < 30:
         time.sleep(2)
-        lag = asyncio.run(_lag(bootstrap))
+        lag = asyncio.run(consumer_lag(bootstrap))
         if lag < last:
             still_since = time.monotonic()
         last = lag
     return time.monotonic() - started, first, last
+
+
+def _figures(report: Path, name: str) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = json.loads((report / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded
+
+
+def goals(report: Path) -> str:
+    """The goals of docs/performance.md, each with the figure this run measured."""
+    throughput = _figures(report, "routing_throughput")
+    latency = _figures(report, "routing_latency")
+    callbacks = _figures(report, "callback_delivery")
+    soak = _figures(report, "soak")
+    feedback = _figures(report, "feedback_aggregation")
+    at_300 = next((r for r in latency.get("results", []) if r.get("offered") == 300), {})
+    cpu = throughput.get("cpu_us_per_lead_median", {}).get("total")
+    ratio = throughput.get("ratio")
+    p99 = at_300.get("p99_ms")
+    callback_p99 = (
+        callbacks.get("mql_to_callback_p99_ms") if callbacks.get("rate_leads_per_s") == 300 else None
+    )
+    events = feedback.get("service", {}).get("events_per_second")
+    rows = [
+        ("machine CPU per lead, every service doing its full work", "≤ 500 µs", cpu, lambda v: v <= 500,
+         lambda v: f"{v:,.0f} µs"),
+        ("routing throughput / bare relay, same run", "≥ 0.5", ratio, lambda v: v >= 0.5,
+         lambda v: f"{v:.2f}"),
+        ("`mql.created` → `lead.assigned` p99 at 300 leads/s routed", "< 50 ms", p99,
+         lambda v: v < 50 and at_300.get("routed", 0) >= 0.97 * 300,
+         lambda v: f"{v:,.1f} ms ({at_300.get('routed', 0):,.0f} leads/s routed)"),
+        ("`mql.created` → signed callback p99 at 300 leads/s", "< 250 ms", callback_p99, lambda v: v < 250,
+         lambda v: f"{v:,.0f} ms"),
+        (f"soak at 500 leads/s ({soak.get('seconds', 0)} s here)",
+         "rate held, lag bounded, RSS flat, no error",
+         soak.get("offered_per_s") if soak.get("rate") == 500 else None,
+         lambda v: bool(soak.get("rate_held") and soak.get("lag_bounded") and soak.get("rss_flat")
+                        and not soak.get("errors")),
+         lambda v: f"{v:,.0f} leads/s offered; lag bounded {'yes' if soak.get('lag_bounded') else 'no'}, "
+         f"RSS flat {'yes' if soak.get('rss_flat') else 'no'}, {soak.get('errors', 0)} error lines"),
+        ("feedback events aggregated per second, service running", "≥ 8,000", events, lambda v: v >= 8000,
+         lambda v: f"{v:,.0f} events/s"),
+    ]  # fmt: skip
+    lines = [
+        "## Goals",
+        "",
+        "| goal | target | measured in this run | |",
+        "|---|---|---|---|",
+    ]
+    for what, target, value, reached, shown in rows:
+        if value is None:
+            lines.append(f"| {what} | {target} | not measured | |")
+        else:
+            lines.append(
+                f"| {what} | {target} | {shown(value)} | {'reached' if reached(value) else 'not reached'} |"
+            )
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -180,7 +215,7 @@ def main() -> int:
             print(f"== bench/{name}.py", flush=True)
             for stale in (report / f"{name}.md", report / f"{name}.json"):
                 stale.unlink(missing_ok=True)
-            waited, before, after = settle()
+            waited, before, after = settle(SETTLE_SECONDS // 3 if args.quick else SETTLE_SECONDS)
             settled[name] = (waited, before, after)
             print(f"   settled in {waited:.0f} s (consumer lag {before:,} -> {after:,})", flush=True)
             argv = [sys.executable, str(BENCH / f"{name}.py"), "--report", str(report)]
@@ -243,7 +278,9 @@ def main() -> int:
             for name, (waited, before, after) in settled.items()
         ),
     ]
-    parts = ["\n".join(intro), *(section.strip("\n") for section in sections), rss]
+    summary = goals(report)
+    print(summary)
+    parts = ["\n".join(intro), summary, *(section.strip("\n") for section in sections), rss]
     args.output.write_text("\n\n".join(parts) + "\n")
     print(f"wrote {args.output}" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

@@ -1,7 +1,7 @@
 """Soak: a steady lead rate for minutes with every service doing its full work, watched over time.
 
     make up && uv run python bench/soak.py [--rate 500] [--seconds 300] [--decide 0.5] [--report DIR]
-    uv run python bench/soak.py --quick       # 60 s at 100 leads/s, to try it out
+    uv run python bench/soak.py --quick       # 60 s at 500 leads/s
 
 MQLs go to ``lead.mql-created`` at ``--rate`` per second on a 10 ms schedule. Every lead is
 routed to one of ten reps whose callback endpoint is a receiver in a separate process (it
@@ -108,9 +108,50 @@ def receiver_process(port: int) -> None:
 @dataclass
 class Tally:
     sent: int = 0
+    sending_seconds: float = 0.0
     assigned: int = 0
     escalated: Counter[str] = field(default_factory=Counter)
     decided: Counter[int] = field(default_factory=Counter)  # HTTP status of each decision
+
+
+# The decider's counters, shared with its process: assigned read, then decisions answered
+# 2xx / otherwise / not at all, then escalations seen by level.
+COUNTERS = ("assigned", "decided_2xx", "decided_other", "decided_failed", "remind", "escalate", "reassign")
+
+
+def decider_process(
+    env: dict[str, str], tokens: dict[str, str], share: float, tag: str, stop: Any, counters: Any
+) -> None:
+    """The reps deciding, in a process of their own so they keep up with the assignments
+    whatever the producer's loop is doing; counts go to ``counters`` (a shared array)."""
+    tally = Tally()
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        while not stop.is_set():
+            publish()
+            await asyncio.sleep(0.5)
+        publish()
+        done.set()
+
+    def publish() -> None:
+        decided = tally.decided
+        values = (
+            tally.assigned,
+            sum(n for status, n in decided.items() if 200 <= status < 300),
+            sum(n for status, n in decided.items() if status and not 200 <= status < 300),
+            decided.get(0, 0),
+            *(tally.escalated.get(level, 0) for level in ("remind", "escalate", "reassign")),
+        )
+        for index, value in enumerate(values):
+            counters[index] = value
+
+    async def run() -> None:
+        watching = asyncio.create_task(watch())
+        await decide(env, tokens, share, tally, done, tag)
+        await watching
+
+    asyncio.run(run())
 
 
 async def produce(env: dict[str, str], rate: int, seconds: int, tally: Tally, tag: str) -> None:
@@ -121,17 +162,15 @@ async def produce(env: dict[str, str], rate: int, seconds: int, tally: Tally, ta
     try:
         started = time.monotonic()
         tick = 0.01
-        per_tick = rate * tick
-        owed = 0.0
         while (elapsed := time.monotonic() - started) < seconds:
-            owed += per_tick
-            while owed >= 1:
+            # Paced by elapsed time: a tick that came late sends what the clock says is owed.
+            while tally.sent < rate * elapsed:
                 lead_id = f"soak-{tag}-{tally.sent}"
                 country = "DE" if tally.sent % 3 else "US"
                 await producer.send("lead.mql-created", mql(lead_id, country), key=lead_id.encode())
                 tally.sent += 1
-                owed -= 1
             await asyncio.sleep(max(0.0, started + elapsed + tick - time.monotonic()))
+        tally.sending_seconds = time.monotonic() - started
         await producer.flush()
     finally:
         await producer.stop()
@@ -143,7 +182,7 @@ async def decide(
     """Decide a share of the soak's assignments through the API, as reps would."""
     consumer = await tail(env["HANDOFF_KAFKA_BOOTSTRAP"], "lead.assigned")
     escalations = await tail(env["HANDOFF_KAFKA_BOOTSTRAP"], "lead.escalated")
-    limit = asyncio.Semaphore(32)
+    limit = asyncio.Semaphore(64)
     pending: set[asyncio.Task[None]] = set()
     chooser = random.Random(7)
     async with httpx.AsyncClient(base_url=env["HANDOFF_ROUTER_URL"], timeout=30) as client:
@@ -261,7 +300,7 @@ async def main() -> None:
     parser.add_argument("--every", type=int, default=10, help="seconds between samples (10)")
     args = parser.parse_args()
     if args.quick:
-        args.rate, args.seconds = 100, 60
+        args.seconds = 60
     env = stack_env()
     tag = uuid.uuid4().hex[:6]
     port = 20000 + random.Random().randrange(20000)
@@ -306,8 +345,13 @@ async def main() -> None:
                 (await api.post(f"/v1/reps/{rep}/callback-secret")).raise_for_status()
             for n in range(2):
                 (await api.post(f"/v1/managers/{tag}-mgr-{n}/callback-secret")).raise_for_status()
-            stop = asyncio.Event()
-            deciding = asyncio.create_task(decide(env, tokens, args.decide, tally, stop, tag))
+            spawn = multiprocessing.get_context("spawn")
+            stop = spawn.Event()
+            counters = spawn.Array("q", len(COUNTERS))
+            deciding = spawn.Process(
+                target=decider_process, args=(env, tokens, args.decide, tag, stop, counters), daemon=True
+            )
+            deciding.start()
             producing = asyncio.create_task(produce(env, args.rate, args.seconds, tally, tag))
             started = time.monotonic()
             print(f"soak: {args.rate} leads/s for {args.seconds} s, deciding {args.decide:.0%}", end="")
@@ -319,6 +363,7 @@ async def main() -> None:
             while True:
                 done = producing.done()
                 await asyncio.sleep(0 if done else args.every)
+                read_counters(counters, tally)
                 lag = await consumer_lag(kafka_admin, probe)
                 calls = (await api.get(f"http://127.0.0.1:{port}/counts")).json()
                 sample = {
@@ -346,10 +391,12 @@ async def main() -> None:
             await producing
             # Let the system catch up (bounded), so the last sample says whether it can.
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and tally.assigned < tally.sent:  # noqa: ASYNC110 (a tally, no event)
+            while time.monotonic() < deadline and tally.assigned < tally.sent:
                 await asyncio.sleep(1)
+                read_counters(counters, tally)
             stop.set()
-            await deciding
+            await asyncio.to_thread(deciding.join, 120)
+            read_counters(counters, tally)
             calls = (await api.get(f"http://127.0.0.1:{port}/counts")).json()
     finally:
         await probe.stop()
@@ -358,6 +405,16 @@ async def main() -> None:
         receiving.join(5)
     errors = error_lines(logs_at)
     report(args, samples, tally, calls, errors)
+
+
+def read_counters(counters: Any, tally: Tally) -> None:
+    """The decider process's counts, into the tally."""
+    values = dict(zip(COUNTERS, counters[:], strict=True))
+    tally.assigned = values["assigned"]
+    tally.decided = Counter(
+        {200: values["decided_2xx"], 400: values["decided_other"], 0: values["decided_failed"]}
+    )
+    tally.escalated = Counter({level: values[level] for level in ("remind", "escalate", "reassign")})
 
 
 def delivered(calls: dict[str, int]) -> int:
@@ -393,6 +450,8 @@ def report(
         + f" | {delivered(s['callbacks']):,} | {sum(s['escalated'].values()):,} |"
         for s in samples
     )
+    offered = tally.sent / tally.sending_seconds if tally.sending_seconds else 0.0
+    held = tally.sent >= 0.98 * args.rate * args.seconds
     decided = sum(tally.decided.values())
     ok = sum(count for status, count in tally.decided.items() if 200 <= status < 300)
     callbacks = ", ".join(f"{kind} {count:,}" for kind, count in sorted(calls.items())) or "none"
@@ -408,19 +467,26 @@ Lag is records not yet committed per consumer group; RSS in MB (router / sla-mon
 |---|---|---|---|---|---|---|---|---|
 {rows}
 
-- leads sent {tally.sent:,}, `lead.assigned` read {tally.assigned:,} (first assignments and reassignments)
-- decisions: {decided:,} sent, {ok:,} answered 2xx ({dict(tally.decided)})
+- offered: {tally.sent:,} leads in {tally.sending_seconds:.0f} s = **{offered:,.0f} leads/s** (asked
+  {args.rate:,}/s; the producer is paced by elapsed time, so a late tick sends what is owed)
+- `lead.assigned` read {tally.assigned:,} (first assignments and reassignments)
+- decisions (a process of its own reads every assignment and decides {args.decide:.0%} of the first
+  ones): {decided:,} sent, {ok:,} answered 2xx, {tally.decided.get(400, 0):,} answered otherwise,
+  {tally.decided.get(0, 0):,} without an answer
 - escalations seen: {dict(tally.escalated)}; callbacks received: {callbacks}
 - error lines in the services' logs during the run: {len(errors)}
 {shown_errors}
 
-Consumer lag bounded: {"yes" if lag_bounded else "no"}; RSS flat: {"yes" if rss_flat else "no"};
-no error in the logs: {"yes" if not errors else "no"}.
+Rate held ({args.rate:,}/s offered): {"yes" if held else "no"}; consumer lag bounded:
+{"yes" if lag_bounded else "no"}; RSS flat: {"yes" if rss_flat else "no"}; no error in the logs:
+{"yes" if not errors else "no"}.
 """
     figures = {
         "rate": args.rate,
         "seconds": args.seconds,
         "sent": tally.sent,
+        "offered_per_s": offered,
+        "rate_held": held,
         "assigned": tally.assigned,
         "decisions": dict(tally.decided),
         "escalations": dict(tally.escalated),

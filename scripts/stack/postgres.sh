@@ -82,6 +82,13 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$(pg_socket_dir)'
 max_connections = 200
+# bench/routing_latency.py splits latency at each routing transaction's commit (its timestamp).
+track_commit_timestamp = on
+# The server's log never quotes a lead's data: errors without DETAIL and CONTEXT (a JSON
+# error's context quotes the document), and no parameter values.
+log_error_verbosity = terse
+log_parameter_max_length = 0
+log_parameter_max_length_on_error = 0
 EOF
     ((EUID != 0)) || chown "$PG_USER:" "$PG_DATA/handoff.conf"
 }

@@ -34,6 +34,7 @@ service_env() {
         "HANDOFF_ADMIN_TOKEN=$(admin_token)" \
         "HANDOFF_HTTP_HOST=127.0.0.1" \
         "HANDOFF_SNAPSHOT_INTERVAL=5s" \
+        "HANDOFF_RETENTION_INTERVAL=5s" \
         "HANDOFF_CALLBACK_ALLOWED_NETWORKS=127.0.0.0/8,::1/128" \
         "HANDOFF_CALLBACK_SECRETS_KEY=$(callback_secrets_key)" \
         "HANDOFF_CALLBACK_TIMEOUT=3s" \
@@ -43,6 +44,11 @@ service_env() {
         "HANDOFF_CALLBACK_OPEN_FOR=2s" \
         "HANDOFF_CALLBACK_MAX_OPEN_FOR=10s" \
         "HANDOFF_LOG_LEVEL=info"
+    # Then every HANDOFF_* setting of make's own environment (a local Slack receiver or SMTP
+    # server, a feature switch), which wins over the defaults above; the stack's own addresses,
+    # ports and token stay the stack's.
+    env | grep -E '^HANDOFF_[A-Z0-9_]+=' | grep -vE \
+        '^HANDOFF_(KAFKA_BOOTSTRAP|DATABASE_URL|ADMIN_TOKEN|HTTP_HOST|HTTP_PORT|STACK_[A-Z0-9_]*|[A-Z_]*_URL_FILE)=' || true
 }
 
 # The argv of `python -m MODULE ARGS...` in the services' environment, into SERVICE_ARGV.

@@ -62,7 +62,9 @@ class Canary:
             await territory.apply(self.admin)
         lead_id = unique("canary")
         await self.producer.send_and_wait(
-            "lead.mql-created", structured_event(mql_data(lead_id)), key=lead_id.encode()
+            "lead.mql-created",
+            structured_event(mql_data(lead_id, email=f"{lead_id}@canary.example.com")),
+            key=lead_id.encode(),
         )
         await self.assigned.wait_for(lambda r: subject_of(r) == lead_id, timeout=timeout)
         await self.outboxes_drain(timeout=timeout)

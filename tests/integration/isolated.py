@@ -126,8 +126,8 @@ class IsolatedRouters:
                 except httpx.TransportError:
                     return False
 
-            # Importing alone can take a minute on a loaded machine.
-            await eventually(ready, timeout=120, what=f"router {name} to be ready")
+            # Importing alone can take minutes on a loaded machine (load average 30 on 2 cores seen).
+            await eventually(ready, timeout=300, what=f"router {name} to be ready")
         return process, log
 
     async def kill(self, process: asyncio.subprocess.Process) -> None:

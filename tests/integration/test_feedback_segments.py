@@ -52,8 +52,8 @@ async def test_a_source_holding_separators_is_one_segment_in_reports_snapshots_a
     odd = f'{tag} 50% | a=b\t"quoted" ünïcode ✓'
     campaign = f"{tag}-camp,=|%"
     leads = [
-        mql_data(country="DE", source=spoof, campaign=campaign),
-        mql_data(country="DE", source=odd, campaign=campaign),
+        mql_data(country="DE", source=source, campaign=campaign, email=f"{unique('pat')}@example.com")
+        for source in (spoof, odd)
     ]
     for lead in leads:
         await producer.send_and_wait("lead.mql-created", structured_event(lead), key=lead["lead_id"].encode())

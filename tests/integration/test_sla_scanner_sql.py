@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 from handoff_shared import cloudevents, events
 from handoff_shared.db import make_engine, make_sessions, transaction
+from handoff_shared.event_views import view_of
 from handoff_sla_monitor.tables import escalations, outbox, timers
+from handoff_sla_monitor.timers.event_views import Assigned
 from handoff_sla_monitor.timers.records import advance, escalation_event, timer_row
 from handoff_sla_monitor.timers.service import Timers
 from sqlalchemy import insert, select, text
@@ -69,7 +71,8 @@ async def own_database(stack: Stack) -> AsyncIterator[AsyncEngine]:
         await admin.dispose()
 
 
-def assigned(number: int, *, at: datetime, seconds: float, **extra: Any) -> events.LeadAssigned:
+def assigned(number: int, *, at: datetime, seconds: float, **extra: Any) -> Assigned:
+    """The sla-monitor's view of a valid ``lead.assigned``."""
     lead_id = f"lead-{number}"
     data = {
         "assignment_id": f"asg-{number}",
@@ -95,7 +98,8 @@ def assigned(number: int, *, at: datetime, seconds: float, **extra: Any) -> even
             "pause_after_expired": 3,
         },
     }
-    return events.LeadAssigned.model_validate(data | extra)
+    events.LeadAssigned.model_validate(data | extra)
+    return view_of(data | extra, Assigned)
 
 
 def situations() -> list[dict[str, Any]]:

@@ -35,7 +35,8 @@ PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
-    """An asyncpg engine whose connections look in the service's own schema first.
+    """An asyncpg engine whose connections look in the service's own schema first, and whose
+    errors never show their statement's parameters.
 
     A connection that sat in the pool for more than ``PING_AFTER_IDLE_SECONDS`` is pinged when
     checked out, and replaced if the database does not answer (after a restart, say). One in
@@ -54,6 +55,9 @@ def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> 
         pool_size=pool_size,
         max_overflow=pool_size,
         connect_args=connect_args,
+        # An error's text never carries the statement's parameters (a lead's data) into logs,
+        # problem details or dead-letter headers.
+        hide_parameters=True,
     )
     pool = engine.sync_engine.pool
     event.listen(pool, "checkin", _note_checkin)

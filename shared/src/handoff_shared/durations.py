@@ -16,6 +16,7 @@ from functools import lru_cache
 UNITS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}  # in milliseconds
 _TOKEN = re.compile(r"(\d+(?:\.\d+)?)?([A-Za-z]+)?")
 _EXAMPLES = "e.g. 90s, 15m, 4h, 2d or 1h30m"
+LONGEST = timedelta(days=36_500)  # a century: longer is a typo, and past what a timestamp holds
 
 
 @lru_cache(maxsize=256)
@@ -43,6 +44,8 @@ def parse_duration(text: str) -> timedelta:
         position = match.end()
     if milliseconds <= 0:
         raise ValueError(f"{text!r} must be longer than zero")
+    if milliseconds > LONGEST // timedelta(milliseconds=1):
+        raise ValueError(f"{text!r} is longer than the longest duration allowed ({LONGEST.days}d)")
     return timedelta(milliseconds=milliseconds)
 
 

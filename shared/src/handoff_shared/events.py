@@ -30,7 +30,8 @@ _RFC3339 = re.compile(
 )
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
-_ID = re.compile(r"\S(?:.*\S)?")  # one line, no blanks around it
+ID_PATTERN = r"\S(?:.*\S)?"  # an identifier: one line, no blanks around it
+_ID = re.compile(ID_PATTERN)
 
 
 class InvalidTime(ValueError):

@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from handoff_shared import cloudevents, observability, tracing
+from handoff_shared import cloudevents, event_views, observability, tracing
 from handoff_shared.cloudevents import CloudEvent, InvalidEvent
 from handoff_shared.kafka_security import PLAINTEXT, KafkaSecurity
 from handoff_shared.outbox import OutboxMessage
@@ -253,7 +253,7 @@ class BatchConsumer:
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                error = InvalidEvent("handler_error", f"{type(exc).__name__}: {str(exc)[:500]}")
+                error = InvalidEvent("handler_error", handler_error_message(exc))
                 await sink(
                     dead_letter(
                         record, error, stage="handle", topic=topic_of(record.topic), service=self._service
@@ -278,11 +278,20 @@ class BatchConsumer:
 
 @dataclass(frozen=True)
 class Incoming:
-    """A record that decoded into a valid CloudEvent with valid data."""
+    """A record that decoded into a valid CloudEvent with valid data (the consumer's view of
+    the data where it has one, else the full model)."""
 
     record: ConsumerRecord[bytes, bytes]
     event: CloudEvent
     data: Any
+
+
+def handler_error_message(exc: BaseException) -> str:
+    """What a dead letter's ``error.message`` says of a failure: the error's class and the first
+    line of its text, with no e-mail address. The lines after (a database error's DETAIL, the
+    statement) can quote the record's data, which the dead letter carries already."""
+    first = next(iter(str(exc).splitlines()), "")
+    return f"{type(exc).__name__}: {observability.hide_emails(first)[:500]}"
 
 
 def dead_letter_topic(topic: str, mql_created: str, mql_created_dlq: str) -> str:
@@ -315,14 +324,22 @@ def decode_batch(
     dead_letter_topic_of: Callable[[str], str],
     *,
     service: str,
+    views: event_views.Views | None = None,
 ) -> tuple[list[Incoming], list[OutboxMessage]]:
-    """Split a batch into valid events and dead letters for what could not be read."""
+    """Split a batch into valid events and dead letters for what could not be read.
+
+    ``views``: per event type, the slim view the consumer reads instead of the full model
+    (event_views); types without one are validated with the contract's model."""
     valid: list[Incoming] = []
     dead: list[OutboxMessage] = []
     consumed: Counter[tuple[str, str]] = Counter()  # counted once per batch, not per record
     for record in records:
         try:
-            event, data = cloudevents.decode_typed(record.value, list(record.headers or ()), expected_types)
+            headers = list(record.headers or ())
+            if views:
+                event, data = event_views.read(record.value, headers, expected_types, views)
+            else:
+                event, data = cloudevents.decode_typed(record.value, headers, expected_types)
         except InvalidEvent as error:
             log.warning(
                 "consumer.dead_letter",

@@ -43,7 +43,7 @@ def run_env(metadata: MetaData, schema: str) -> None:
 
 
 async def _run_online(url: str, metadata: MetaData, schema: str) -> None:
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)  # data migrations move lead data
     try:
         async with engine.connect() as connection:
             await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))

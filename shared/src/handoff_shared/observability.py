@@ -1,13 +1,15 @@
 """JSON logs (structlog) and Prometheus metrics shared by every service.
 
 Logs carry event names and ids as key-values. Secrets and a lead's personal data never
-reach them: keys that name either are replaced by ``[redacted]`` before rendering.
+reach them: keys that name either are replaced by ``[redacted]`` before rendering, and an
+e-mail address anywhere in an event (an exception's text too) by ``[email]``.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -29,10 +31,16 @@ REDACTED_KEYS = frozenset(
         "phone",
         "first_name",
         "last_name",
+        "company",
+        "title",
+        "note",
         "lead",
         "data",
     }
 )
+
+
+EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -40,6 +48,20 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
     for key in event:
         if key.lower() in REDACTED_KEYS or "secret" in key.lower() or "token" in key.lower():
             event[key] = "[redacted]"
+    return event
+
+
+def hide_emails(text: str) -> str:
+    """``text`` with every e-mail address replaced by ``[email]``."""
+    return EMAIL.sub("[email]", text) if "@" in text else text
+
+
+def redact_emails(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Replace e-mail addresses anywhere in the event's text, the rendered exception included
+    (an error message may quote a lead's data whatever the key it is logged under)."""
+    for key, value in event.items():
+        if isinstance(value, str) and "@" in value:
+            event[key] = hide_emails(value)
     return event
 
 
@@ -57,7 +79,7 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
         redact,
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact_emails, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
@@ -68,6 +90,7 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_emails,
                 renderer,
             ],
             foreign_pre_chain=shared,

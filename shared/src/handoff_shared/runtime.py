@@ -8,14 +8,15 @@ the broker both answer, so a service started while Kafka is away comes up by its
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from handoff_shared import db, kafka, observability
+from handoff_shared import db, kafka, observability, retention
 from handoff_shared.kafka import BatchConsumer, BatchHandler
 from handoff_shared.outbox import OutboxMessage, OutboxRelay
 from handoff_shared.settings import ServiceSettings
@@ -29,6 +30,7 @@ class Runtime:
 
     def __init__(self, settings: ServiceSettings, *, schema: str, outbox: Table) -> None:
         self.settings = settings
+        self.schema = schema
         self.engine: AsyncEngine = db.make_engine(
             settings.database_url.get_secret_value(), pool_size=settings.database_pool_size, schema=schema
         )
@@ -76,6 +78,21 @@ class Runtime:
         self._workers.append((name, work))
         if self._started:
             self._tasks.append(asyncio.create_task(self._supervise(name, work), name=name))
+
+    def retain(self, rules: Sequence[retention.Rule]) -> retention.Retention:
+        """Delete the rows ``rules`` expire every ``retention_interval`` and keep the table size
+        gauges of the service's schema current (a background worker: not in the ``api`` role)."""
+        worker = retention.Retention(
+            self.sessions,
+            rules,
+            service=self.settings.service_name,
+            schema=self.schema,
+            interval=self.settings.retention_interval,
+            batch=self.settings.retention_batch,
+            clock=lambda: datetime.now(UTC),
+        )
+        self.spawn("retention", worker.run)
+        return worker
 
     def dead_letter_topic(self, topic: str) -> str:
         """Where undecodable records of ``topic`` go."""

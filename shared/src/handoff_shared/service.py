@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Table
 
-from handoff_shared import tracing
+from handoff_shared import garbage_collection, tracing
 from handoff_shared.api_docs import add_redoc
+from handoff_shared.edge import Authenticate, RequestEdge, admin_only
 from handoff_shared.http import (
     ErrorStatuses,
     RequestMetrics,
@@ -42,12 +43,14 @@ def create_service(
     outbox: Table,
     errors: ErrorStatuses | None = None,
     version: str = "0.1.0",
+    authenticate: Authenticate = admin_only,
 ) -> Service:
     """The app and runtime every service starts from; nothing connects before the lifespan starts.
 
     Register consumers (``runtime.consume``) and background work (``runtime.spawn``) and include
     routers before the app is served: the lifespan starts them all, and stops them cleanly.
     ``errors`` maps the service's domain errors to HTTP statuses, in this one place.
+    ``authenticate`` tells whom a bearer token names (edge.py: checked before any body is read).
     """
     tracing.configure(
         settings.service_name, otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
@@ -58,6 +61,7 @@ def create_service(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        garbage_collection.freeze_start_up_heap()
         try:
             yield
         finally:
@@ -73,6 +77,7 @@ def create_service(
     app.state.runtime = runtime
     install_problem_handlers(app, errors)
     document_problems(app)
+    app.add_middleware(RequestEdge, max_body=settings.http_max_body, authenticate=authenticate)
     app.add_middleware(RequestMetrics, service=settings.service_name)
     app.include_router(health_router(runtime.readiness))
     tracing.instrument_app(app)

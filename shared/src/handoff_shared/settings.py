@@ -79,6 +79,7 @@ class ServiceSettings(KafkaSettings):
     admin_token: SecretStr = SecretStr("")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    http_max_body: int = Field(default=1_048_576, ge=1024)  # bytes; endpoints may set their own (edge.py)
     log_level: str = "info"
     log_json: bool = True
     # OpenTelemetry traces, OTLP over HTTP (e.g. http://otel-collector:4318). Empty: the standard
@@ -91,6 +92,10 @@ class ServiceSettings(KafkaSettings):
     outbox_batch_max: int = Field(default=1000, ge=1, le=10_000)
     outbox_poll: Duration = timedelta(milliseconds=200)
     outbox_retention: Duration = timedelta(days=7)
+    # Retention (handoff_shared.retention): how often expired rows are deleted, and how many
+    # per transaction; each service's tables have their own ``*_retention`` settings.
+    retention_interval: Duration = timedelta(minutes=5)
+    retention_batch: int = Field(default=1000, ge=1, le=100_000)
     kafka_start_timeout: Duration = timedelta(seconds=15)
 
     topic_mql_created: str = topics.MQL_CREATED

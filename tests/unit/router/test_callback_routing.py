@@ -92,6 +92,7 @@ def test_a_reminder_goes_to_the_rep_and_an_escalation_to_the_manager() -> None:
 def test_an_escalation_without_a_manager_is_written_failed_with_no_recipient() -> None:
     event, data = _escalation("escalate", None)
     call = for_escalation(config(), event, data, NOW)  # type: ignore[arg-type]
+    assert call is not None
     assert (call.kind, call.owner_id, call.url, call.failure_reason) == (
         "manager",
         "_none",

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from handoff_router.assignments.notices import MAX_REASSIGNMENTS, manager_notice, notice_id
+from handoff_router.event_views import Escalation
 from handoff_router.routing.engine import SLA_AUTO_PAUSED
 from handoff_shared import cloudevents, events
+from handoff_shared.event_views import view_of
 
 NOW = datetime(2026, 11, 24, 14, tzinfo=UTC)
 
 
-def reassign(**extra: object) -> events.LeadEscalated:
-    return events.LeadEscalated.model_validate(
+def reassign(**extra: object) -> Escalation:
+    return view_of(
         {
             "assignment_id": "asg-1",
             "lead_id": "lead-1",
@@ -25,7 +27,8 @@ def reassign(**extra: object) -> events.LeadEscalated:
             "attempt": 2,
             "step": 2,
         }
-        | extra
+        | extra,
+        Escalation,
     )
 
 

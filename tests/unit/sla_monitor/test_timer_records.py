@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from handoff_shared import cloudevents, events
+from handoff_shared.event_views import view_of
+from handoff_sla_monitor.timers.event_views import Assigned
 from handoff_sla_monitor.timers.records import advance, escalation_event, escalation_id, timer_row
 
 from tests.unit.shared.samples import data_of
@@ -13,12 +15,14 @@ from tests.unit.shared.samples import data_of
 ASSIGNED_AT = datetime(2026, 11, 20, 21, tzinfo=UTC)  # Friday 16:00 in New York
 
 
-def assigned(**extra: object) -> events.LeadAssigned:
+def assigned(**extra: object) -> Assigned:
+    """The sla-monitor's view of a valid ``lead.assigned``."""
     data = data_of(events.LEAD_ASSIGNED) | {
         "assigned_at": ASSIGNED_AT.isoformat(),
         "sla_due_at": (ASSIGNED_AT + timedelta(hours=4)).isoformat(),
     }
-    return events.LeadAssigned.model_validate(data | extra)
+    events.LeadAssigned.model_validate(data | extra)
+    return view_of(data | extra, Assigned)
 
 
 def test_a_timer_runs_on_the_terms_its_assignment_carries() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from handoff_shared.service import create_service
 
-from handoff_feedback import tables
+from handoff_feedback import retention, tables
 from handoff_feedback.configs.service import ConfigEvents
 from handoff_feedback.dashboard.endpoints import dashboard_router
 from handoff_feedback.ingest.service import Ingest
@@ -55,4 +55,5 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     runtime.spawn("snapshots", Snapshots(runtime, settings, clock).run)
     app.include_router(reports_router(Reports(settings), runtime.sessions, clock))
     app.include_router(dashboard_router())
+    runtime.retain(retention.rules(settings))
     return app

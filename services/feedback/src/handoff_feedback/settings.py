@@ -36,6 +36,10 @@ class Settings(ServiceSettings):
     signal_alpha: float = Field(default=0.01, gt=0, lt=1)
     signal_min_sample: int = Field(default=20, ge=1)
     signal_rubber_stamp_acceptance: float = Field(default=0.9, ge=0, le=1)
+    # Retention (handoff_feedback/retention.py): a lead's state after its last change; the
+    # aggregates and samples of windows older than this (reports reach that far back).
+    lead_states_retention: Duration = timedelta(days=90)
+    report_retention: Duration = timedelta(days=800)
 
     @field_validator("report_timezone")
     @classmethod

@@ -36,6 +36,7 @@ leads = Table(
     Column("published", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+Index("leads_by_updated_at", leads.c.updated_at)  # retention (handoff_feedback/retention.py)
 
 # The sum of every lead's contributions: one count per segment, window and measure.
 aggregates = Table(
@@ -49,6 +50,7 @@ aggregates = Table(
     Column("count", BigInteger, nullable=False),
     PrimaryKeyConstraint("dimension", "window", "window_start", "segment", "measure"),
 )
+Index("aggregates_by_window_start", aggregates.c.window_start)  # retention
 
 # Seconds to accept of each accepted assignment, with the lead's segment values (``(none)``
 # for a missing one): one row serves every segment, for exact percentiles of any range.

@@ -11,10 +11,11 @@ from handoff_shared.runtime import Runtime
 from handoff_shared.service import create_service
 from handoff_shared.wakeup import Wakeup
 
-from handoff_router import tables
+from handoff_router import retention, tables, where_reps_work
 from handoff_router.accounts import endpoints as account_endpoints
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
+from handoff_router.auth import edge_caller
 from handoff_router.bootstrap import bootstrap
 from handoff_router.callbacks import endpoints as callback_endpoints
 from handoff_router.configs import endpoints as config_endpoints
@@ -35,6 +36,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
         schema=tables.SCHEMA,
         outbox=tables.outbox,
         errors=ERROR_STATUSES,
+        authenticate=edge_caller,
     )
     app, runtime = service.app, service.runtime
     router = bootstrap(settings, runtime.sessions, runtime.relay)
@@ -55,6 +57,8 @@ def create_app(settings: RouterSettings) -> FastAPI:
         account_endpoints,
     ):
         app.include_router(endpoints.router)
+    channels = where_reps_work.install(app, runtime, router)
+    router.deliveries.channels.update(channels.senders)  # Slack and e-mail go through the same worker
 
     runtime.consume(
         settings.consumer_group, [settings.topic_mql_created], mql_handler(context, runtime.dead_letter_topic)
@@ -71,6 +75,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
     if settings.callback_delivery:
         runtime.spawn("callback-delivery", router.deliveries.run)
         _listen(runtime, "callback-listener", router.callback_wakeup, settings)
+    runtime.retain(retention.rules(settings))
     return app
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -62,10 +62,23 @@ class Authentication:
         return Caller(rep_id=rep_id)
 
 
+async def edge_caller(app: Any, token: str) -> Caller | None:
+    """Whom ``token`` names, for the HTTP edge (``handoff_shared.edge``): it answers 401 before
+    reading any body when this is None, and keeps the caller for ``current_caller``."""
+    authentication: Authentication = app.state.authentication
+    try:
+        return await authentication.caller(token)
+    except NotAuthenticated:
+        return None
+
+
 async def current_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
     """The caller named by the bearer token; 401 when there is none or it is unknown."""
+    known = getattr(request.state, "caller", None)
+    if isinstance(known, Caller):  # the edge has checked this request's token already
+        return known
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise NotAuthenticated("a bearer token is required")
     authentication: Authentication = request.app.state.authentication

@@ -34,8 +34,8 @@ from handoff_router.facts import (
     AssignmentsDecided,
     AssignmentStatuses,
     AvailabilitySet,
-    CallbackUrlProblems,
     ConfigApplied,
+    ConfigProblems,
     CurrentAccountIndex,
     CurrentRoutingState,
     EscalationsReceived,
@@ -45,6 +45,7 @@ from handoff_router.facts import (
     LeadsWaiting,
     OldestWaitingForCapacity,
     RecallPeople,
+    RepOffboarded,
     StoredSlaSetting,
     UnreachableReps,
     WaitingAmongStatement,
@@ -109,6 +110,9 @@ def bootstrap(
         if fact.available:
             await queue_wakeup.notify(session)
 
+    async def lock_routing_state(session: AsyncSession, fact: RepOffboarded) -> None:
+        await routing_state.lock(session)
+
     async def current_state(session: AsyncSession, question: CurrentRoutingState) -> RoutingState:
         return await routing_state.read(session)
 
@@ -125,10 +129,11 @@ def bootstrap(
     bus.on(EscalationsReceived, callbacks.deliver_escalations, reassignments.reassign)
     bus.on(ConfigApplied, callbacks.keep_urls, capacity_may_have_freed)
     bus.on(AvailabilitySet, availability_set)
+    bus.on(RepOffboarded, lock_routing_state)  # first: the lock order of every routing unit of work
     bus.on(LeadReleased, capacity_may_have_freed)
 
     bus.answer(UnreachableReps, callbacks.unreachable_reps)
-    bus.answer(CallbackUrlProblems, callbacks.url_problems)
+    bus.contribute(ConfigProblems, callbacks.url_problems)
     bus.answer(WaitingAmongStatement, queue_handlers.waiting_among)
     bus.answer(AnyLeadWaiting, queue_handlers.any_waiting)
     bus.answer(OldestWaitingForCapacity, queue_handlers.oldest_waiting)

@@ -5,7 +5,8 @@ only in the facts and questions of ``facts.py``.
 Handlers of a fact run in the order they were wired, inside the unit of work that published it,
 with its session: what they write commits with the fact or not at all. Each question has one
 answerer, which may hand back a statement instead of rows so that the asker can run it with its
-own reads in one round trip.
+own reads in one round trip. A question several features answer in part (every feature's
+problems with a config) is gathered from its contributors instead.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Bus:
     def __init__(self) -> None:
         self._handlers: dict[type[Any], list[Callable[[AsyncSession, Any], Awaitable[None]]]] = {}
         self._answerers: dict[type[Any], Callable[[AsyncSession, Any], Awaitable[Any]]] = {}
+        self._contributors: dict[type[Any], list[Callable[[AsyncSession, Any], Awaitable[Any]]]] = {}
 
     def on(self, fact: type[F], *handlers: Callable[[AsyncSession, F], Awaitable[None]]) -> None:
         """Run ``handlers``, in this order, whenever ``fact`` is published."""
@@ -44,6 +46,10 @@ class Bus:
         if question in self._answerers:
             raise ValueError(f"{question.__name__} already has an answerer")
         self._answerers[question] = answerer
+
+    def contribute(self, question: type[Q], *answerers: Callable[[AsyncSession, Q], Awaitable[Any]]) -> None:
+        """``answerers`` each answer part of ``question`` (``gather`` collects every part)."""
+        self._contributors.setdefault(question, []).extend(answerers)
 
     async def publish(self, session: AsyncSession, fact: object) -> None:
         """Hand ``fact`` to its handlers in ``session``'s transaction (none wired: nothing happens)."""
@@ -56,6 +62,13 @@ class Bus:
         if answerer is None:
             raise Unanswered(f"nobody answers {type(question).__name__}")
         return cast(T, await answerer(session, question))
+
+    async def gather(self, session: AsyncSession, question: Question[T]) -> list[T]:
+        """Every contributor's part of the answer to ``question``, in the order they were wired."""
+        return [
+            cast(T, await answerer(session, question))
+            for answerer in self._contributors.get(type(question), ())
+        ]
 
     def answered(self) -> set[type[Any]]:
         """The questions that have an answerer."""

@@ -19,7 +19,8 @@ from handoff_router.callbacks.errors import DeliveryNotFound, SecretsNotConfigur
 from handoff_router.configs.errors import InvalidConfig, InvalidLead, InvalidLeadFile, NoConfigYet, NotText
 from handoff_router.context import NoActiveConfig
 from handoff_router.queue.errors import LeadNotQueued, NotParked
-from handoff_router.reps.errors import NotThatRep, UnknownRep
+from handoff_router.reps.errors import InvalidSuccessor, NotThatRep, UnknownRep
+from handoff_router.slack.errors import NotFromSlack, SlackNotConfigured
 
 ERROR_STATUSES: ErrorStatuses = {
     NotAuthenticated: (401, "Unauthorized"),
@@ -39,6 +40,9 @@ ERROR_STATUSES: ErrorStatuses = {
     NotText: (422, "Invalid upload"),
     UnknownRep: (404, "Unknown rep"),
     NotThatRep: (403, "Not that rep"),
+    InvalidSuccessor: (422, "Invalid successor"),
+    NotFromSlack: (401, "Not signed by Slack"),
+    SlackNotConfigured: (503, "Slack is not configured"),
     DeliveryNotFound: (404, "Delivery not found"),
     UnknownRecipient: (404, "Unknown rep or manager"),
     SecretsNotConfigured: (503, "Callback secrets are not configured"),

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from handoff_shared.cloudevents import CloudEvent
-from handoff_shared.events import LeadEscalated
 
 from handoff_router.bus import Question
 from handoff_router.context import ConfigVersion
+from handoff_router.event_views import Escalation
 from handoff_router.routing.config import RoutingConfig
 from handoff_router.routing.engine import Decision, LeadContext, RoutingState
 from handoff_router.routing.matching import AccountIndex
@@ -84,11 +84,11 @@ class AssignmentsDecided:
 
 
 @dataclass(frozen=True)
-class Escalation:
-    """One ``lead.escalated`` the router received."""
+class ReceivedEscalation:
+    """One ``lead.escalated`` the router received (``data``: the router's view of it)."""
 
     event: CloudEvent
-    data: LeadEscalated
+    data: Escalation
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class EscalationsReceived:
     """``lead.escalated`` events seen for the first time, under the active ``config``."""
 
     config: ConfigVersion | None
-    escalations: Sequence[Escalation]
+    escalations: Sequence[ReceivedEscalation]
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,17 @@ class LeadReleased:
     lead_id: str
 
 
+@dataclass(frozen=True)
+class RepOffboarded:
+    """A rep left (CONTRACT §12): each feature that holds something of theirs hands it to
+    ``successor`` in the same unit of work and records what it moved in ``moved``."""
+
+    rep_id: str
+    successor: str
+    at: datetime
+    moved: dict[str, Any]
+
+
 # Questions -----------------------------------------------------------------------------------
 
 
@@ -154,10 +165,25 @@ class UnreachableReps(Question[frozenset[str]]):
 
 
 @dataclass(frozen=True)
-class CallbackUrlProblems(Question[list[Problem]]):
-    """Every callback URL of ``config`` that may not be called, each with its path."""
+class ConfigProblems(Question[list[Problem]]):
+    """What a feature finds wrong with ``config`` before it is stored (gathered: callback URLs,
+    calendar feeds...), each with its path."""
 
     config: RoutingConfig
+
+
+@dataclass(frozen=True)
+class RoutingInputs(Question[dict[str, Any]]):
+    """Fields of ``RoutingState`` a feature supplies at ``now`` (gathered: calendars' busy reps)."""
+
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RepLoadFields(Question[dict[str, dict[str, Any]]]):
+    """A feature's fields of each rep in ``GET /v1/reps/load`` at ``now`` (gathered)."""
+
+    now: datetime
 
 
 @dataclass(frozen=True)

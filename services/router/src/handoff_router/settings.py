@@ -16,6 +16,11 @@ class RouterSettings(ServiceSettings):
     reassign_group: str = "handoff-router-reassign"
     event_source: str = "handoff/router"
     queue_drain_interval: Duration = timedelta(seconds=30)
+    # Retention (handoff_router/retention.py). Idempotency keys outlive the dead letters that
+    # can be replayed (the *.dlq topics keep 30 days).
+    processed_events_retention: Duration = timedelta(days=35)
+    callback_deliveries_retention: Duration = timedelta(days=30)
+    assignments_retention: Duration = timedelta(days=400)
 
     # Callbacks (README "Callbacks"): secrets, address safety, concurrency, timeouts, retries, circuit.
     callback_secrets_key: SecretStr = SecretStr("")  # a Fernet key: secrets are sealed with it
@@ -40,3 +45,16 @@ class RouterSettings(ServiceSettings):
         """The address rule of every outbound call (callbacks, calendar feeds, Slack, SMTP):
         ``callback_allow_private`` and ``callback_allowed_networks`` apply to all of them."""
         return AddressPolicy.of(self.callback_allow_private, self.callback_allowed_networks)
+
+    # Where reps work (README "Slack, e-mail, inbox and calendars").
+    slack_bot_token: SecretStr = SecretStr("")  # xoxb-...: without it, Slack is off
+    slack_signing_secret: SecretStr = SecretStr("")  # verifies POST /v1/slack/interactions
+    slack_api_url: str = "https://slack.com/api/"
+    smtp_url: str = ""  # smtp://host:port (smtps:// for TLS); empty: e-mail is off
+    smtp_from: str = "Handoff <handoff@localhost>"
+    public_url: str = ""  # the router's address as reps reach it: links to /inbox (default: own)
+    calendar_refresh: Duration = timedelta(minutes=15)
+    calendar_timeout: Duration = timedelta(seconds=10)
+    calendar_max_bytes: int = Field(default=5_000_000, ge=1000)
+    calendar_horizon: Duration = timedelta(days=60)  # how far ahead busy spans are kept
+    calendar_concurrency: int = Field(default=16, ge=1, le=500)

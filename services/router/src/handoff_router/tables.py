@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from handoff_router.accounts import tables as accounts
 from handoff_router.assignments import tables as assignments
+from handoff_router.calendars import tables as calendars
 from handoff_router.callbacks import tables as callbacks
 from handoff_router.configs import tables as configs
 from handoff_router.metadata import SCHEMA, metadata, outbox, processed_events
@@ -16,6 +17,7 @@ __all__ = [
     "SCHEMA",
     "accounts",
     "assignments",
+    "calendars",
     "callbacks",
     "configs",
     "metadata",

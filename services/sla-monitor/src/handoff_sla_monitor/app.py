@@ -12,9 +12,10 @@ from handoff_shared.kafka import decode_batch
 from handoff_shared.service import create_service
 from handoff_shared.stopping import wait_or_stop
 
-from handoff_sla_monitor import tables
+from handoff_sla_monitor import retention, tables
 from handoff_sla_monitor.settings import Settings
 from handoff_sla_monitor.timers import endpoints
+from handoff_sla_monitor.timers.event_views import VIEWS
 from handoff_sla_monitor.timers.reports import TimerReports
 from handoff_sla_monitor.timers.service import Timers, utc_now
 
@@ -36,7 +37,9 @@ def create_app(settings: Settings) -> FastAPI:
     service.app.state.reports = TimerReports(runtime.sessions, utc_now)
 
     async def on_records(records: Sequence[Any]) -> None:
-        valid, dead = decode_batch(records, CONSUMED_TYPES, runtime.dead_letter_topic, service="sla-monitor")
+        valid, dead = decode_batch(
+            records, CONSUMED_TYPES, runtime.dead_letter_topic, service="sla-monitor", views=VIEWS
+        )
         await timers.apply(valid, dead)
         if dead:
             runtime.relay.wake()
@@ -61,5 +64,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     runtime.spawn("sla-scanner", scan)
     runtime.spawn("sla-gauges", refresh_gauges)
+    runtime.retain(retention.rules(settings))
     service.app.include_router(endpoints.router)
     return service.app

@@ -18,3 +18,6 @@ class Settings(ServiceSettings):
     sla_scan_interval: Duration = timedelta(milliseconds=250)
     sla_scan_batch: int = Field(default=1000, ge=1, le=10_000)
     sla_gauges_interval: Duration = timedelta(seconds=10)
+    # Retention (handoff_sla_monitor/retention.py): closed timers and their fired steps. At
+    # least as long as a dead letter can be replayed (the *.dlq topics keep 30 days).
+    timers_retention: Duration = timedelta(days=35)

@@ -49,6 +49,7 @@ timers = Table(
     Index("timers_next_fire_at", "next_fire_at", postgresql_where=text("next_fire_at IS NOT NULL")),
     Index("timers_lead_id", "lead_id"),
     Index("timers_open_due", "sla_due_at", postgresql_where=text("status = 'open'")),
+    Index("timers_closed", "closed_at", postgresql_where=text("status <> 'open'")),
 )
 
 # Every step fired: (assignment_id, step) is the natural key, so a step can never fire twice.
@@ -66,4 +67,5 @@ escalations = Table(
     Column("fired_at", DateTime(timezone=True), nullable=False),
     Column("overdue_seconds", Float, nullable=False),
     PrimaryKeyConstraint("assignment_id", "step"),
+    Index("escalations_by_fired_at", "fired_at"),
 )

@@ -7,8 +7,8 @@ from typing import Any
 
 from handoff_shared import events
 from handoff_shared.cloudevents import CloudEvent
-from handoff_shared.events import EventData
 
+from handoff_feedback.ingest import event_views as views
 from handoff_feedback.outcomes.facts import Accepted, Assigned, Escalated, Fact, Mql, Qualified, Rejected
 
 CONSUMED_TYPES = frozenset(
@@ -28,15 +28,24 @@ def _mql(event_id: str, fallback: datetime, data: events.MqlCreated) -> Mql:
     return Mql(event_id, data.mql_at or fallback, data.source, data.campaign, data.score, fields)
 
 
-def fact_of(event: CloudEvent, data: EventData) -> Fact:
-    """The fact one valid event states; its time is the event's own business time."""
+def _assigned_lead(event_id: str, data: views.Assigned) -> Mql:
+    """The lead as the router saw it: its fields as they came (the router wrote them from a
+    validated model), the read ones validated by the view."""
+    known = data.known_lead
+    fields = {name: value for name, value in data.lead.items() if value is not None}
+    return Mql(event_id, known.mql_at or data.assigned_at, known.source, known.campaign, known.score, fields)
+
+
+def fact_of(event: CloudEvent, data: object) -> Fact:
+    """The fact one valid event states (``mql.created`` as its model, the others as the views
+    of ingest/event_views.py); its time is the event's own business time."""
     at = event.time
     assert at is not None  # decode() requires it
     match data:
         case events.MqlCreated():
             return _mql(event.id, at, data)
-        case events.LeadAssigned():
-            lead = _mql(f"{event.id}/lead", data.assigned_at, data.lead)
+        case views.Assigned():
+            lead = _assigned_lead(f"{event.id}/lead", data)
             return Assigned(
                 event.id,
                 data.assigned_at,
@@ -47,17 +56,17 @@ def fact_of(event: CloudEvent, data: EventData) -> Fact:
                 data.attempt,
                 lead,
             )
-        case events.LeadAccepted():
+        case views.Accepted():
             return Accepted(
                 event.id, data.accepted_at, data.assignment_id, data.rep_id, data.seconds_to_accept
             )
-        case events.LeadRejected():
+        case views.Rejected():
             return Rejected(
                 event.id, data.rejected_at, data.assignment_id, data.rep_id, data.reason, data.note
             )
-        case events.LeadEscalated():
+        case views.Escalated():
             return Escalated(event.id, data.escalated_at or at, data.assignment_id, data.rep_id, data.level)
-        case events.LeadQualified():
+        case views.Qualified():
             return Qualified(
                 event.id,
                 data.qualified_at,

@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from handoff_feedback import aggregates, tables
 from handoff_feedback.ingest import repository as leads
+from handoff_feedback.ingest.event_views import VIEWS
 from handoff_feedback.ingest.events_to_facts import CONSUMED_TYPES, fact_of
 from handoff_feedback.ingest.repository import StoredLead
 from handoff_feedback.outcomes.decisions import Outcome, outcomes_of
@@ -147,7 +148,11 @@ class Ingest:
 
     async def on_records(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         valid, dead = kafka.decode_batch(
-            records, CONSUMED_TYPES, self.runtime.dead_letter_topic, service=self.settings.service_name
+            records,
+            CONSUMED_TYPES,
+            self.runtime.dead_letter_topic,
+            service=self.settings.service_name,
+            views=VIEWS,
         )
         facts: dict[str, list[Fact]] = defaultdict(list)
         for item in valid:

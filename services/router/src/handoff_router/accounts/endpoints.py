@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from handoff_shared.edge import body_limit
 from handoff_shared.http import problem_responses
 
 from handoff_router.accounts.book_files import Format
 from handoff_router.accounts.errors import BookUnreadable
-from handoff_router.accounts.service import Accounts
+from handoff_router.accounts.service import MAX_IMPORT_BYTES, Accounts
 from handoff_router.auth import Admin
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -35,7 +36,7 @@ Preset = Annotated[str | None, Query(description="salesforce | hubspot: the CRM'
 Mapping_ = Annotated[list[str] | None, Query(alias="map", description="field=column, e.g. owner=Sales Rep")]
 
 
-@router.put("/accounts", responses=_RESPONSES)
+@router.put("/accounts", responses=_RESPONSES, openapi_extra=body_limit(MAX_IMPORT_BYTES))
 async def replace_book(
     _: Admin, request: Request, accounts: AccountsService, preset: Preset = None, map: Mapping_ = None
 ) -> dict[str, Any]:
@@ -46,7 +47,7 @@ async def replace_book(
     return report.to_dict()
 
 
-@router.patch("/accounts", responses=_RESPONSES)
+@router.patch("/accounts", responses=_RESPONSES, openapi_extra=body_limit(MAX_IMPORT_BYTES))
 async def upsert_accounts(
     _: Admin, request: Request, accounts: AccountsService, preset: Preset = None, map: Mapping_ = None
 ) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from handoff_shared import cloudevents, events
 from handoff_shared.cloudevents import CloudEvent
 from handoff_shared.events import format_rfc3339
 
+from handoff_router.event_views import Escalation
+
 MAX_REASSIGNMENTS = "max_reassignments"  # the queue's reason; a pause uses SLA_AUTO_PAUSED
 _NOTICE_IDS = uuid.UUID("0b7e6f0a-51c4-4d8e-9a52-6a1f3d2c7e90")
 
@@ -29,10 +31,9 @@ def notice_id(assignment_id: str, reason: str) -> str:
 
 
 def manager_notice(
-    escalation: events.LeadEscalated, reason: str, summary: str, now: datetime, source: str
+    escalation: Escalation, reason: str, summary: str, now: datetime, source: str
 ) -> CloudEvent:
     """``lead.escalated`` (level ``escalate``) for the manager of the escalated assignment's rep."""
-    extra: dict[str, Any] = escalation.model_extra or {}
     data: dict[str, Any] = {
         "assignment_id": escalation.assignment_id,
         "lead_id": escalation.lead_id,
@@ -45,8 +46,8 @@ def manager_notice(
         # Extensions: why the manager hears of it (the queue's or the availability's reason), in words.
         "reason": reason,
         "summary": summary,
-        "team_id": extra.get("team_id"),
-        "attempt": extra.get("attempt"),
+        "team_id": escalation.team_id,
+        "attempt": escalation.attempt,
     }
     payload = {name: value for name, value in data.items() if value is not None}
     return cloudevents.new_event(

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from handoff_shared.events import LeadEscalated
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +25,8 @@ from handoff_router.assignments import state as state_store
 from handoff_router.assignments.notices import MAX_REASSIGNMENTS, manager_notice
 from handoff_router.assignments.runs import RoutingRun, next_attempt, start_run
 from handoff_router.context import RouterContext
-from handoff_router.facts import AssignmentsDecided, Escalation, EscalationsReceived, StoredSlaSetting
+from handoff_router.event_views import Escalation
+from handoff_router.facts import AssignmentsDecided, EscalationsReceived, ReceivedEscalation, StoredSlaSetting
 from handoff_router.metadata import outbox
 from handoff_router.routing.engine import SLA_AUTO_PAUSED, Availability
 
@@ -51,7 +51,7 @@ class Reassignments:
 
 
 async def _reassign(
-    context: RouterContext, session: AsyncSession, fact: EscalationsReceived, fresh: list[Escalation]
+    context: RouterContext, session: AsyncSession, fact: EscalationsReceived, fresh: list[ReceivedEscalation]
 ) -> None:
     now = context.clock()
     run = await start_run(context, session, fact.config)
@@ -89,7 +89,7 @@ async def _pause_cold_reps(
     session: AsyncSession,
     run: RoutingRun,
     closed: Sequence[Any],
-    by_id: dict[str, LeadEscalated],
+    by_id: dict[str, Escalation],
     now: datetime,
 ) -> list[OutboxMessage]:
     """Pause each rep of ``closed`` whose leads went cold in a row; answer the managers' notices."""
@@ -120,7 +120,7 @@ async def _sla_setting(
     carries it (``lead.assigned``'s ``sla``, 0 included), else as that version stored it (an
     escalation from before the terms were carried), else ``default``. Never the active config's:
     a newer config does not change the rules an assignment was made under."""
-    carried = (escalation.model_extra or {}).get(key)
+    carried = getattr(escalation, key, None)
     if isinstance(carried, int) and not isinstance(carried, bool):
         return carried
     if row.config_version is not None:

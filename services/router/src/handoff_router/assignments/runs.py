@@ -35,6 +35,7 @@ from handoff_router.facts import (
     LeadsReengaged,
     LeadsWaiting,
     RecallPeople,
+    RoutingInputs,
     UnreachableReps,
     WaitingAmongStatement,
     WaitingLead,
@@ -176,6 +177,8 @@ async def start_run(
     if config is not None:  # reps whose callback endpoint is down too long are skipped
         down = await context.bus.ask(session, UnreachableReps(now, config.config.unreachable_after))
         state = replace(state, unreachable=down)
+    for inputs in await context.bus.gather(session, RoutingInputs(now)):  # other features' (calendars)
+        state = replace(state, **inputs)
     return RoutingRun(
         session=session,
         config=config,

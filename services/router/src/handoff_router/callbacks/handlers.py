@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handoff_router.callbacks import recipients, repository
 from handoff_router.callbacks.service import callback_urls, config_url_problems
 from handoff_router.facts import (
-    CallbackUrlProblems,
     ConfigApplied,
+    ConfigProblems,
     EscalationsReceived,
     LeadsAssigned,
     LeadsReengaged,
@@ -42,7 +42,7 @@ class CallbackHandlers:
             recipients.to_rep(fact.config, item.row["rep_id"], item.event, item.body, now)
             for item in fact.assigned
         ]
-        await repository.enqueue(session, calls)
+        await repository.enqueue(session, [call for call in calls if call is not None])
         await self.wakeup.notify(session)
 
     async def deliver_escalations(self, session: AsyncSession, fact: EscalationsReceived) -> None:
@@ -50,7 +50,7 @@ class CallbackHandlers:
         config = fact.config.config if fact.config else None
         now = self.clock()
         calls = [recipients.for_escalation(config, item.event, item.data, now) for item in fact.escalations]
-        await repository.enqueue(session, calls)
+        await repository.enqueue(session, [call for call in calls if call is not None])
         await self.wakeup.notify(session)
 
     async def tell_reengaged(self, session: AsyncSession, fact: LeadsReengaged) -> None:
@@ -67,5 +67,5 @@ class CallbackHandlers:
     async def unreachable_reps(self, session: AsyncSession, question: UnreachableReps) -> frozenset[str]:
         return await repository.unreachable_reps(session, question.now, question.after)
 
-    async def url_problems(self, session: AsyncSession, question: CallbackUrlProblems) -> list[Problem]:
+    async def url_problems(self, session: AsyncSession, question: ConfigProblems) -> list[Problem]:
         return config_url_problems(question.config, self.settings)

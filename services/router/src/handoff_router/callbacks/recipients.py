@@ -8,11 +8,11 @@ underscore): ``GET /v1/deliveries?status=failed`` shows it, so it is never dropp
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 from handoff_shared import cloudevents
 from handoff_shared.cloudevents import CloudEvent
-from handoff_shared.events import LeadEscalated
 
 from handoff_router.callbacks.repository import NewDelivery, OwnerKind
 from handoff_router.facts import LeadReengaged
@@ -22,12 +22,29 @@ log = structlog.get_logger(__name__)
 NO_RECIPIENT = "_none"
 
 
-def to_rep(config: RoutingConfig, rep_id: str, event: CloudEvent, body: bytes, now: datetime) -> NewDelivery:
-    """The callback of ``lead.assigned`` (``body``: as published) to the rep's tool."""
+class Escalated(Protocol):
+    """What a callback of ``lead.escalated`` needs to know of its data."""
+
+    @property
+    def level(self) -> str: ...
+    @property
+    def rep_id(self) -> str: ...
+    @property
+    def manager_id(self) -> str | None: ...
+
+
+def to_rep(
+    config: RoutingConfig, rep_id: str, event: CloudEvent, body: bytes, now: datetime
+) -> NewDelivery | None:
+    """The callback of ``lead.assigned`` (``body``: as published) to the rep's tool; None for a rep
+    without ``callback_url`` (reached through their other channels)."""
+    url = config.rep(rep_id).callback_url
+    if url is None:
+        return None
     return NewDelivery(
         kind="rep",
         owner_id=rep_id,
-        url=config.rep(rep_id).callback_url,
+        url=url,
         event_id=event.id,
         event_type=event.type,
         lead_id=event.subject,
@@ -66,10 +83,11 @@ def for_reengaged(
 
 
 def for_escalation(
-    config: RoutingConfig | None, event: CloudEvent, data: LeadEscalated, now: datetime
-) -> NewDelivery:
+    config: RoutingConfig | None, event: CloudEvent, data: Escalated, now: datetime
+) -> NewDelivery | None:
     """``remind`` goes to the rep; ``escalate`` and ``reassign`` to the manager (``no_recipient``:
-    the rep has none)."""
+    the rep has none). None when the recipient is in the config without a ``callback_url``
+    (they are reached through Slack or e-mail)."""
     kind: OwnerKind
     if data.level == "remind":
         kind, owner = "rep", data.rep_id
@@ -79,6 +97,8 @@ def for_escalation(
         owner = data.manager_id or _manager_of(config, data.rep_id) or ""
         url = _manager_url(config, owner)
     failure = None
+    if owner and url is None and _in_config(config, kind, owner):
+        return None
     if not owner:
         log.warning("callback.no_manager", event_id=event.id, rep_id=data.rep_id, level=data.level)
         owner, failure = NO_RECIPIENT, "no_recipient"
@@ -111,3 +131,10 @@ def _manager_url(config: RoutingConfig | None, manager_id: str) -> str | None:
         return None
     manager = next((manager for manager in config.managers if manager.id == manager_id), None)
     return manager.callback_url if manager is not None else None
+
+
+def _in_config(config: RoutingConfig | None, kind: OwnerKind, owner: str) -> bool:
+    if config is None:
+        return False
+    people = config.reps if kind == "rep" else config.managers
+    return any(person.id == owner for person in people)

@@ -23,13 +23,17 @@ from handoff_router.callbacks.tables import (
     callback_endpoints,
     callback_secrets,
 )
+from handoff_router.channels import Channel, ChannelMessage
 
 OwnerKind = Literal["rep", "manager"]
 
 
-def endpoint_id(kind: OwnerKind, owner_id: str) -> str:
-    """The endpoint of a rep or a manager: ``rep:rep-ana``, ``manager:mgr-bob``."""
-    return f"{kind}:{owner_id}"
+def endpoint_id(kind: OwnerKind, owner_id: str, channel: Channel = "callback") -> str:
+    """The endpoint of a rep or a manager: ``rep:rep-ana``, ``manager:mgr-bob`` for callbacks;
+    ``slack:rep:rep-ana``, ``email:rep:rep-ana`` for the other channels."""
+    if channel == "callback":
+        return f"{kind}:{owner_id}"
+    return f"{channel}:{kind}:{owner_id}"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,31 @@ class NewDelivery:
     # Set when the callback cannot be made at all (``no_recipient``): the row is written
     # ``failed`` with this reason, so the event is visible rather than dropped.
     failure_reason: str | None = None
+    channel: Channel = "callback"
+
+    @property
+    def endpoint(self) -> str:
+        return endpoint_id(self.kind, self.owner_id, self.channel)
+
+
+def from_message(message: ChannelMessage) -> NewDelivery:
+    """A Slack or e-mail message as a delivery of its channel's endpoint."""
+    return NewDelivery(
+        kind=message.owner_kind,
+        owner_id=message.owner_id,
+        url=None,
+        event_id=message.event_id,
+        event_type=message.event_type,
+        lead_id=message.lead_id,
+        body=message.body,
+        created_at=message.created_at,
+        channel=message.channel,
+    )
+
+
+async def enqueue_messages(session: AsyncSession, messages: Sequence[ChannelMessage]) -> None:
+    """Deliver these Slack or e-mail messages durably, in the caller's transaction."""
+    await enqueue(session, [from_message(message) for message in messages])
 
 
 @dataclass(frozen=True)
@@ -63,6 +92,7 @@ class Claimed:
     probe: bool
     lease_until: datetime
     retry_window: timedelta | None = None  # the endpoint's own, when it has one
+    channel: Channel = "callback"
 
 
 async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> None:
@@ -70,8 +100,9 @@ async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> N
     if not deliveries:
         return
     endpoints = {
-        endpoint_id(item.kind, item.owner_id): {
-            "endpoint_id": endpoint_id(item.kind, item.owner_id),
+        item.endpoint: {
+            "endpoint_id": item.endpoint,
+            "channel": item.channel,
             "owner_kind": item.kind,
             "owner_id": item.owner_id,
             "url": item.url,
@@ -86,11 +117,13 @@ async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> N
         _INSERT_DELIVERIES,
         {
             "e_ids": list(endpoints),
+            "e_channels": [row["channel"] for row in endpoints.values()],
             "e_kinds": [row["owner_kind"] for row in endpoints.values()],
             "e_owners": [row["owner_id"] for row in endpoints.values()],
             "e_urls": [row["url"] for row in endpoints.values()],
             "delivery_ids": [new_webhook_id() for _ in deliveries],
-            "endpoint_ids": [endpoint_id(item.kind, item.owner_id) for item in deliveries],
+            "endpoint_ids": [item.endpoint for item in deliveries],
+            "channels": [item.channel for item in deliveries],
             "event_ids": [item.event_id for item in deliveries],
             "event_types": [item.event_type for item in deliveries],
             "lead_ids": [item.lead_id for item in deliveries],
@@ -104,17 +137,18 @@ async def enqueue(session: AsyncSession, deliveries: Sequence[NewDelivery]) -> N
 
 _INSERT_DELIVERIES = text(
     f"WITH endpoints AS (INSERT INTO {callback_endpoints.schema}.{callback_endpoints.name} "
-    "(endpoint_id, owner_kind, owner_id, url) SELECT * FROM unnest("
-    "CAST(:e_ids AS text[]), CAST(:e_kinds AS text[]), CAST(:e_owners AS text[]), "
-    "CAST(:e_urls AS text[])) ON CONFLICT DO NOTHING) "
+    "(endpoint_id, channel, owner_kind, owner_id, url) SELECT * FROM unnest("
+    "CAST(:e_ids AS text[]), CAST(:e_channels AS text[]), CAST(:e_kinds AS text[]), "
+    "CAST(:e_owners AS text[]), CAST(:e_urls AS text[])) ON CONFLICT DO NOTHING) "
     f"INSERT INTO {callback_deliveries.schema}.{callback_deliveries.name} "
-    "(delivery_id, endpoint_id, event_id, event_type, lead_id, body, next_attempt_at, created_at, "
-    "status, failure_reason, finished_at) "
-    "SELECT d, e, i, t, l, b, c, c, s, r, CASE WHEN r IS NULL THEN NULL ELSE c END FROM unnest("
-    "CAST(:delivery_ids AS text[]), CAST(:endpoint_ids AS text[]), CAST(:event_ids AS text[]), "
+    "(delivery_id, endpoint_id, channel, event_id, event_type, lead_id, body, next_attempt_at, "
+    "created_at, status, failure_reason, finished_at) "
+    "SELECT d, e, h, i, t, l, b, c, c, s, r, CASE WHEN r IS NULL THEN NULL ELSE c END FROM unnest("
+    "CAST(:delivery_ids AS text[]), CAST(:endpoint_ids AS text[]), CAST(:channels AS text[]), "
+    "CAST(:event_ids AS text[]), "
     "CAST(:event_types AS text[]), CAST(:lead_ids AS text[]), CAST(:bodies AS bytea[]), "
     "CAST(:created_ats AS timestamptz[]), CAST(:statuses AS text[]), CAST(:reasons AS text[])) "
-    "AS d(d, e, i, t, l, b, c, s, r) "
+    "AS d(d, e, h, i, t, l, b, c, s, r) "
     "ON CONFLICT DO NOTHING"
 )
 
@@ -193,6 +227,7 @@ def _claimable() -> Any:
             e.c.url,
             e.c.status,
             e.c.retry_window,
+            d.c.channel,
         )
         .join(e, e.c.endpoint_id == d.c.endpoint_id)
         .where(
@@ -200,7 +235,7 @@ def _claimable() -> Any:
             d.c.next_attempt_at <= now,
             or_(e.c.hold_until.is_(None), e.c.hold_until <= now),
             may_call,
-            has_secret,
+            or_(d.c.channel != "callback", has_secret),  # Slack and e-mail are not signed by us
             d.c.endpoint_id.not_in(full),
         )
         .order_by(d.c.next_attempt_at)
@@ -288,6 +323,7 @@ async def claim(
             probe=row.endpoint_id in probes,
             lease_until=now + lease,
             retry_window=row.retry_window,
+            channel=row.channel,
         )
         for row in chosen
     ]
@@ -486,7 +522,10 @@ async def unreachable_reps(session: AsyncSession, now: datetime, after: timedelt
     e = callback_endpoints
     rows = await session.scalars(
         select(e.c.owner_id).where(
-            e.c.owner_kind == "rep", e.c.status != "closed", e.c.down_since <= now - after
+            e.c.owner_kind == "rep",
+            e.c.channel == "callback",
+            e.c.status != "closed",
+            e.c.down_since <= now - after,
         )
     )
     return frozenset(rows.all())

@@ -35,6 +35,7 @@ class AttemptOut(BaseModel):
 class DeliveryOut(BaseModel):
     delivery_id: str = Field(description="the webhook-id, the same on every try")
     endpoint: str
+    channel: str = Field("callback", description="callback (signed webhook), slack or email")
     url: str | None
     event_id: str
     event_type: str
@@ -56,6 +57,7 @@ class DeliveryOut(BaseModel):
         return cls(
             delivery_id=row.delivery_id,
             endpoint=row.endpoint_id,
+            channel=row.channel,
             url=row.url,
             event_id=row.event_id,
             event_type=row.event_type,

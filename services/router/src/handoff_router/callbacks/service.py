@@ -50,14 +50,23 @@ def config_url_problems(config: RoutingConfig, settings: RouterSettings) -> list
         Problem(f"{section}[{index}].callback_url", message)
         for section, items in owners
         for index, item in enumerate(items)
+        if item.callback_url is not None
         for message in url_problems(item.callback_url, policy)
     ]
 
 
 def callback_urls(config: RoutingConfig) -> dict[tuple[OwnerKind, str], str]:
     """Each rep's and manager's callback URL."""
-    urls: dict[tuple[OwnerKind, str], str] = {("rep", rep.id): rep.callback_url for rep in config.reps}
-    urls.update({("manager", manager.id): manager.callback_url for manager in config.managers})
+    urls: dict[tuple[OwnerKind, str], str] = {
+        ("rep", rep.id): rep.callback_url for rep in config.reps if rep.callback_url is not None
+    }
+    urls.update(
+        {
+            ("manager", manager.id): manager.callback_url
+            for manager in config.managers
+            if manager.callback_url is not None
+        }
+    )
     return urls
 
 
@@ -241,7 +250,7 @@ async def _endpoints_with_secret(session: AsyncSession, endpoints: set[str], now
 def _waiting_for(row: Any, with_secret: set[str]) -> str | None:
     if row.status != "pending":
         return None
-    if row.endpoint_id not in with_secret:
+    if row.channel == "callback" and row.endpoint_id not in with_secret:
         return "secret"
     if row.circuit == "gone":
         return "endpoint_gone"

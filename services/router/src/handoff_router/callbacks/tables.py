@@ -28,6 +28,9 @@ callback_endpoints = Table(
     "callback_endpoints",
     metadata,
     Column("endpoint_id", String(220), primary_key=True),
+    # callback (a signed webhook to ``url``) | slack | email: each channel of a rep is an
+    # endpoint of its own (``slack:rep:<id>``), with its own circuit and deliveries.
+    Column("channel", String(10), nullable=False, server_default="callback"),
     Column("owner_kind", String(10), nullable=False),  # rep | manager
     Column("owner_id", String(200), nullable=False),
     Column("url", Text, nullable=True),
@@ -66,6 +69,7 @@ callback_deliveries = Table(
     metadata,
     Column("delivery_id", String(64), primary_key=True),
     Column("endpoint_id", String(220), nullable=False),
+    Column("channel", String(10), nullable=False, server_default="callback"),
     Column("event_id", Text, nullable=False),
     Column("event_type", String(60), nullable=False),
     Column("lead_id", String(200), nullable=True),
@@ -102,6 +106,12 @@ Index(
     & callback_deliveries.c.leased_until.isnot(None),
 )
 Index("callback_deliveries_by_status", callback_deliveries.c.status, callback_deliveries.c.created_at)
+# Retention finds finished deliveries by when they finished (handoff_router/retention.py).
+Index(
+    "callback_deliveries_finished",
+    callback_deliveries.c.finished_at,
+    postgresql_where=callback_deliveries.c.status != "pending",
+)
 
 callback_attempts = Table(
     "callback_attempts",

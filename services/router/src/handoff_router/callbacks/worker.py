@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ from handoff_router.callbacks.retries import (
 from handoff_router.callbacks.sender import Sender, Sent
 from handoff_router.callbacks.signing import SecretBox, signed_headers
 from handoff_router.callbacks.tables import callback_deliveries, callback_endpoints
+from handoff_router.channels import ChannelSender
 from handoff_router.settings import RouterSettings
 
 log = structlog.get_logger(__name__)
@@ -87,6 +89,7 @@ class DeliveryWorker:
         clock: Callable[[], datetime],
         on_circuit_closed: Callable[[], Awaitable[Any]],
         wakeup: Wakeup,
+        channels: Mapping[str, ChannelSender] | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
@@ -94,6 +97,7 @@ class DeliveryWorker:
         self.policies = Policies.of(settings)
         self.box = SecretBox(settings.callback_secrets_key)
         self.on_circuit_closed = on_circuit_closed
+        self.channels: dict[str, ChannelSender] = dict(channels or {})  # slack, email: their senders
         # Longer than any try can take (the total timeout bounds it), so a lease only lapses
         # when its worker died; then the delivery is simply due again.
         self.lease = settings.callback_timeout + timedelta(seconds=5)
@@ -142,6 +146,8 @@ class DeliveryWorker:
             housekeeping.cancel()
             await asyncio.gather(housekeeping, return_exceptions=True)
             await sender.close()
+            for channel in self.channels.values():
+                await channel.close()
 
     async def _claim(self, free: int) -> repository.Claims:
         async with transaction(self.sessions) as session:
@@ -198,6 +204,8 @@ class DeliveryWorker:
     async def _send(self, sender: Sender, item: repository.Claimed) -> Sent | None:
         if self.clock() + self.settings.callback_timeout >= item.lease_until:
             return None  # claimed too long ago to finish inside the lease: it comes due again
+        if item.channel != "callback":
+            return await self._send_on_channel(item)
         if item.url is None:
             return Sent(Attempt(None, error="no_url"), 0.0, "the endpoint has no callback_url")
         secrets = [self._open(sealed) for sealed in item.sealed_secrets]
@@ -211,6 +219,16 @@ class DeliveryWorker:
             attributes={"handoff.delivery_id": item.delivery_id, "handoff.attempt": item.attempts + 1},
         ):
             return await sender.post(item.url, headers, item.body)
+
+    async def _send_on_channel(self, item: repository.Claimed) -> Sent:
+        """A Slack or e-mail message, through its channel's sender (kept while it is off)."""
+        channel = self.channels.get(item.channel)
+        if channel is None:
+            return Sent(Attempt(None, error="channel_off"), 0.0, f"{item.channel} is not configured")
+        started = time.perf_counter()
+        answer = await channel.send(item.body)
+        latency = (time.perf_counter() - started) * 1000
+        return Sent(Attempt(answer.status, answer.error, answer.retry_after), latency, answer.excerpt)
 
     def _open(self, sealed: bytes) -> SecretStr:
         """A secret, unsealed once per housekeeping round rather than once per try."""

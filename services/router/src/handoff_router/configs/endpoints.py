@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
+from handoff_shared.edge import body_limit
 from handoff_shared.http import problem_responses
 
 from handoff_router.auth import Admin
@@ -89,9 +90,11 @@ async def preview(lead: Annotated[dict[str, Any], Body()], _: Admin, configs: Co
         {
             **ADMIN_ONLY,
             409: "No active configuration and no candidate",
+            413: "The files are larger than 50 MB together",
             422: "A bad lead file or candidate config, or not UTF-8 text",
         }
     ),
+    openapi_extra=body_limit(50 * 1024 * 1024),
 )
 async def simulate(
     _: Admin,

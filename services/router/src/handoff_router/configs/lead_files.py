@@ -58,7 +58,12 @@ def _json_lines(text: str) -> list[tuple[int, Any]]:
 def _csv_rows(text: str) -> list[tuple[int, Any]]:
     rows: list[tuple[int, Any]] = []
     problems: list[str] = []
-    for number, record in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        records = list(enumerate(reader, start=2))
+    except csv.Error as error:  # e.g. a newline inside an unquoted field
+        raise LeadFileInvalid([f"line {reader.line_num}: not valid CSV: {error}"]) from None
+    for number, record in records:
         lead: dict[str, Any] = {}
         for column, value in record.items():
             if column is None or value is None or value == "":

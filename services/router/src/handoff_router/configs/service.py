@@ -3,28 +3,33 @@ simulate a file of leads."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+import orjson
 from handoff_shared import cloudevents, events
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.configs import repository
 from handoff_router.configs.errors import InvalidConfig, InvalidLead, InvalidLeadFile, NoConfigYet, NotText
 from handoff_router.configs.lead_files import LeadFileInvalid, read_leads
 from handoff_router.context import ConfigVersion, NoActiveConfig, RouterContext
 from handoff_router.facts import (
-    CallbackUrlProblems,
     ConfigApplied,
+    ConfigProblems,
     CurrentAccountIndex,
     CurrentRoutingState,
     RecallPeople,
+    RoutingInputs,
     UnreachableReps,
 )
 from handoff_router.metadata import outbox
-from handoff_router.routing.config import ConfigInvalid, RoutingConfig, parse_config
+from handoff_router.routing.config import ConfigInvalid, RoutingConfig, parse_config, validate_config
 from handoff_router.routing.engine import Decision, route
 from handoff_router.routing.simulation import what_if
 
@@ -52,20 +57,59 @@ class RoutingConfigs:
         return version
 
     async def put(self, body: bytes) -> ConfigVersion:
-        """Validate whole and store as the new active version (``ConfigApplied``: callbacks learn
-        the new URLs, queued leads get a new chance)."""
+        """Validate whole and store as the new active version; queued leads get a new chance."""
         source = _text(body, "the body")
-        config = _config(source)
+        config = await asyncio.to_thread(_config, source)  # a large config is CPU: off the event loop
         async with self.context.transaction() as session:
-            problems = await self.context.bus.ask(session, CallbackUrlProblems(config))
+            problems = [
+                problem
+                for found in await self.context.bus.gather(session, ConfigProblems(config))
+                for problem in found
+            ]
             if problems:
                 raise InvalidConfig(ConfigInvalid(problems))
-            await repository.save(session, config, source)
-            version = await self.context.configs.active(session)
-            assert version is not None
-            await add_to_outbox(session, outbox, [self._applied(version)])
-            await self.context.bus.publish(session, ConfigApplied(version))
+            version = await self._apply(session, config, source)
         return version
+
+    async def _apply(self, session: AsyncSession, config: RoutingConfig, source: str) -> ConfigVersion:
+        """Store ``config`` as the new active version in ``session``'s unit of work; ``ConfigApplied``
+        (callbacks learn the new URLs, calendars their feeds, queued leads get a new chance)."""
+        await repository.save(session, config, source)
+        version = await self.context.configs.active(session)
+        assert version is not None
+        await add_to_outbox(session, outbox, [self._applied(version)])
+        await self.context.bus.publish(session, ConfigApplied(version))
+        return version
+
+    async def offboard(
+        self, session: AsyncSession, rep_id: str, successor: str, now: datetime
+    ) -> dict[str, Any]:
+        """The "rep offboarded" fact, for the config: a new version where the rep is inactive and
+        their named accounts belong to the successor. Answers the version and the domains moved."""
+        active = await self.context.configs.active(session)
+        if active is None:
+            raise NoActiveConfig("PUT /v1/routing-config first")
+        config = active.config
+        moved = [account.domain for account in config.accounts if account.owner == rep_id]
+        changed = config.model_copy(
+            update={
+                "reps": [
+                    rep.model_copy(update={"active": False}) if rep.id == rep_id else rep
+                    for rep in config.reps
+                ],
+                "accounts": [
+                    account.model_copy(update={"owner": successor}) if account.owner == rep_id else account
+                    for account in config.accounts
+                ],
+            }
+        )
+        body = changed.model_dump(mode="json", exclude_none=True)
+        source = (
+            f"# offboarded {rep_id} (successor {successor}) at {now.isoformat()}\n"
+            + orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+        )
+        version = await self._apply(session, validate_config(body), source)
+        return {"config_version": version.version, "named_accounts": moved}
 
     def _applied(self, version: ConfigVersion) -> OutboxMessage:
         """``routing.config_applied`` (topic ``routing.config``): the feedback service takes
@@ -108,6 +152,8 @@ class RoutingConfigs:
             now = self.context.clock()
             state = await self.context.bus.ask(session, CurrentRoutingState())
             down = await self.context.bus.ask(session, UnreachableReps(now, active.config.unreachable_after))
+            for inputs in await self.context.bus.gather(session, RoutingInputs(now)):
+                state = replace(state, **inputs)
             # its account, and what is known of the person
             memory = await self.context.bus.ask(session, RecallPeople([data], active.config, now))
             context = memory.context_for(data, fresh=True)
@@ -117,10 +163,12 @@ class RoutingConfigs:
     async def simulate(self, leads: bytes, candidate: bytes | None) -> dict[str, Any]:
         """How the active config (and a candidate, if given) would spread ``leads``, from today's load."""
         try:
-            lead_list = read_leads(_text(leads, "the lead file"))
+            lead_list = await asyncio.to_thread(read_leads, _text(leads, "the lead file"))
         except LeadFileInvalid as error:
             raise InvalidLeadFile(str(error), problems=error.problems) from None
-        proposed = _config(_text(candidate, "the candidate config")) if candidate is not None else None
+        proposed = None
+        if candidate is not None:
+            proposed = await asyncio.to_thread(_config, _text(candidate, "the candidate config"))
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
             state = await self.context.bus.ask(session, CurrentRoutingState())

@@ -14,7 +14,7 @@ from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 
 from handoff_router.context import RouterContext
-from handoff_router.facts import Escalation, EscalationsReceived
+from handoff_router.facts import EscalationsReceived, ReceivedEscalation
 from handoff_router.metadata import outbox, processed_events
 
 
@@ -28,5 +28,5 @@ async def receive_escalations(
         if not seen:
             return
         config = await context.configs.active(session)
-        escalations = [Escalation(item.event, item.data) for item in seen]
+        escalations = [ReceivedEscalation(item.event, item.data) for item in seen]
         await context.bus.publish(session, EscalationsReceived(config, escalations))

@@ -7,8 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from handoff_shared.http import problem_responses
 
-from handoff_router.auth import Admin, CurrentCaller
-from handoff_router.reps.schemas import AvailabilityIn, AvailabilityOut, RepLoadOut, Token
+from handoff_router.auth import Admin, CurrentCaller, CurrentRep
+from handoff_router.reps.schemas import (
+    AvailabilityIn,
+    AvailabilityOut,
+    MeOut,
+    OffboardIn,
+    OffboardOut,
+    RepLoadOut,
+    Token,
+)
 from handoff_router.reps.service import Reps
 
 router = APIRouter(prefix="/v1/reps", tags=["reps"])
@@ -27,6 +35,17 @@ async def rep_in_reach(rep_id: str, caller: CurrentCaller) -> str:
     """The rep of the path, when the caller may act for them: checked before the body is."""
     Reps.check_may_act_for(rep_id, caller.rep_id, caller.is_admin)
     return rep_id
+
+
+@router.get(
+    "/me",
+    responses=problem_responses(
+        {401: "No token, or an unknown one", 403: "An admin token: this is for reps", **UNKNOWN_REP}
+    ),
+)
+async def me(rep_id: CurrentRep, reps: RepsService) -> MeOut:
+    """The calling rep: name, time zone, availability and the reason codes (the inbox's header)."""
+    return MeOut.model_validate(await reps.me(rep_id))
 
 
 @router.post(
@@ -58,6 +77,23 @@ async def set_availability(
     """Set a rep's availability (admin or that rep)."""
     await reps.set_availability(rep_id, body.available, body.until)
     return AvailabilityOut(rep_id=rep_id, available=body.available, until=body.until)
+
+
+@router.post(
+    "/{rep_id}/offboard",
+    responses=problem_responses(
+        {
+            401: "No token, or an unknown one",
+            403: "Not the admin token",
+            **UNKNOWN_REP,
+            422: "Not a valid successor",
+        }
+    ),
+)
+async def offboard(rep_id: str, _: Admin, body: OffboardIn, reps: RepsService) -> OffboardOut:
+    """Offboard a rep (admin), in one unit of work: inactive, tokens revoked, pending leads routed
+    again without them, accounts to ``successor``. Answers what moved."""
+    return OffboardOut.model_validate(await reps.offboard(rep_id, body.successor))
 
 
 @router.get(

@@ -11,3 +11,7 @@ class UnknownRep(DomainError):
 
 class NotThatRep(DomainError):
     """A rep acting for another rep (only admins may)."""
+
+
+class InvalidSuccessor(DomainError):
+    """The successor named for an offboarding is no active rep of the config, or the rep themselves."""

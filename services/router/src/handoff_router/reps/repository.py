@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.reps.tables import rep_tokens
@@ -15,3 +15,11 @@ async def add_token(session: AsyncSession, digest: str, rep_id: str) -> None:
 async def rep_of_token(session: AsyncSession, digest: str) -> str | None:
     """The rep a token digest belongs to, or None."""
     return await session.scalar(select(rep_tokens.c.rep_id).where(rep_tokens.c.token_sha256 == digest))
+
+
+async def revoke_tokens(session: AsyncSession, rep_id: str) -> int:
+    """Every token of the rep stops working; answer how many there were."""
+    result = await session.execute(
+        delete(rep_tokens).where(rep_tokens.c.rep_id == rep_id).returning(rep_tokens.c.rep_id)
+    )
+    return len(result.all())

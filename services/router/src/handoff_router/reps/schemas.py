@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Token(BaseModel):
@@ -35,3 +37,42 @@ class RepLoadOut(BaseModel):
     assigned_today: int
     max_per_day: int | None
     weight: int
+    calendar: dict[str, Any] | None = Field(
+        None,
+        description="the rep's calendar feed: busy_now, busy_until, read_at, events, error (the last"
+        " read's, while the last known state is kept)",
+    )
+
+
+class MeOut(BaseModel):
+    """The calling rep, as the inbox shows them: who, their clock, their availability, the reasons."""
+
+    rep_id: str
+    name: str | None
+    email: str
+    timezone: str
+    available: bool
+    unavailable_until: AwareDatetime | None
+    unavailable_reason: str | None
+    rejection_reasons: list[str]
+    disqualification_reasons: list[str]
+
+
+class OffboardIn(BaseModel):
+    successor: str = Field(max_length=200, description="the rep who takes over the accounts")
+
+
+class OffboardOut(BaseModel):
+    """What moved when a rep was offboarded."""
+
+    model_config = ConfigDict(extra="allow")  # each feature's own account of what it moved
+
+    rep_id: str
+    successor: str
+    tokens_revoked: int
+    config_version: int | None = Field(None, description="the config version where the rep is inactive")
+    named_accounts: list[str] = Field(default_factory=list, description="config named accounts moved")
+    accounts_moved: int = Field(0, description="accounts of the account book now owned by the successor")
+    reassigned: list[dict[str, Any]] = Field(
+        default_factory=list, description="pending assignments routed again: assignment_id, lead_id, now_with"
+    )

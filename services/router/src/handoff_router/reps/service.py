@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from handoff_router.context import ConfigVersion, NoActiveConfig, RouterContext
-from handoff_router.facts import AvailabilitySet, CurrentRoutingState
+from handoff_router.facts import AvailabilitySet, CurrentRoutingState, RepLoadFields, RepOffboarded
 from handoff_router.reps import repository
-from handoff_router.reps.errors import NotThatRep, UnknownRep
+from handoff_router.reps.errors import InvalidSuccessor, NotThatRep, UnknownRep
 from handoff_router.reps.tokens import new_token, token_digest
 from handoff_router.routing.engine import is_available
 
@@ -56,6 +56,12 @@ class Reps:
         if active is None:
             return []
         now = self.context.clock()
+        extras: dict[str, dict[str, Any]] = {}
+        async with self.context.sessions() as session:
+            # other features' word on each rep (calendars)
+            for extra in await self.context.bus.gather(session, RepLoadFields(now)):
+                for rep_id, fields in extra.items():
+                    extras.setdefault(rep_id, {}).update(fields)
         rows = []
         for rep in active.config.reps:
             load = state.load.get(rep.id)
@@ -76,9 +82,51 @@ class Reps:
                     "assigned_today": load.today if load else 0,
                     "max_per_day": rep.max_per_day,
                     "weight": rep.weight,
+                    **extras.get(rep.id, {}),
                 }
             )
         return rows
+
+    async def me(self, rep_id: str) -> dict[str, Any]:
+        """The calling rep: name, clock, availability, and the reason codes of the active config."""
+        active = await self._known(rep_id)
+        rep = active.config.rep(rep_id)
+        async with self.context.sessions() as session:
+            state = await self.context.bus.ask(session, CurrentRoutingState())
+        availability = state.availability.get(rep_id)
+        now = self.context.clock()
+        away = not is_available(availability, now)
+        return {
+            "rep_id": rep.id,
+            "name": rep.name,
+            "email": rep.email,
+            "timezone": rep.timezone,
+            "available": not away,
+            "unavailable_until": availability.until if availability and away else None,
+            "unavailable_reason": availability.reason if availability and away else None,
+            "rejection_reasons": list(active.config.rejection_reasons),
+            "disqualification_reasons": list(active.config.disqualification_reasons),
+        }
+
+    async def offboard(self, rep_id: str, successor: str) -> dict[str, Any]:
+        """In one unit of work: the rep's tokens stop working, and the "rep offboarded" fact goes to
+        every feature that holds something of theirs (the config makes them inactive and gives
+        their named accounts to ``successor``; their pending leads are routed again without them;
+        the account book moves their accounts). Answers what moved."""
+        active = await self._known(rep_id)
+        heir = next((rep for rep in active.config.reps if rep.id == successor), None)
+        if heir is None or not heir.active or successor == rep_id:
+            raise InvalidSuccessor(
+                f"{successor!r} is not another active rep of config version {active.version}"
+            )
+        now = self.context.clock()
+        result: dict[str, Any] = {"rep_id": rep_id, "successor": successor}
+        async with self.context.transaction() as session:
+            fact = RepOffboarded(rep_id, successor, now, moved={})
+            await self.context.bus.publish(session, fact)  # the routing state is locked first
+            result.update(fact.moved)
+            result["tokens_revoked"] = await repository.revoke_tokens(session, rep_id)
+        return result
 
     async def _known(self, rep_id: str) -> ConfigVersion:
         async with self.context.sessions() as session:

@@ -123,6 +123,11 @@ Url = Annotated[
     _checked(r"https?://[^\s/?#]+(?:[/?#]\S*)?", "{text!r} is not an http(s) URL"),
 ]
 Timezone = Annotated[str, AfterValidator(_timezone)]
+SlackId = Annotated[
+    str,
+    Field(max_length=80),
+    _checked(r"[A-Z0-9][A-Z0-9]{1,79}", "{text!r} is not a Slack id (e.g. U024BE7LH or C024BE91L)"),
+]
 HolidayCalendar = Annotated[str, Field(max_length=10), AfterValidator(_holiday_calendar)]
 Domain = Annotated[
     str,
@@ -235,11 +240,13 @@ class Rep(Model):
     id: Id
     email: Email
     timezone: Timezone = "UTC"
-    callback_url: Url
+    callback_url: Url | None = None  # each channel the rep has is used: callback, Slack, e-mail
+    slack_user_id: SlackId | None = None  # assignments come as a Slack DM with Accept / Reject
+    calendar_url: Url | None = None  # an ICS feed: out-of-office and all-day busy events
     name: Annotated[str, Field(max_length=200)] | None = None
     weight: int = Field(default=1, ge=1, le=1000)
-    max_open: int | None = Field(default=None, ge=0)
-    max_per_day: int | None = Field(default=None, ge=0)
+    max_open: int | None = Field(default=None, ge=0, le=1_000_000)
+    max_per_day: int | None = Field(default=None, ge=0, le=1_000_000)
     manager: Id | None = None
     active: bool = True
     cover: Id | None = None  # CONTRACT §11: takes the rep's account leads when the rep cannot
@@ -250,7 +257,8 @@ class Manager(Model):
 
     id: Id
     email: Email
-    callback_url: Url
+    callback_url: Url | None = None
+    slack_channel: SlackId | None = None  # escalations and parked leads are posted there
     name: Annotated[str, Field(max_length=200)] | None = None
 
 
@@ -318,7 +326,7 @@ class AlertPolicy(Model):
 
     acceptance_below: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     acceptance_above: float = Field(default=0.9, ge=0, le=1, allow_inf_nan=False)
-    min_decisions: int = Field(default=20, ge=1)
+    min_decisions: int = Field(default=20, ge=1, le=1_000_000_000)
 
     @model_validator(mode="after")
     def _band(self) -> AlertPolicy:

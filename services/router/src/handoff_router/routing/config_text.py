@@ -7,6 +7,10 @@ scalars are read as YAML 1.2 reads them: only ``true``/``false`` are booleans, o
 decimal numbers are numbers (one written with a leading zero stays text), ``17:00`` is
 text. A key written twice in one mapping is a problem, not a silent last-one-wins.
 JSON is read as JSON first, because PyYAML refuses some valid JSON (tabs).
+
+Aliases and merge keys (``<<: [*a, *a]``) let a few hundred bytes stand for billions of
+nodes: the document is composed first (aliases still shared), its size counted as if every
+alias were written out, and one over ``NODE_BUDGET`` is refused before anything is built.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from collections.abc import Hashable
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, ScalarNode
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode
 
 from handoff_router.routing.problems import ConfigInvalid, Problem
 
+NODE_BUDGET = 200_000  # nodes, every alias counted as written out; a large config has ~50,000
 _RETYPED = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 
 
@@ -70,6 +75,13 @@ def read_config_text(text: str | bytes) -> tuple[Any, list[Problem]]:
 
     Text that cannot be read at all raises ConfigInvalid.
     """
+    try:
+        return _read(text)
+    except RecursionError:
+        raise ConfigInvalid([Problem("", "nested too deeply to be a routing config")]) from None
+
+
+def _read(text: str | bytes) -> tuple[Any, list[Problem]]:
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -83,9 +95,14 @@ def read_config_text(text: str | bytes) -> tuple[Any, list[Problem]]:
             pass  # YAML's flow style also starts with "{"
         else:
             return data, duplicates
-    loader = _Loader(text)
     try:
-        data = loader.get_single_data()
+        loader = _Loader(text)
+    except yaml.YAMLError as error:  # a character YAML does not allow (NUL, ...)
+        raise ConfigInvalid([Problem("", f"not valid YAML or JSON: {error}")]) from None
+    try:
+        node = loader.get_single_node()
+        _check_size(node)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = _where(mark.line, mark.column) if mark is not None else ""
@@ -95,6 +112,41 @@ def read_config_text(text: str | bytes) -> tuple[Any, list[Problem]]:
     finally:
         loader.dispose()
     return data, loader.duplicates
+
+
+def _check_size(root: Node | None) -> None:
+    """ConfigInvalid when ``root`` written out (every alias expanded) has more than
+    ``NODE_BUDGET`` nodes, or refers to itself."""
+    sizes: dict[int, int] = {}
+    pending: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in pending:
+            raise ConfigInvalid(
+                [Problem(_where(node.start_mark.line, node.start_mark.column), "an alias refers to itself")]
+            )
+        pending.add(key)
+        total = 1
+        if isinstance(node, MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, CollectionNode):
+            total += sum(size(item) for item in node.value)
+        pending.discard(key)
+        sizes[key] = total = min(total, NODE_BUDGET + 1)
+        return total
+
+    if root is not None and size(root) > NODE_BUDGET:
+        raise ConfigInvalid(
+            [
+                Problem(
+                    "",
+                    f"the document stands for more than {NODE_BUDGET:,} values once its aliases are expanded",
+                )
+            ]
+        )
 
 
 def _json_object(pairs: list[tuple[str, Any]], duplicates: list[Problem]) -> dict[str, Any]:

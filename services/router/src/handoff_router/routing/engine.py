@@ -28,7 +28,7 @@ shares stay exact. The same inputs always give the same decision.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Literal
@@ -45,6 +45,7 @@ SkipReason = Literal[
     "inactive",
     "excluded",
     "unavailable",
+    "calendar",
     "sla_auto_paused",
     "callback_unreachable",
     "outside_working_hours",
@@ -84,6 +85,13 @@ class RoutingState:
     load: Mapping[str, RepLoad] = field(default_factory=dict)
     availability: Mapping[str, Availability] = field(default_factory=dict)
     unreachable: frozenset[str] = frozenset()
+    # Busy spans from each rep's calendar feed (out of office, all-day busy): [start, end).
+    calendar: Mapping[str, tuple[tuple[datetime, datetime], ...]] = field(default_factory=dict)
+
+
+def is_away_by_calendar(spans: tuple[tuple[datetime, datetime], ...], now: datetime) -> bool:
+    """True while ``now`` falls inside one of the rep's busy spans."""
+    return any(start <= now < end for start, end in spans)
 
 
 @dataclass(frozen=True)
@@ -181,6 +189,8 @@ def skip_reason(
     availability = state.availability.get(rep.id)
     if not is_available(availability, now):
         return "sla_auto_paused" if availability and availability.reason == SLA_AUTO_PAUSED else "unavailable"
+    if is_away_by_calendar(state.calendar.get(rep.id, ()), now):
+        return "calendar"
     if rep.id in state.unreachable and (team is None or team.skip_unreachable):
         return "callback_unreachable"
     tz = ZoneInfo(rep.timezone)
@@ -373,9 +383,7 @@ def _route_by_rule(
             via = f"so fallback team {team_id}" if trail.teams_tried else f"team {team_id}"
             note = f"{via} ({team.strategy}) chose {chosen}"
             explanation = trail.explain(rule_id, team.strategy, matched_by, note, team_id=team_id)
-            state = RoutingState(
-                {**state.rotation, team_id: rotation}, state.load, state.availability, state.unreachable
-            )
+            state = replace(state, rotation={**state.rotation, team_id: rotation})
             return _assign(config.rep(chosen), team_id, explanation, config, state, now)
         trail.notes.append(f"nobody in team {team_id} can take it")
         trail.teams_tried.append(team_id)
@@ -422,9 +430,7 @@ def _assign(
     terms = config.sla_terms(team_id, rep)
     due = terms.due(now).astimezone(UTC)
     decision = Decision(rep.id, team_id, explanation.rule_id, explanation, due, terms, rep.manager)
-    new_state = RoutingState(
-        state.rotation, {**state.load, rep.id: new_load}, state.availability, state.unreachable
-    )
+    new_state = replace(state, load={**state.load, rep.id: new_load})
     return decision, new_state
 
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import orjson
 from handoff_shared import cloudevents, events
 from handoff_shared.business_time import DAYS, BusinessCalendar, BusinessHours
@@ -17,6 +18,7 @@ from handoff_shared.cloudevents import STRUCTURED, CloudEvent
 from handoff_shared.events import format_rfc3339
 
 from handoff_sla_monitor.ladder import DEFAULT_LADDER, LadderStep, PlannedStep, TimerState, fire, plan
+from handoff_sla_monitor.timers.event_views import Assigned
 
 _UTC = ZoneInfo("UTC")
 ESCALATION_IDS = uuid.UUID("6f1c1d39-7d1e-4c43-9d0c-5b0e3a6c2f41")
@@ -25,7 +27,7 @@ HEADERS = json.dumps([[name, base64.b64encode(STRUCTURED.encode()).decode()] for
 
 
 def calendar_and_ladder(
-    assigned: events.LeadAssigned,
+    assigned: Assigned,
 ) -> tuple[timedelta, BusinessCalendar, tuple[LadderStep, ...]]:
     """The SLA the assignment was made under, as the event carries it.
 
@@ -48,7 +50,7 @@ def calendar_and_ladder(
     return timedelta(seconds=terms.accept_within_seconds), calendar, ladder
 
 
-def timer_row(assigned: events.LeadAssigned) -> dict[str, Any]:
+def timer_row(assigned: Assigned) -> dict[str, Any]:
     """The open timer of a ``lead.assigned``: its steps planned once, on its own calendar."""
     accept_within, calendar, ladder = calendar_and_ladder(assigned)
     steps = plan(assigned.assigned_at, accept_within, calendar, ladder)
@@ -67,7 +69,7 @@ def timer_row(assigned: events.LeadAssigned) -> dict[str, Any]:
             "steps": [step_json(step) for step in steps],
             "next_step": 0,
             "next_fire_at": steps[0].fire_at if steps else None,
-            "terms": terms.model_dump(mode="json") if terms is not None else None,
+            "terms": msgspec.to_builtins(terms) if terms is not None else None,
         }
     )
 

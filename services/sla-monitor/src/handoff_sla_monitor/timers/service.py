@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from handoff_shared import events
 from handoff_shared.db import transaction
 from handoff_shared.kafka import Incoming
 from handoff_shared.outbox import OutboxMessage
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_sla_monitor.tables import outbox
 from handoff_sla_monitor.timers import metrics, repository
+from handoff_sla_monitor.timers.event_views import Accepted, Assigned, Decided
 from handoff_sla_monitor.timers.records import timer_row
 
 log = structlog.get_logger(__name__)
@@ -52,10 +52,10 @@ class Timers:
         decided: list[dict[str, Any]] = []
         for item in batch:
             data = item.data
-            if isinstance(data, events.LeadAssigned):
+            if isinstance(data, Assigned):
                 opened.append(timer_row(data))
-            elif isinstance(data, events.LeadAccepted | events.LeadRejected):
-                status = "accepted" if isinstance(data, events.LeadAccepted) else "rejected"
+            elif isinstance(data, Decided):
+                status = "accepted" if isinstance(data, Accepted) else "rejected"
                 decided.append(
                     {
                         "assignment_id": data.assignment_id,
