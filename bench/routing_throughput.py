@@ -47,7 +47,7 @@ def mql(lead_id: str, country: str) -> bytes:
     now = datetime.now(UTC).isoformat()
     data = {
         "lead_id": lead_id,
-        "email": "bench@example.com",
+        "email": f"{lead_id}@example.com",  # one person per lead: a repeated one would re-engage
         "country": country,
         "source": "bench",
         "campaign": "throughput",

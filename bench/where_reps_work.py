@@ -54,7 +54,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def mql(lead_id: str) -> bytes:
     data = {
         "lead_id": lead_id,
-        "email": "bench@example.com",
+        "email": f"{lead_id}@example.com",  # each lead a person of its own (no re-engagement)
         "country": "US",
         "source": "bench",
         "company": {"name": "Bench", "domain": "bench.example.com", "employees": 50},

@@ -38,7 +38,7 @@ from handoff_router import tables  # noqa: E402
 from handoff_router.assignments.consumer import route_mqls  # noqa: E402
 from handoff_router.bootstrap import bootstrap  # noqa: E402
 from handoff_router.settings import RouterSettings  # noqa: E402
-from handoff_shared import db, events, kafka  # noqa: E402
+from handoff_shared import db, events, kafka, topics  # noqa: E402
 from handoff_shared.outbox import OutboxRelay  # noqa: E402
 from routing_throughput import bench_config, mql  # noqa: E402
 
@@ -75,7 +75,7 @@ async def main(leads: int, batch: int, runs: int) -> None:
     await router.configs.put(bench_config_text(tag))
 
     def dead_letter_topic(topic: str) -> str:
-        return kafka.dead_letter_topic(topic, settings.topic_mql_created, settings.topic_mql_created_dlq)
+        return topics.dead_letter_topic(topic, "router", owners_topic=settings.topic_mql_created_dlq)
 
     async def one_pass(items: list[ConsumerRecord[bytes, bytes]]) -> tuple[float, float, float]:
         decode = route = publish = 0.0

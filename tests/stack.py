@@ -87,7 +87,8 @@ def mql_data(lead_id: str | None = None, **fields: Any) -> dict[str, Any]:
     """MQL data with the required fields, overridable."""
     data: dict[str, Any] = {
         "lead_id": lead_id or unique("lead"),
-        "email": f"{unique('pat')}@example.com",  # each MQL its own person unless a test says so
+        # each lead its own person: the same e-mail twice is one person re-engaging (CONTRACT §11)
+        "email": f"{unique('pat')}@example.com",
         "company": {"name": "Example", "domain": f"{unique('co')}.example.com", "employees": 50},
         "country": "US",
         "source": "webinar",

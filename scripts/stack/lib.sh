@@ -24,11 +24,13 @@ KAFKA_SCRAM_BOOTSTRAP="127.0.0.1:$KAFKA_SCRAM_PORT"
 DATABASE_URL="postgresql+asyncpg://handoff:handoff@127.0.0.1:$PG_PORT/handoff"
 
 # The topics of CONTRACT §1, created with TOPIC_PARTITIONS partitions each, and the
-# dead-letter topic of each other consumed topic (<topic>.dlq, see docs/architecture.md).
+# dead-letter topics of the consumed topics: <topic>.dlq written by the topic's first consumer,
+# <topic>.<service>.dlq by each other service reading it (CONTRACT §13, docs/architecture.md).
 TOPICS=(lead.mql-created lead.mql-created.dlq lead.assigned lead.accepted lead.rejected
         lead.escalated lead.qualified scoring.feedback routing.config
         lead.assigned.dlq lead.accepted.dlq lead.rejected.dlq lead.escalated.dlq lead.qualified.dlq
-        routing.config.dlq)
+        routing.config.dlq lead.mql-created.feedback.dlq lead.assigned.feedback.dlq
+        lead.accepted.feedback.dlq lead.rejected.feedback.dlq lead.escalated.feedback.dlq)
 TOPIC_PARTITIONS=4
 
 # name:python module:HTTP port, in start order.

@@ -4,7 +4,8 @@ operator's user reaches every dead-letter topic and the topics they replay to.
 What a service produces and consumes is the table below, checked against its code: every
 ``settings.topic_*`` its package names is in the table, and the topics it hands to
 ``runtime.consume`` are its consumed ones. Every consumed topic has a dead-letter topic the
-service writes (``kafka.dead_letter_topic``)."""
+service writes (``topics.dead_letter_topic``): its owner's ``<topic>.dlq``, or
+``<topic>.<service>.dlq`` for the other services reading it, so each has one writer."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import importlib
 import inspect
 
 import pytest
-from handoff_shared import kafka, topics
+from handoff_shared import topics
 from handoff_shared.settings import ServiceSettings
 
 from tests.deploy.dockerfiles import ROOT, SERVICES
@@ -101,6 +102,9 @@ def test_the_table_is_what_the_service_code_uses(service: str) -> None:
     assert trees
     named = set().union(*(topic_fields(tree) for tree in trees))
     consumed = set().union(*(consumed_in_code(tree) for tree in trees))
+    # The router's intake writes the records it cannot turn into MQLs to the MQL dead-letter
+    # topic (CONTRACT §10), a dead-letter topic of its own like those of ``dead_letter_topics``.
+    named -= {"topic_mql_created_dlq"} if service == "router" else set()
     assert named == CONSUMES[service] | PRODUCES[service], f"{service} names {sorted(named)}"
     assert consumed == CONSUMES[service]
 
@@ -125,10 +129,7 @@ def _names(service: str, fields: set[str]) -> set[str]:
 
 
 def dead_letter_topics(service: str) -> set[str]:
-    return {
-        kafka.dead_letter_topic(topic, topics.MQL_CREATED, topics.MQL_CREATED_DLQ)
-        for topic in _names(service, CONSUMES[service])
-    }
+    return {topics.dead_letter_topic(topic, service) for topic in _names(service, CONSUMES[service])}
 
 
 def granted(user: Object, resource_type: str, name: str, operation: str) -> bool:
@@ -191,7 +192,7 @@ def test_the_operator_user_reads_every_dead_letter_topic_and_writes_where_replay
             original = next(
                 t
                 for t in _names(service, CONSUMES[service])
-                if kafka.dead_letter_topic(t, topics.MQL_CREATED, topics.MQL_CREATED_DLQ) == dead_letters
+                if topics.dead_letter_topic(t, service) == dead_letters
             )
             assert granted(user, "topic", dead_letters, "Read"), dead_letters
             assert granted(user, "topic", dead_letters, "Describe"), dead_letters
@@ -199,6 +200,16 @@ def test_the_operator_user_reads_every_dead_letter_topic_and_writes_where_replay
         for name, field in settings_class(service).model_fields.items():
             if name.endswith("group"):
                 assert granted(user, "group", str(field.default), "Read"), "consumer-group resets"
+
+
+def test_each_dead_letter_topic_has_one_writer() -> None:
+    writers: dict[str, set[str]] = {}
+    for service in SERVICES:
+        for topic in dead_letter_topics(service):
+            writers.setdefault(topic, set()).add(service)
+    assert {topic: sorted(services) for topic, services in writers.items() if len(services) > 1} == {}
+    assert writers[topics.MQL_CREATED_DLQ] == {"router"}
+    assert writers["lead.mql-created.feedback.dlq"] == {"feedback"}
 
 
 def test_the_acl_check_refuses_a_missing_write() -> None:

@@ -106,7 +106,7 @@ class Canary:
 
 
 def pending_query(schema: str) -> str:
-    return f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL"
+    return f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL AND set_aside_at IS NULL"
 
 
 def subject_of(record: ConsumerRecord[bytes, bytes]) -> str | None:

@@ -114,6 +114,8 @@ async def test_a_customers_contact_from_a_subdomain_goes_to_the_account_owner(
     assert explanation["matched_by"] == "account_owner"
     assert f"eu.{book.domain} belongs to account {book.tag}-acme" in explanation["summary"]
     assert explanation["identity"]["person_key"] == f"pat@eu.{book.domain}"
+    load = {row["rep_id"]: row for row in (await admin.get("/v1/reps/load")).json()}
+    assert (load[book.owner]["open"], load[book.owner]["open_by_account"]) == (1, 1)
 
 
 async def test_a_personal_address_matches_by_company_name_and_an_unknown_company_matches_nothing(

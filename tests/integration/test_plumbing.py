@@ -119,8 +119,11 @@ class DiesBeforeMarking(OutboxRelay):
     """A relay whose process dies after Kafka has the rows but before they are marked sent
     (the transaction that marks them never commits)."""
 
-    async def _send_in_batches(self, rows: Sequence[Any], spans: list[Any] | None = None) -> list[Any]:
-        await asyncio.gather(*await super()._send_in_batches(rows, spans))
+    async def _send_in_batches(
+        self, rows: Sequence[Any], partitions: dict[str, list[int]], spans: list[Any] | None = None
+    ) -> list[Any]:
+        sends = await super()._send_in_batches(rows, partitions, spans)
+        await asyncio.gather(*(future for _, _, future in sends))
         raise ProcessDied("after publishing, before marking")
 
 

@@ -39,6 +39,7 @@ async def tag(engine: AsyncEngine) -> AsyncIterator[str]:
         for table, column in (
             ("router.processed_events", "event_id"),
             ("router.callback_deliveries", "delivery_id"),
+            ("router.lead_people", "assignment_id"),
             ("router.assignments", "assignment_id"),
             ("sla_monitor.escalations", "assignment_id"),
             ("sla_monitor.timers", "assignment_id"),
@@ -108,6 +109,15 @@ async def plant(db: AsyncEngine, tag: str) -> None:
             text(assignment),
             {"id": f"kept-{tag}", "rep": f"rep-{tag}", "status": "pending", "at": ago(500), "decided": None},
         )
+        for which, days in (("old", 402), ("kept", 500)):
+            await c.execute(
+                text(
+                    "INSERT INTO router.lead_people"
+                    " (assignment_id, lead_id, person_keys, rep_id, assigned_at)"
+                    " VALUES (CAST(:id AS text), CAST(:id AS text), :keys, 'rep', :at)"
+                ),
+                {"id": f"{which}-{tag}", "keys": [f"email:{which}-{tag}@example.org"], "at": ago(days)},
+            )
         timer = (
             "INSERT INTO sla_monitor.timers (assignment_id, lead_id, rep_id, status, assigned_at, closed_at)"
             " VALUES (CAST(:id AS text), CAST(:id AS text), 'rep', :status, :at, :closed)"
@@ -151,6 +161,7 @@ async def left(db: AsyncEngine, tag: str) -> dict[str, set[str]]:
             ("router.callback_deliveries", "delivery_id"),
             ("router.callback_attempts", "delivery_id"),
             ("router.assignments", "assignment_id"),
+            ("router.lead_people", "assignment_id"),
             ("sla_monitor.timers", "assignment_id"),
             ("sla_monitor.escalations", "assignment_id"),
             ("feedback.leads", "lead_id"),
@@ -179,6 +190,7 @@ async def test_each_service_deletes_expired_rows_and_keeps_the_rest(
         "router.callback_deliveries": {"kept"},  # pending: never forgotten
         "router.callback_attempts": set(),  # went with their delivery
         "router.assignments": {"kept"},  # pending
+        "router.lead_people": {"kept"},  # of the pending assignment
         "sla_monitor.timers": {"kept"},  # open
         "sla_monitor.escalations": {"kept"},  # of an open timer
         "feedback.leads": {"kept"},

@@ -49,7 +49,8 @@ class World:
     mql_topic: str
 
     async def send(self, producer: AIOKafkaProducer, **fields: Any) -> str:
-        data = mql_data(**fields)
+        # each lead a person of its own: the same person again would be a re-engagement
+        data = mql_data(**{"email": f"{unique('pat')}@example.com", **fields})
         await producer.send_and_wait(self.mql_topic, structured_event(data), key=data["lead_id"].encode())
         return str(data["lead_id"])
 
@@ -167,6 +168,8 @@ def slack_id() -> str:
 
 def dm_for(world: World, user: str, assignment_id: str) -> Any:
     for call in world.slack.calls("chat.postMessage"):
+        if call.answered != 200:
+            continue
         if call.args.get("channel") == user and assignment_id in orjson.dumps(call.args).decode():
             return call
     return None

@@ -168,6 +168,10 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True), nullable=True),
+        # Refused by the broker for good (handoff_shared.set_aside): kept, not published, until
+        # an operator replays it.
+        Column("set_aside_at", DateTime(timezone=True), nullable=True),
+        Column("set_aside_reason", Text, nullable=True),
     )
     Index("outbox_unsent", table.c.id, postgresql_where=table.c.sent_at.is_(None))
     Index("outbox_sent_at", table.c.sent_at, postgresql_where=table.c.sent_at.is_not(None))

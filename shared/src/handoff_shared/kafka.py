@@ -85,7 +85,7 @@ async def start_client(
             await asyncio.wait_for(client.start(), timeout=timeout.total_seconds())
         except (TimeoutError, KafkaError, OSError) as exc:
             log.warning("kafka.start_failed", client=type(client).__name__, error=repr(exc), retry_in=backoff)
-            await _close_quietly(client)
+            await close_quietly(client)
             if stop is not None and stop.is_set():
                 raise
             await asyncio.sleep(backoff)
@@ -94,7 +94,7 @@ async def start_client(
         return client
 
 
-async def _close_quietly(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+async def close_quietly(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
     try:
         await asyncio.wait_for(client.stop(), timeout=5)
     except (TimeoutError, KafkaError, OSError) as exc:
@@ -292,11 +292,6 @@ def handler_error_message(exc: BaseException) -> str:
     statement) can quote the record's data, which the dead letter carries already."""
     first = next(iter(str(exc).splitlines()), "")
     return f"{type(exc).__name__}: {observability.hide_emails(first)[:500]}"
-
-
-def dead_letter_topic(topic: str, mql_created: str, mql_created_dlq: str) -> str:
-    """The dead-letter topic of a consumed topic: ``<topic>.dlq`` (the contract's for MQLs)."""
-    return mql_created_dlq if topic == mql_created else f"{topic}.dlq"
 
 
 def dead_letter(

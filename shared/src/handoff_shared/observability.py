@@ -122,6 +122,14 @@ BATCH_FAILURES = Counter(
 )
 OUTBOX_PUBLISHED = Counter("handoff_outbox_published_total", "Outbox rows published to Kafka", ["service"])
 OUTBOX_FAILURES = Counter("handoff_outbox_failures_total", "Outbox publish attempts that failed", ["service"])
+OUTBOX_SET_ASIDE = Counter(
+    "handoff_outbox_set_aside_total",
+    "Outbox rows the broker refused for good, set aside for an operator (handoff dlq)",
+    ["service", "topic"],
+)
+OUTBOX_SET_ASIDE_ROWS = Gauge(
+    "handoff_outbox_set_aside_rows", "Outbox rows set aside now, waiting for an operator", ["service"]
+)
 OUTBOX_PENDING = Gauge("handoff_outbox_pending", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "handoff_outbox_oldest_age_seconds",

@@ -5,13 +5,17 @@ Only one relay per service publishes at a time (a transaction-scoped advisory lo
 each lead's events reach Kafka in the order they were written. A relay that dies after
 publishing but before marking publishes the rows again: delivery is at least once, and
 every consumer is idempotent.
+
+A record the broker will never take (too large, a topic it does not have) never holds up
+the rows behind it: it is set aside in its table (set_aside.py), counted, and left for an
+operator; the rest of the batch is published once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -21,9 +25,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import Boolean, Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff_shared import cloudevents, observability, tracing
+from handoff_shared import cloudevents, observability, set_aside, tracing
 from handoff_shared.cloudevents import CloudEvent
-from handoff_shared.db import copy_rows
+from handoff_shared.db import copy_rows, one_of
 from handoff_shared.stopping import wait_or_stop
 
 log = structlog.get_logger(__name__)
@@ -62,6 +66,20 @@ async def add(session: AsyncSession, table: Table, messages: Sequence[OutboxMess
     await copy_rows(session, table, [message.row() for message in messages])
 
 
+Sent = tuple[tuple[str, int], list[Any], "asyncio.Future[Any]"]
+"""A batch handed to Kafka: its (topic, partition), its outbox rows, its acknowledgement."""
+
+
+@dataclass
+class _Outcome:
+    """What became of the rows of one round: ids sent, ids to send again, rows set aside."""
+
+    sent: list[int] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)
+    refused: list[tuple[Any, BaseException]] = field(default_factory=list)
+    error: BaseException | None = None  # the first failure that says nothing about the records
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in batches and marks them sent."""
 
@@ -75,8 +93,11 @@ class OutboxRelay:
         poll: timedelta = timedelta(milliseconds=200),
         retention: timedelta = timedelta(days=7),
         service: str = "handoff",
+        max_record_bytes: int = set_aside.BROKER_MAX_MESSAGE_BYTES,
     ) -> None:
         self._sessions = sessions
+        self._max_record_bytes = max_record_bytes
+        self._renew: Callable[[], Awaitable[Any]] | None = None
         self._table = table
         self._producer = producer
         self._batch_max = batch_max
@@ -89,9 +110,22 @@ class OutboxRelay:
         self._purged_at = 0.0
         self._claim: Any = None  # built on first use (the statement of ``_claim_statement``)
 
-    def attach(self, producer: Any) -> None:
-        """Publish through ``producer`` (started by the caller)."""
+    @property
+    def table(self) -> Table:
+        """The outbox table this relay publishes."""
+        return self._table
+
+    def attach(self, producer: Any, renew: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Publish through ``producer`` (started by the caller). ``renew`` replaces it with a new
+        one and answers it: an idempotent producer whose batch the broker refused numbers its
+        next batches of that partition wrongly (OutOfOrderSequenceNumber) for as long as it lives."""
         self._producer = producer
+        self._renew = renew
+
+    async def _renew_producer(self) -> None:
+        if self._renew is not None:
+            log.warning("outbox.producer_renewed")
+            self._producer = await self._renew()
 
     async def drain(self, timeout: float = 5.0) -> None:
         """On shutdown: publish what is committed, within ``timeout``, and give up quietly."""
@@ -127,23 +161,113 @@ class OutboxRelay:
                 self._wake.clear()
 
     async def publish_once(self) -> int:
-        """Publish one batch of unsent rows; answer how many were published."""
+        """Publish one batch of unsent rows; answer how many were published.
+
+        Rows Kafka acknowledged stay marked sent even when others of the batch failed, so a
+        retry never publishes them again. A row the broker refuses for good is set aside
+        (set_aside.py) and the others go on; after an outage (a failure that says nothing
+        about the records) the rows not acknowledged are retried, oldest first, and the
+        failure is raised once the acknowledged ones are marked.
+        """
         async with self._sessions() as session, session.begin():
             # Claim and mark in one statement (one round trip): the rows are marked sent in this
-            # transaction, which commits only once Kafka has acknowledged them all; a failed send
-            # rolls it back and they stay unsent. The lock is an uncorrelated subquery,
-            # evaluated once before the scan; not taken, no rows.
+            # transaction, and those Kafka did not take are unmarked before it commits. The lock
+            # is an uncorrelated subquery, evaluated once before the scan; not taken, no rows.
             rows = sorted((await session.execute(self._claim_statement())).all(), key=lambda row: row.id)
             if not rows:
                 return 0
             spans: list[Any] = []
             try:
-                await asyncio.gather(*await self._send_in_batches(rows, spans if tracing.ENABLED else None))
+                outcome = await self._publish(rows, spans if tracing.ENABLED else None)
             finally:
                 for span in spans:
                     span.end()
-        observability.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
-        return len(rows)
+            await self._record(session, outcome)
+        observability.OUTBOX_PUBLISHED.labels(self._service).inc(len(outcome.sent))
+        if outcome.error is not None:
+            raise outcome.error
+        return len(outcome.sent)
+
+    async def _record(self, session: AsyncSession, outcome: _Outcome) -> None:
+        """Unmark the rows Kafka did not take; set aside those it refused for good."""
+        table = self._table
+        if outcome.unsent:
+            unsent = one_of(table.c.id, outcome.unsent)
+            await session.execute(update(table).where(unsent).values(sent_at=None))
+        copies: list[dict[str, Any]] = []
+        for row, error in outcome.refused:
+            await session.execute(
+                update(table)
+                .where(table.c.id == row.id)
+                .values(sent_at=None, set_aside_at=func.now(), set_aside_reason=set_aside.reason_of(error))
+            )
+            observability.OUTBOX_SET_ASIDE.labels(self._service, row.topic).inc()
+            log.error("outbox.set_aside", row_id=row.id, topic=row.topic, error=type(error).__name__)
+            copy = set_aside.truncated_dead_letter(row, table.schema or "public", error)
+            if copy is not None:
+                copies.append(copy)
+        await copy_rows(session, table, copies)
+
+    async def _publish(self, rows: Sequence[Any], spans: list[Any] | None) -> _Outcome:
+        outcome = _Outcome()
+        partitions: dict[str, list[int]] = {}
+        known: list[Any] = []
+        for row in rows:
+            if row.topic not in partitions:
+                found = await self._partitions_of(row.topic)
+                if found is None:
+                    missing = set_aside.UnknownTopic(f"no topic {row.topic!r} on the broker")
+                    outcome.refused.append((row, missing))
+                    continue
+                partitions[row.topic] = found
+            known.append(row)
+        sends = await self._send_in_batches(known, partitions, spans)
+        results = await asyncio.gather(*(future for _, _, future in sends), return_exceptions=True)
+        if any(set_aside.spoils_producer(result) for result in results):
+            await self._renew_producer()
+        stalled: set[tuple[str, int]] = set()  # partitions with a failed batch: what follows waits
+        for (partition, batch_rows, _), result in zip(sends, results, strict=True):
+            if partition in stalled:
+                outcome.unsent += [row.id for row in batch_rows]  # published again after, in order
+            elif not isinstance(result, BaseException):
+                outcome.sent += [row.id for row in batch_rows]
+            elif set_aside.is_refused_for_good(result) and len(batch_rows) == 1:
+                outcome.refused.append((batch_rows[0], result))
+            elif set_aside.is_refused_for_good(result):
+                await self._one_by_one(batch_rows, partitions, outcome)
+            else:
+                stalled.add(partition)
+                outcome.unsent += [row.id for row in batch_rows]
+                outcome.error = outcome.error or result
+        return outcome
+
+    async def _one_by_one(
+        self, rows: Sequence[Any], partitions: dict[str, list[int]], outcome: _Outcome
+    ) -> None:
+        """A batch refused for good, sent again a record at a time: which records were it?"""
+        for index, row in enumerate(rows):
+            ((_, _, future),) = await self._send_in_batches([row], partitions)
+            (error,) = await asyncio.gather(future, return_exceptions=True)
+            if set_aside.spoils_producer(error):
+                await self._renew_producer()
+            if not isinstance(error, BaseException):
+                outcome.sent.append(row.id)
+            elif set_aside.is_refused_for_good(error):
+                outcome.refused.append((row, error))
+            else:
+                outcome.unsent += [later.id for later in rows[index:]]
+                outcome.error = outcome.error or error
+                return
+
+    async def _partitions_of(self, topic: str) -> list[int] | None:
+        """The partitions of ``topic``; None when the broker answers that it has no such topic
+        (raises while the broker is away)."""
+        client = self._producer.client
+        if client.cluster.partitions_for_topic(topic) is None:
+            metadata = await client.fetch_all_metadata()
+            if topic not in metadata.topics():
+                return None
+        return sorted(await self._producer.partitions_for(topic))
 
     def _claim_statement(self) -> Any:
         if self._claim is None:
@@ -153,7 +277,7 @@ class OutboxRelay:
             ).scalar_subquery()
             oldest = (
                 select(table.c.id)
-                .where(table.c.sent_at.is_(None), locked)
+                .where(table.c.sent_at.is_(None), table.c.set_aside_at.is_(None), locked)
                 .order_by(table.c.id)
                 .limit(self._batch_max)
                 .with_for_update(skip_locked=True)
@@ -167,50 +291,59 @@ class OutboxRelay:
         return self._claim
 
     async def _send_in_batches(
-        self, rows: Sequence[Any], spans: list[Any] | None = None
-    ) -> list[asyncio.Future[Any]]:
-        """Hand the rows to Kafka a record batch per partition, in row order.
+        self, rows: Sequence[Any], partitions: dict[str, list[int]], spans: list[Any] | None = None
+    ) -> list[Sent]:
+        """Hand the rows to Kafka a record batch per partition, in row order; answer each batch's
+        partition and rows beside the future Kafka's acknowledgement completes.
 
         Keyed records go to the partition the default partitioner gives (murmur2, as Java's),
         so they land where a plain ``send`` would put them; building batches directly costs a
         fraction of a ``send`` per record. With ``spans`` (tracing on), each traced row is
         published under a span of its own, which the caller ends once the batch is acknowledged.
         """
-        futures: list[asyncio.Future[Any]] = []
-        open_batches: dict[tuple[str, int], Any] = {}
-        partitions: dict[str, list[int]] = {}
+        sends: list[Sent] = []
+        open_batches: dict[tuple[str, int], tuple[Any, list[Any]]] = {}
         for row in rows:
-            if row.topic not in partitions:
-                partitions[row.topic] = sorted(await self._producer.partitions_for(row.topic))
             choices = partitions[row.topic]
-            partition = self._partitioner(row.key, choices, choices)
+            partition = (row.topic, self._partitioner(row.key, choices, choices))
             headers = [(name, base64.b64decode(raw)) for name, raw in row.headers]
             if spans is not None:
                 span = tracing.publishing(row.topic, headers)
                 if span is not None:
                     spans.append(span)
-            batch = open_batches.get((row.topic, partition))
-            if batch is None:
-                batch = open_batches[(row.topic, partition)] = self._producer.create_batch()
-            if batch.append(key=row.key, value=row.value, timestamp=None, headers=headers) is None:
-                batch.close()
-                futures.append(await self._producer.send_batch(batch, row.topic, partition=partition))
-                batch = open_batches[(row.topic, partition)] = self._producer.create_batch()
-                if batch.append(key=row.key, value=row.value, timestamp=None, headers=headers) is None:
-                    raise ValueError(f"outbox row {row.id} is larger than a record batch")
-        for (topic, partition), batch in open_batches.items():
+            entry = open_batches.get(partition)
+            record = {"key": row.key, "value": row.value, "timestamp": None, "headers": headers}
+            if entry is not None and entry[0].append(**record) is not None:
+                entry[1].append(row)
+                continue
+            if entry is not None:
+                sends.append(await self._send_batch(partition, *entry))
+            batch = self._producer.create_batch()
+            # An empty batch takes any one record, however large: the broker judges its size.
+            batch.append(**record)
+            open_batches[partition] = (batch, [row])
+        for partition, (batch, batch_rows) in open_batches.items():
             # Closed, the batch goes at once: the producer's linger is for records sent one by
             # one, and this batch holds everything there is to send.
-            batch.close()
-            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
-        return futures
+            sends.append(await self._send_batch(partition, batch, batch_rows))
+        return sends
+
+    async def _send_batch(self, partition: tuple[str, int], batch: Any, rows: list[Any]) -> Sent:
+        batch.close()
+        try:
+            if len(rows) == 1 and batch.size() > self._max_record_bytes:
+                # Refused here, not by the broker: a refused batch would spoil the producer.
+                raise set_aside.TooLarge(batch.size(), self._max_record_bytes)
+            future = await self._producer.send_batch(batch, partition[0], partition=partition[1])
+        except Exception as error:  # not even queued (metadata lost, say): the batch failed
+            future = asyncio.get_running_loop().create_future()
+            future.set_exception(error)
+        return partition, rows, future
 
     async def pending(self) -> int:
         """How many rows wait to be published."""
         async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count()).select_from(self._table).where(self._table.c.sent_at.is_(None))
-            )
+            count = await session.scalar(select(func.count()).select_from(self._table).where(*self._unsent()))
         return int(count or 0)
 
     async def backlog(self) -> tuple[int, float]:
@@ -221,10 +354,21 @@ class OutboxRelay:
                 await session.execute(
                     select(
                         func.count(), func.extract("epoch", func.now() - func.min(table.c.created_at))
-                    ).where(table.c.sent_at.is_(None))
+                    ).where(*self._unsent())
                 )
             ).one()
         return int(row[0] or 0), float(row[1] or 0.0)
+
+    async def set_aside_count(self) -> int:
+        """How many rows are set aside, waiting for an operator (``handoff dlq``)."""
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(self._table).where(self._table.c.set_aside_at.is_not(None))
+            )
+        return int(count or 0)
+
+    def _unsent(self) -> tuple[Any, ...]:
+        return (self._table.c.sent_at.is_(None), self._table.c.set_aside_at.is_(None))
 
     async def _purge_if_due(self) -> None:
         now = asyncio.get_running_loop().time()

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from handoff_shared import db, kafka, observability, retention
+from handoff_shared import db, kafka, observability, outbox, retention, topics
 from handoff_shared.kafka import BatchConsumer, BatchHandler
 from handoff_shared.outbox import OutboxMessage, OutboxRelay
 from handoff_shared.settings import ServiceSettings
@@ -45,6 +45,7 @@ class Runtime:
             poll=settings.outbox_poll,
             retention=settings.outbox_retention,
             service=settings.service_name,
+            max_record_bytes=settings.outbox_max_record_bytes,
         )
         self._workers: list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -95,9 +96,19 @@ class Runtime:
         return worker
 
     def dead_letter_topic(self, topic: str) -> str:
-        """Where undecodable records of ``topic`` go."""
-        return kafka.dead_letter_topic(
-            topic, self.settings.topic_mql_created, self.settings.topic_mql_created_dlq
+        """Where this service writes the records of ``topic`` it cannot read (topics.dead_letter_topic):
+        topics are known by their settings, whatever names the deployment gives them."""
+        settings = self.settings
+        defaults = {
+            getattr(settings, name): str(field.default)
+            for name, field in type(settings).model_fields.items()
+            if name.startswith("topic_")
+        }
+        return topics.dead_letter_topic(
+            topic,
+            settings.service_name,
+            owner=topics.dead_letter_owner(defaults.get(topic, topic)),
+            owners_topic=settings.topic_mql_created_dlq if topic == settings.topic_mql_created else None,
         )
 
     async def start(self) -> None:
@@ -125,12 +136,11 @@ class Runtime:
         return {"database": database, "kafka": broker}
 
     async def _send_dead_letter(self, message: OutboxMessage) -> None:
-        """Publish a dead letter now: the consumer commits the record's offset right after."""
-        if self.producer is None:
-            raise ConnectionError("the producer is not started yet")
-        await self.producer.send_and_wait(
-            message.topic, value=message.value, key=message.key, headers=list(message.headers)
-        )
+        """Write a dead letter to the outbox, committed before the consumer commits the record's
+        offset: the relay publishes it, or sets it aside if the broker will never take it."""
+        async with db.transaction(self.sessions) as session:
+            await outbox.add(session, self.relay.table, [message])
+        self.relay.wake()
 
     async def _supervise(self, name: str, work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         backoff = 0.5
@@ -154,11 +164,12 @@ class Runtime:
             pending, oldest = await self.relay.backlog()
             observability.OUTBOX_PENDING.labels(service).set(pending)
             observability.OUTBOX_OLDEST_AGE.labels(service).set(oldest)
+            observability.OUTBOX_SET_ASIDE_ROWS.labels(service).set(await self.relay.set_aside_count())
             await wait_or_stop(stop, every)
 
-    async def _run_relay(self, stop: asyncio.Event) -> None:
+    async def _start_producer(self, stop: asyncio.Event) -> AIOKafkaProducer:
         settings = self.settings
-        self.producer = await kafka.start_client(
+        return await kafka.start_client(
             lambda: kafka.make_producer(
                 settings.kafka_bootstrap,
                 client_id=f"{settings.service_name}-producer",
@@ -167,7 +178,18 @@ class Runtime:
             timeout=settings.kafka_start_timeout,
             stop=stop,
         )
-        self.relay.attach(self.producer)
+
+    async def _run_relay(self, stop: asyncio.Event) -> None:
+        self.producer = await self._start_producer(stop)
+
+        async def renew() -> AIOKafkaProducer:
+            """A new producer (a new producer id, sequence numbers from 0) for the relay."""
+            old, self.producer = self.producer, await self._start_producer(stop)
+            if old is not None:
+                await kafka.close_quietly(old)
+            return self.producer
+
+        self.relay.attach(self.producer, renew)
         try:
             await self.relay.run(stop)
             await self.relay.drain()

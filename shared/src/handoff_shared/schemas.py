@@ -27,7 +27,8 @@ KAFKA_BINDING_VERSION = "0.5.0"
 ASYNCAPI_FILE = "asyncapi.yaml"
 SCHEMAS_DIR = "schemas"
 
-# Topics this system reads, whose unreadable records go to ``<topic>.dlq`` (MQLs: the contract's DLQ).
+# Topics this system reads, whose unreadable records go to ``<topic>.dlq`` (MQLs: the contract's DLQ)
+# when the topic's first consumer refuses them, and to ``<topic>.<service>.dlq`` when another does.
 _DEAD_LETTERED = (
     topics.LEAD_ASSIGNED,
     topics.LEAD_ACCEPTED,
@@ -87,11 +88,18 @@ def asyncapi() -> dict[str, Any]:
         }
         operations.update(_operations(channel_id, topic, list(channel_messages)))
     channels["deadLetters"] = _dead_letters_channel()
+    channels["serviceDeadLetters"] = _service_dead_letters_channel()
     operations["servicesSendDeadLetters"] = {
         "action": "send",
         "channel": {"$ref": "#/channels/deadLetters"},
         "summary": "router, sla-monitor, feedback: records of their other topics that could not be read.",
         "messages": [{"$ref": "#/channels/deadLetters/messages/deadLetter"}],
+    }
+    operations["feedbackSendsDeadLetters"] = {
+        "action": "send",
+        "channel": {"$ref": "#/channels/serviceDeadLetters"},
+        "summary": "feedback: records of the topics it shares with another consumer that it could not read.",
+        "messages": [{"$ref": "#/channels/serviceDeadLetters/messages/deadLetter"}],
     }
     messages["deadLetter"] = _dead_letter_message()
     return {
@@ -209,6 +217,11 @@ def _key_binding(key: str) -> dict[str, Any]:
     }
 
 
+INTAKE_ERROR_CLASSES = ("not_records", "too_deep", "too_many_records", "mapping_failed", "invalid_data")
+"""Why intake dead-letters a delivery's record (``error.stage`` = ``intake``), beside the decoding
+classes of ``cloudevents`` (``not_json``, ``invalid_data``...)."""
+
+
 def _dead_letter_message() -> dict[str, Any]:
     text = {"type": "string"}
     return {
@@ -221,12 +234,26 @@ def _dead_letter_message() -> dict[str, Any]:
             "description": "The original record's headers are kept beside these.",
             "required": list(topics.DLQ_HEADER_NAMES),
             "properties": {
-                DLQ_HEADERS.error_class: {**text, "enum": list(cloudevents.ERROR_CLASSES)},
+                DLQ_HEADERS.error_class: {
+                    **text,
+                    "enum": list(dict.fromkeys((*cloudevents.ERROR_CLASSES, *INTAKE_ERROR_CLASSES))),
+                },
                 DLQ_HEADERS.error_message: {**text, "description": "What is wrong, naming fields."},
-                DLQ_HEADERS.error_stage: {**text, "description": "Where it failed, e.g. decode."},
+                DLQ_HEADERS.error_stage: {
+                    **text,
+                    "description": (
+                        "Where it failed: decode (a consumer could not read it), handle (it failed alone"
+                        " after its batch failed), or intake (it came over HTTP, POST /v1/intake/{source_id}"
+                        " or POST /v1/mqls, and the payload is the delivery's body)."
+                    ),
+                },
                 DLQ_HEADERS.original_topic: text,
-                DLQ_HEADERS.original_partition: {**text, "pattern": "^[0-9]+$"},
-                DLQ_HEADERS.original_offset: {**text, "pattern": "^[0-9]+$"},
+                DLQ_HEADERS.original_partition: {
+                    **text,
+                    "pattern": "^-?[0-9]+$",
+                    "description": "-1 at the intake stage: the record came over HTTP, not from a topic.",
+                },
+                DLQ_HEADERS.original_offset: {**text, "pattern": "^-?[0-9]+$"},
                 DLQ_HEADERS.error_service: {**text, "description": "The service whose consumer refused it."},
             },
         },
@@ -246,6 +273,27 @@ def _dead_letters_channel() -> dict[str, Any]:
         "parameters": {"topic": {"enum": list(_DEAD_LETTERED), "description": "The consumed topic."}},
         "messages": {"deadLetter": {"$ref": "#/components/messages/deadLetter"}},
     }
+
+
+def _service_dead_letters_channel() -> dict[str, Any]:
+    shared = [t.name for t in TOPICS if not t.is_dead_letter and len(set(t.consumers) & _SERVICES) > 1]
+    return {
+        "address": "{topic}.{service}" + topics.DLQ_SUFFIX,
+        "title": "<topic>.<service>.dlq",
+        "description": (
+            "Dead letters of a topic two services read, written by the one that is not its first"
+            " consumer: each dead-letter topic has one writer and holds each bad record once"
+            f" ({topics.MQL_CREATED_DLQ} is the router's alone)."
+        ),
+        "parameters": {
+            "topic": {"enum": shared, "description": "The consumed topic."},
+            "service": {"enum": ["feedback"], "description": "The service that refused the record."},
+        },
+        "messages": {"deadLetter": {"$ref": "#/components/messages/deadLetter"}},
+    }
+
+
+_SERVICES = {"router", "sla-monitor", "feedback"}
 
 
 def stale(docs: Path) -> list[str]:

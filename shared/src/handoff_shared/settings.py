@@ -92,6 +92,9 @@ class ServiceSettings(KafkaSettings):
     outbox_batch_max: int = Field(default=1000, ge=1, le=10_000)
     outbox_poll: Duration = timedelta(milliseconds=200)
     outbox_retention: Duration = timedelta(days=7)
+    # The largest record batch the broker takes (its message.max.bytes, or the topics'
+    # max.message.bytes if smaller): a larger outbox row is set aside without being sent.
+    outbox_max_record_bytes: int = Field(default=1_048_588, ge=1024)
     # Retention (handoff_shared.retention): how often expired rows are deleted, and how many
     # per transaction; each service's tables have their own ``*_retention`` settings.
     retention_interval: Duration = timedelta(minutes=5)

@@ -74,14 +74,15 @@ TOPICS: tuple[Topic, ...] = (
         "lead_id",
         (events.MQL_CREATED,),
         "A lead became marketing qualified.",
-        ("router",),
+        ("router", "feedback"),
     ),
     Topic(
         MQL_CREATED_DLQ,
         "router",
         "original key",
         (),
-        "MQL records that could not be read: the original bytes, unchanged, with the reason in headers.",
+        "MQL records that could not be read, and intake deliveries (HTTP) whose records could not become"
+        " mql.created (error.stage intake): the original bytes, unchanged, with the reason in headers.",
         ("operators",),
     ),
     Topic(
@@ -145,3 +146,30 @@ TOPICS: tuple[Topic, ...] = (
         ("feedback",),
     ),
 )
+
+
+def dead_letter_owner(topic: str) -> str | None:
+    """The service that writes ``<topic>.dlq`` (the contract's MQL DLQ for the MQL topic): the
+    topic's first consumer. None for a topic this table does not name."""
+    for known in TOPICS:
+        if known.name == topic and not known.is_dead_letter and known.consumers:
+            return known.consumers[0]
+    return None
+
+
+def dead_letter_topic(
+    topic: str, service: str, *, owner: str | None = None, owners_topic: str | None = None
+) -> str:
+    """Where ``service`` writes the records of ``topic`` it cannot read (CONTRACT §13).
+
+    The topic's owner (``owner``, by default its first consumer in ``TOPICS``) writes
+    ``owners_topic`` (by default the contract's MQL DLQ, or ``<topic>.dlq``); every other
+    service that reads the topic writes ``<topic>.<service>.dlq``. So each dead-letter topic
+    has one writer, and holds each bad record once.
+    """
+    owner = owner if owner is not None else dead_letter_owner(topic)
+    if owner is None or owner == service:
+        if owners_topic is not None:
+            return owners_topic
+        return MQL_CREATED_DLQ if topic == MQL_CREATED else f"{topic}{DLQ_SUFFIX}"
+    return f"{topic}.{service}{DLQ_SUFFIX}"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from handoff_router.callbacks.retries import (
+    RETRY_AFTER_LONGEST,
     Attempt,
     RetryPolicy,
     backoff_delay,
@@ -125,3 +126,40 @@ def test_a_2xx_is_delivered_whatever_came_before(status: int, attempts: int, jit
     assert next_step(Attempt(status), attempts, NOW, NOW + timedelta(days=9), jitter, POLICY).status == (
         "delivered"
     )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "99999999999999999999",
+        "9" * 400,
+        "٣٠",
+        "¹²",
+        "\uff13\uff10",  # fullwidth digits
+        "Tue, 24 Nov 99999 14:10:00 GMT",
+        "Mon, 01 Jan 0001 00:00:00 GMT",
+    ],
+)
+def test_hostile_retry_after_never_raises_and_stays_bounded(header: str) -> None:
+    """Issue 22: a 503 with ``Retry-After: 99999999999999999999`` or a non-ASCII one broke the
+    record of a whole batch of tries (OverflowError, ValueError)."""
+    delay = retry_after_delay(header, NOW)
+    assert delay is None or timedelta(0) <= delay <= RETRY_AFTER_LONGEST
+    step = next_step(Attempt(503, retry_after=header), 1, NOW, NOW, 0.5, POLICY)
+    assert step.retry_at is not None
+    assert NOW < step.retry_at <= NOW + POLICY.max_delay
+
+
+def test_a_huge_retry_after_waits_the_longest_we_wait() -> None:
+    step = next_step(Attempt(503, retry_after="99999999999999999999"), 1, NOW, NOW, 0.0, POLICY)
+    assert step.retry_at == NOW + POLICY.max_delay
+
+
+def test_an_http_date_without_a_zone_is_read_as_gmt() -> None:
+    assert retry_after_delay("Tue, 24 Nov 2026 14:10:00 -0000", NOW) == timedelta(minutes=10)
+
+
+@given(st.text(max_size=80))
+def test_any_retry_after_text_is_read_without_raising(header: str) -> None:
+    delay = retry_after_delay(header, NOW)
+    assert delay is None or timedelta(0) <= delay <= RETRY_AFTER_LONGEST

@@ -75,3 +75,22 @@ def test_a_secret_never_shows_in_a_repr() -> None:
     secret = new_secret()
     assert secret.get_secret_value() not in repr(secret)
     assert secret.get_secret_value() not in str([secret])
+
+
+def test_the_secrets_key_rotates_a_new_key_seals_and_old_keys_still_open() -> None:
+    """Issue 22 item 9: HANDOFF_CALLBACK_SECRETS_KEY is a comma-separated list, the first current."""
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = SecretBox(SecretStr(old))
+    token = before.seal(SecretStr("whsec_old"))
+
+    during = SecretBox(SecretStr(f"{new}, {old}"))
+    assert during.open(token).get_secret_value() == "whsec_old"  # the old key still opens
+    assert not during.is_current(token)
+    resealed = during.reseal(token)
+    assert during.is_current(resealed)
+    assert during.is_current(during.seal(SecretStr("whsec_new")))  # the new key seals
+
+    after = SecretBox(SecretStr(new))  # the old key dropped once every secret is resealed
+    assert after.open(resealed).get_secret_value() == "whsec_old"
+    with pytest.raises(SecretsKeyMissing):
+        after.open(token)

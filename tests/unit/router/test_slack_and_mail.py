@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import orjson
 from handoff_router.mail.messages import assignment_email
 from handoff_router.slack.interactions import is_signed_by_slack, read_click
-from handoff_router.slack.messages import assignment_message, decided_message
+from handoff_router.slack.messages import assignment_message, decided_message, escalation_message
 
 # Slack's documented example (api.slack.com/authentication/verifying-requests-from-slack).
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -98,3 +98,13 @@ def test_the_assignment_email_has_text_and_html_and_the_inbox_link() -> None:
     assert "Mon 2 Mar 20:00 (Europe/Berlin)" in plain
     assert "&lt;b&gt;CTO&lt;/b&gt;" in html
     assert "href='http://r/inbox'" in html
+
+
+def test_an_escalation_and_a_parked_lead_reach_the_managers_channel_with_what_happened() -> None:
+    data = {"lead_id": "lead-1", "rep_id": "ana", "level": "escalate", "overdue_seconds": 600,
+            "summary": "parked: reassigned 2 time(s) for the SLA (limit 2)"}  # fmt: skip
+    call = escalation_message(data, "C024BE91L", "U123")
+    assert call["args"]["channel"] == "C024BE91L"
+    assert "<@U123>" in call["args"]["text"]
+    assert "10 min overdue" in call["args"]["text"]
+    assert "parked: reassigned 2 time(s)" in call["args"]["text"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiokafka import ConsumerRecord
 from handoff_shared.cloudevents import InvalidEvent
-from handoff_shared.kafka import dead_letter, dead_letter_topic, decode_batch
+from handoff_shared.kafka import dead_letter, decode_batch
+from handoff_shared.topics import dead_letter_topic
 
 
 def record(
@@ -51,14 +52,21 @@ def test_dead_letter_keeps_bytes_key_and_headers_and_adds_the_reason() -> None:
 
 
 def test_mql_dead_letters_go_to_the_contract_topic_and_others_beside_their_topic() -> None:
-    assert (
-        dead_letter_topic("lead.mql-created", "lead.mql-created", "lead.mql-created.dlq")
-        == "lead.mql-created.dlq"
-    )
-    assert (
-        dead_letter_topic("lead.escalated", "lead.mql-created", "lead.mql-created.dlq")
-        == "lead.escalated.dlq"
-    )
+    assert dead_letter_topic("lead.mql-created", "router") == "lead.mql-created.dlq"
+    assert dead_letter_topic("lead.escalated", "router") == "lead.escalated.dlq"
+    assert dead_letter_topic("lead.assigned", "sla-monitor") == "lead.assigned.dlq"
+    assert dead_letter_topic("lead.qualified", "feedback") == "lead.qualified.dlq"
+
+
+def test_a_service_that_does_not_own_a_topics_dead_letters_writes_its_own() -> None:
+    """CONTRACT §13: the router alone writes lead.mql-created.dlq."""
+    assert dead_letter_topic("lead.mql-created", "feedback") == "lead.mql-created.feedback.dlq"
+    assert dead_letter_topic("lead.assigned", "feedback") == "lead.assigned.feedback.dlq"
+    assert dead_letter_topic("lead.escalated", "feedback") == "lead.escalated.feedback.dlq"
+    renamed = dead_letter_topic("t.mql", "router", owner="router", owners_topic="t.mql.dead")
+    assert renamed == "t.mql.dead"
+    other = dead_letter_topic("t.mql", "feedback", owner="router", owners_topic="t.mql.dead")
+    assert other == "t.mql.feedback.dlq"
 
 
 def test_batch_with_garbage_splits_into_dead_letters_without_raising() -> None:

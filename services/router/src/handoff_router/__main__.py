@@ -12,7 +12,7 @@ from handoff_router.settings import RouterSettings
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in {"config", "preview", "simulate"}:
+    if args and args[0] in {"config", "preview", "simulate", "import"}:
         from handoff_router.cli import main as cli_main
 
         return cli_main(args)

@@ -21,6 +21,7 @@ from handoff_router.callbacks import endpoints as callback_endpoints
 from handoff_router.configs import endpoints as config_endpoints
 from handoff_router.errors import ERROR_STATUSES
 from handoff_router.escalations.consumer import escalation_handler
+from handoff_router.intake import feature as intake
 from handoff_router.queue import endpoints as queue_endpoints
 from handoff_router.reps import endpoints as rep_endpoints
 from handoff_router.settings import RouterSettings
@@ -59,6 +60,7 @@ def create_app(settings: RouterSettings) -> FastAPI:
         app.include_router(endpoints.router)
     channels = where_reps_work.install(app, runtime, router)
     router.deliveries.channels.update(channels.senders)  # Slack and e-mail go through the same worker
+    app.state.intake = intake.install(app, runtime, context)
 
     runtime.consume(
         settings.consumer_group, [settings.topic_mql_created], mql_handler(context, runtime.dead_letter_topic)

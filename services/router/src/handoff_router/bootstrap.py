@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.accounts.handlers import AccountMemory, remember_people
 from handoff_router.accounts.service import Accounts
+from handoff_router.assignments import repository as assignments_store
 from handoff_router.assignments import state as routing_state
 from handoff_router.assignments.draining import Drainer
 from handoff_router.assignments.reassignment import Reassignments
@@ -44,6 +45,7 @@ from handoff_router.facts import (
     LeadsReengaged,
     LeadsWaiting,
     OldestWaitingForCapacity,
+    OpenByAccount,
     RecallPeople,
     RepOffboarded,
     StoredSlaSetting,
@@ -119,6 +121,9 @@ def bootstrap(
     async def assignment_statuses(session: AsyncSession, question: AssignmentStatuses) -> Any:
         return assignments_table
 
+    async def open_by_account(session: AsyncSession, question: OpenByAccount) -> dict[str, int]:
+        return await assignments_store.open_by_account(session)
+
     async def stored_sla_setting(session: AsyncSession, question: StoredSlaSetting) -> int | None:
         return await configs_store.sla_setting(session, question.version, question.key)
 
@@ -140,6 +145,7 @@ def bootstrap(
     bus.answer(CurrentRoutingState, current_state)
     bus.answer(StoredSlaSetting, stored_sla_setting)
     bus.answer(AssignmentStatuses, assignment_statuses)
+    bus.answer(OpenByAccount, open_by_account)
     bus.answer(RecallPeople, memory.recall)
     bus.answer(CurrentAccountIndex, memory.index)
 

@@ -1,4 +1,5 @@
-"""``handoff-router config validate|apply FILE``, ``preview LEAD.json``, ``simulate LEADS``.
+"""``handoff-router config validate|apply FILE``, ``preview LEAD.json``, ``simulate LEADS``,
+``import FILE.csv [--mapping M] [--dry-run]``.
 
 ``config validate`` and ``simulate --offline`` run the routing core locally; the others call a
 running router at ``HANDOFF_ROUTER_URL`` with ``HANDOFF_ADMIN_TOKEN``.
@@ -7,14 +8,16 @@ running router at ``HANDOFF_ROUTER_URL`` with ``HANDOFF_ADMIN_TOKEN``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
+from tqdm import tqdm
 
 from handoff_router.configs.lead_files import LeadFileInvalid, read_leads
 from handoff_router.routing.config import ConfigInvalid, parse_config
@@ -60,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--candidate", type=Path, help="a candidate config to compare with")
     sim.add_argument("--offline", type=Path, metavar="CONFIG", help="simulate locally against this config")
     sim.set_defaults(run=_simulate)
+    imports = commands.add_parser("import", help="emit the MQLs of a CSV file (CONTRACT §10)")
+    imports.add_argument("file", type=Path, help="a CSV file with a header row")
+    imports.add_argument("--mapping", type=Path, help="YAML of field: column, or preset: hubspot|salesforce")
+    imports.add_argument("--dry-run", action="store_true", help="check every row, emit nothing")
+    imports.set_defaults(run=_import)
     return parser
 
 
@@ -120,3 +128,49 @@ def _simulate(args: argparse.Namespace) -> int:
         files["config"] = (args.candidate.name, args.candidate.read_bytes())
     with _client() as client:
         return _answer(client.post("/v1/route/simulate", files=files))
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Upload the file (a progress bar on a terminal) and print the import's report."""
+    size = args.file.stat().st_size
+    files: dict[str, Any] = {}
+    with (
+        args.file.open("rb") as raw,
+        tqdm(
+            total=size, unit="B", unit_scale=True, desc=args.file.name, disable=not sys.stderr.isatty()
+        ) as bar,
+    ):
+        files["file"] = (args.file.name, _Progress(raw, bar), "text/csv")
+        if args.mapping is not None:
+            files["mapping"] = (args.mapping.name, args.mapping.read_bytes(), "application/yaml")
+        with _client() as client:
+            client.timeout = httpx.Timeout(30, read=None)  # a million rows take minutes
+            response = client.post(
+                "/v1/mqls/import", files=files, params={"dry_run": str(args.dry_run).lower()}
+            )
+    return _answer(response)
+
+
+class _Progress(io.RawIOBase):
+    """A file read for upload that advances a progress bar as it is read."""
+
+    def __init__(self, raw: BinaryIO, bar: tqdm[Any]) -> None:
+        self._raw = raw
+        self._bar = bar
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._raw.read(size)
+        self._bar.update(len(chunk))
+        return chunk

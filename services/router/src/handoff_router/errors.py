@@ -18,6 +18,14 @@ from handoff_router.auth import AdminOnly, NotAuthenticated, RepOnly
 from handoff_router.callbacks.errors import DeliveryNotFound, SecretsNotConfigured, UnknownRecipient
 from handoff_router.configs.errors import InvalidConfig, InvalidLead, InvalidLeadFile, NoConfigYet, NotText
 from handoff_router.context import NoActiveConfig
+from handoff_router.intake.errors import (
+    BodyTooLarge,
+    InvalidImport,
+    KafkaNotReady,
+    NotAuthenticatedSource,
+    SecretsUnavailable,
+    UnknownSource,
+)
 from handoff_router.queue.errors import LeadNotQueued, NotParked
 from handoff_router.reps.errors import InvalidSuccessor, NotThatRep, UnknownRep
 from handoff_router.slack.errors import NotFromSlack, SlackNotConfigured
@@ -48,6 +56,12 @@ ERROR_STATUSES: ErrorStatuses = {
     SecretsNotConfigured: (503, "Callback secrets are not configured"),
     LeadNotQueued: (404, "Lead not in the queue"),
     NotParked: (409, "Lead not parked"),
+    UnknownSource: (404, "Unknown intake source"),
+    NotAuthenticatedSource: (401, "Delivery not authenticated"),
+    BodyTooLarge: (413, "Body too large"),
+    KafkaNotReady: (503, "Not connected to Kafka yet"),
+    SecretsUnavailable: (503, "Intake secrets are not configured"),
+    InvalidImport: (422, "Invalid import"),
     AccountNotFound: (404, "Account not found"),
     BookConflicts: (422, "Conflicting account book"),
     BookUnreadable: (422, "Unreadable account book"),

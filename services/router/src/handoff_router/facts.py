@@ -248,3 +248,9 @@ class CurrentAccountIndex(Question[AccountIndex]):
 class AssignmentStatuses(Question[Any]):
     """A selectable of every assignment's ``assignment_id``, ``lead_id``, ``rep_id``, ``status``
     and ``assigned_at``, to join with the asker's own tables in one statement."""
+
+
+@dataclass(frozen=True)
+class OpenByAccount(Question[dict[str, int]]):
+    """Each rep's undecided assignments that came to them by account (named account, owner,
+    cover, stickiness) rather than by a team's rotation."""

@@ -4,10 +4,11 @@ Alembic history), and the plumbing tables every feature writes: the outbox and p
 from __future__ import annotations
 
 from handoff_shared.db import outbox_table, processed_events_table
-from sqlalchemy import MetaData
+from sqlalchemy import Index, MetaData
 
 SCHEMA = "router"
 metadata = MetaData(schema=SCHEMA)
 
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)
+Index("processed_events_by_time", processed_events.c.processed_at)  # retention (retention.py)

@@ -8,7 +8,8 @@ traffic, each kept for its setting after it stops mattering.
   SDR tools hold the lead's data. Delivered and failed ones go after their retention; a
   pending delivery is never forgotten.
 - ``assignments``: decided ones (accepted, rejected, reassigned) after theirs; a pending
-  assignment stays whatever its age.
+  assignment stays whatever its age. ``lead_people`` (the person keys of each assignment:
+  e-mail and phone) go once their assignment has gone.
 """
 
 from __future__ import annotations
@@ -30,5 +31,11 @@ def rules(settings: RouterSettings) -> list[Rule]:
             "router.assignments",
             settings.assignments_retention,
             "x.status <> 'pending' AND x.decided_at < :cutoff",
+        ),
+        Rule(
+            "router.lead_people",
+            settings.assignments_retention,
+            "x.assigned_at < :cutoff AND NOT EXISTS"
+            " (SELECT 1 FROM router.assignments a WHERE a.assignment_id = x.assignment_id)",
         ),
     ]

@@ -40,6 +40,15 @@ class RouterSettings(ServiceSettings):
     callback_open_for: Duration = timedelta(seconds=30)
     callback_max_open_for: Duration = timedelta(minutes=10)
 
+    # Intake (CONTRACT §10, docs/intake.md): the public base URL the router is reached at behind a
+    # proxy (HubSpot signs the full URI it posted to), body limits, and how long a source's
+    # secret is kept in memory after it was read (a secret set on another replica takes effect
+    # within that time).
+    intake_public_url: str = ""  # e.g. https://handoff.example.com; empty: the request's own URL
+    intake_max_body: int = Field(default=2 * 1024 * 1024, ge=1024)
+    intake_import_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    intake_secret_cache: Duration = timedelta(seconds=5)
+
     @property
     def outbound_addresses(self) -> AddressPolicy:
         """The address rule of every outbound call (callbacks, calendar feeds, Slack, SMTP):

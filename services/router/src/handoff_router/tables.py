@@ -9,6 +9,7 @@ from handoff_router.assignments import tables as assignments
 from handoff_router.calendars import tables as calendars
 from handoff_router.callbacks import tables as callbacks
 from handoff_router.configs import tables as configs
+from handoff_router.intake import tables as intake
 from handoff_router.metadata import SCHEMA, metadata, outbox, processed_events
 from handoff_router.queue import tables as queue
 from handoff_router.reps import tables as reps
@@ -20,6 +21,7 @@ __all__ = [
     "calendars",
     "callbacks",
     "configs",
+    "intake",
     "metadata",
     "outbox",
     "processed_events",

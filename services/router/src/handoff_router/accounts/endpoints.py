@@ -4,7 +4,7 @@ account by id. Bodies are a JSON array, NDJSON (``application/x-ndjson``) or CSV
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from handoff_shared.edge import body_limit
@@ -12,6 +12,7 @@ from handoff_shared.http import problem_responses
 
 from handoff_router.accounts.book_files import Format
 from handoff_router.accounts.errors import BookUnreadable
+from handoff_router.accounts.schemas import AccountOut, ImportReportOut
 from handoff_router.accounts.service import MAX_IMPORT_BYTES, Accounts
 from handoff_router.auth import Admin
 
@@ -39,23 +40,23 @@ Mapping_ = Annotated[list[str] | None, Query(alias="map", description="field=col
 @router.put("/accounts", responses=_RESPONSES, openapi_extra=body_limit(MAX_IMPORT_BYTES))
 async def replace_book(
     _: Admin, request: Request, accounts: AccountsService, preset: Preset = None, map: Mapping_ = None
-) -> dict[str, Any]:
+) -> ImportReportOut:
     """Replace the book: valid rows become the book, invalid ones are listed with their line."""
     report = await accounts.load(
         request.stream(), _format(request), replace=True, preset=preset, mapping=_mapping(map)
     )
-    return report.to_dict()
+    return ImportReportOut.model_validate(report.to_dict())
 
 
 @router.patch("/accounts", responses=_RESPONSES, openapi_extra=body_limit(MAX_IMPORT_BYTES))
 async def upsert_accounts(
     _: Admin, request: Request, accounts: AccountsService, preset: Preset = None, map: Mapping_ = None
-) -> dict[str, Any]:
+) -> ImportReportOut:
     """Add or replace the accounts given; the rest of the book stays."""
     report = await accounts.load(
         request.stream(), _format(request), replace=False, preset=preset, mapping=_mapping(map)
     )
-    return report.to_dict()
+    return ImportReportOut.model_validate(report.to_dict())
 
 
 @router.get(
@@ -64,9 +65,9 @@ async def upsert_accounts(
         {401: "No token, or an unknown one", 403: "Not the admin token", 404: "No such account"}
     ),
 )
-async def get_account(_: Admin, account_id: str, accounts: AccountsService) -> dict[str, Any]:
+async def get_account(_: Admin, account_id: str, accounts: AccountsService) -> AccountOut:
     """One account of the book."""
-    return await accounts.get(account_id)
+    return AccountOut.model_validate(await accounts.get(account_id))
 
 
 def _format(request: Request) -> Format:

@@ -15,6 +15,7 @@ from handoff_shared.outbox import add as add_to_outbox
 from handoff_router.assignments.runs import LeadToRoute, RoutingRun, leads_in_hand, start_run
 from handoff_router.context import RouterContext
 from handoff_router.metadata import outbox, processed_events
+from handoff_router.routing.normalisation import normalise_mql
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,7 @@ async def route_mqls(
         in_hand = await leads_in_hand(context, session, [item.data.lead_id for item in fresh])
         to_route: list[LeadToRoute] = []
         for item in fresh:
-            lead = item.data.model_dump(mode="json", exclude_none=True)
+            lead = normalise_mql(item.data.model_dump(mode="json", exclude_none=True))
             if lead["lead_id"] in in_hand:
                 log.info("mql.duplicate_lead", event_id=item.event.id, lead_id=lead["lead_id"])
                 continue

@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from handoff_shared.db import one_of
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.assignments.tables import assignments
+from handoff_router.routing.engine import BY_ACCOUNT
 
 
 async def get(session: AsyncSession, assignment_id: str) -> Row[Any] | None:
@@ -146,3 +147,15 @@ async def recent_decided_statuses(
         query = query.where(assignments.c.decided_at > decided_after)
     rows = await session.scalars(query.order_by(assignments.c.decided_at.desc()).limit(limit))
     return list(rows)
+
+
+async def open_by_account(session: AsyncSession) -> dict[str, int]:
+    """Each rep's undecided assignments that came to them by account (named account, owner,
+    cover, stickiness) rather than by a team's rotation."""
+    statement = (
+        select(assignments.c.rep_id, func.count())
+        .where(assignments.c.status == "pending")
+        .where(assignments.c.explanation["matched_by"].astext.in_(sorted(BY_ACCOUNT)))
+        .group_by(assignments.c.rep_id)
+    )
+    return dict((await session.execute(statement)).tuples().all())

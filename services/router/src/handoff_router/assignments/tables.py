@@ -85,3 +85,5 @@ Index(
 )
 Index("assignments_by_rep_status", assignments.c.rep_id, assignments.c.status, assignments.c.assigned_at)
 Index("assignments_by_lead", assignments.c.lead_id)
+# Retention finds decided assignments by when they were decided (handoff_router/retention.py).
+Index("assignments_decided", assignments.c.decided_at, postgresql_where=assignments.c.status != "pending")

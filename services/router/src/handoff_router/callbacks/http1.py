@@ -12,7 +12,9 @@ proxies, no compression, no cookies, no HTTP/2.
 
 The caller bounds the whole call with a timeout; the connect is bounded on its own. A
 connection goes back to its pool only when its answer was read to the end and neither side
-asked to close it; one the server closed while idle is dropped before use.
+asked to close it; one the server closed while idle is dropped before use. An answer's body
+is read up to ``MAX_BODY_KEPT`` bytes and no further: a longer (or endless) one is cut there
+and its connection closed.
 """
 
 from __future__ import annotations
@@ -128,8 +130,11 @@ class Connection:
                         key, text = name.decode("latin-1"), value.decode("latin-1")
                         headers[key] = f"{headers[key]}, {text}" if key in headers else text
                 elif isinstance(event, h11.Data):
-                    if len(kept) < MAX_BODY_KEPT:
-                        kept += event.data[: MAX_BODY_KEPT - len(kept)]
+                    kept += event.data[: MAX_BODY_KEPT - len(kept)]
+                    if len(kept) >= MAX_BODY_KEPT:
+                        # Enough for the excerpt: the rest (maybe endless) is never read, and
+                        # the connection, its answer unfinished, is closed by the caller.
+                        return Answer(status, headers, bytes(kept)), False
                 elif isinstance(event, h11.EndOfMessage):
                     break
                 elif isinstance(event, h11.ConnectionClosed):

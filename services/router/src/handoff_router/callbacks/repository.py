@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.callbacks.circuit import Circuit, CircuitStatus
-from handoff_router.callbacks.signing import new_webhook_id
+from handoff_router.callbacks.signing import SecretBox, SecretsKeyMissing, new_webhook_id
 from handoff_router.callbacks.tables import (
     callback_attempts,
     callback_deliveries,
@@ -556,6 +556,24 @@ async def set_retry_window(session: AsyncSession, endpoint: str, window: timedel
         update(e).where(e.c.endpoint_id == endpoint).values(retry_window=window).returning(e.c.endpoint_id)
     )
     return result.first() is not None
+
+
+async def reseal_secrets(session: AsyncSession, box: SecretBox) -> tuple[int, int]:
+    """Seal again with the current key every stored secret sealed with an older one (after a
+    key rotation); answer how many were resealed and how many open with no configured key."""
+    s = callback_secrets
+    resealed = unreadable = 0
+    for row_id, sealed in (await session.execute(select(s.c.id, s.c.sealed))).all():
+        if box.is_current(sealed):
+            continue
+        try:
+            fresh = box.reseal(sealed)
+        except SecretsKeyMissing:
+            unreadable += 1
+            continue
+        await session.execute(update(s).where(s.c.id == row_id).values(sealed=fresh))
+        resealed += 1
+    return resealed, unreadable
 
 
 async def store_secret(

@@ -9,7 +9,7 @@ try lands on the window's end, and the failure after it marks the delivery ``fai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
@@ -65,20 +65,32 @@ def counts_against_endpoint(attempt: Attempt) -> bool:
     return verdict(attempt) == "retry" and attempt.status != 429
 
 
+RETRY_AFTER_LONGEST = timedelta(days=365)
+"""No ``Retry-After`` is read as longer than this (the policy's ``max_delay`` bounds it further)."""
+
+
 def retry_after_delay(header: str | None, now: datetime) -> timedelta | None:
-    """``Retry-After`` as a wait: delta-seconds or an HTTP date; None when absent or unreadable."""
+    """``Retry-After`` as a wait, read leniently: delta-seconds (ASCII digits, any number of
+    them: a huge one is ``RETRY_AFTER_LONGEST``) or an HTTP date (without a zone: GMT, as HTTP
+    dates are). None when absent or unreadable; never raises, whatever the endpoint sent."""
     if header is None:
         return None
     text = header.strip()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
+    if text.isascii() and text.isdigit():
+        longest = int(RETRY_AFTER_LONGEST.total_seconds())
+        return timedelta(seconds=longest if len(text) > 12 else min(int(text), longest))
+    if not text.isascii() or len(text) > 64:
+        return None
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
-        return None
-    return max(when - now, timedelta(0))
+        when = when.replace(tzinfo=UTC)
+    try:
+        return min(max(when - now, timedelta(0)), RETRY_AFTER_LONGEST)
+    except OverflowError:
+        return RETRY_AFTER_LONGEST
 
 
 def backoff_delay(attempt: int, jitter: float, policy: RetryPolicy) -> timedelta:

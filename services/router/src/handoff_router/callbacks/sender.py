@@ -29,6 +29,17 @@ from handoff_router.callbacks.retries import Attempt
 EXCERPT_CHARS = 500
 DNS_TTL_SECONDS = 30.0
 IDLE_POOL_SECONDS = 60.0
+_UNSAFE = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F], "\ufffd")
+
+
+def safe_text(text: str | None, limit: int = EXCERPT_CHARS) -> str | None:
+    """An answer's excerpt as text any column and JSON document takes: its first ``limit``
+    characters, control characters (NUL included) but tab and line breaks replaced by U+FFFD,
+    lone surrogates too."""
+    if text is None:
+        return None
+    cut = text[:limit].translate(_UNSAFE)
+    return cut.encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -150,21 +161,18 @@ class Sender:
         await self._sweep()
         pool = self._pool(url)
         pool.busy += 1
+        excerpt: str | None
         try:
             target = await self._target(url)
             if target.headers:
                 headers = {**headers, **target.headers}
             async with asyncio.timeout(self._total):
                 if pool.client is not None:
-                    response = await pool.client.post(
-                        target.url, content=body, headers=headers, extensions=target.extensions
-                    )
-                    status, retry_after = response.status_code, response.headers.get("retry-after")
-                    excerpt: str | None = response.text[:EXCERPT_CHARS]
+                    status, retry_after, excerpt = await self._post_traced(pool.client, target, headers, body)
                 else:
                     answer = await self._post(pool, target, headers, body)
                     status, retry_after = answer.status, answer.headers.get("retry-after")
-                    excerpt = answer.body.decode("utf-8", "replace")[:EXCERPT_CHARS]
+                    excerpt = answer.body.decode("utf-8", "replace")
             attempt = Attempt(status, retry_after=retry_after)
         except AddressRefused as exc:
             attempt, excerpt = Attempt(None, error="address_refused"), str(exc)
@@ -182,7 +190,27 @@ class Sender:
             attempt, excerpt = Attempt(None, error="readerror"), str(exc)[:EXCERPT_CHARS]
         finally:
             pool.busy -= 1
-        return Sent(attempt, (time.perf_counter() - started) * 1000, excerpt)
+        return Sent(attempt, (time.perf_counter() - started) * 1000, safe_text(excerpt))
+
+    @staticmethod
+    async def _post_traced(
+        client: httpx.AsyncClient, target: _Target, headers: dict[str, str], body: bytes
+    ) -> tuple[int, str | None, str]:
+        """One POST through httpx (tracing on): the answer's body is read up to
+        ``http1.MAX_BODY_KEPT`` bytes, never whole (an endless answer is cut, its connection closed)."""
+        request = client.build_request(
+            "POST", target.url, content=body, headers=headers, extensions=target.extensions
+        )
+        response = await client.send(request, stream=True)
+        kept = bytearray()
+        try:
+            async for chunk in response.aiter_raw():
+                kept += chunk[: http1.MAX_BODY_KEPT - len(kept)]
+                if len(kept) >= http1.MAX_BODY_KEPT:
+                    break
+        finally:
+            await response.aclose()
+        return response.status_code, response.headers.get("retry-after"), kept.decode("utf-8", "replace")
 
     async def _post(self, pool: _Pool, target: _Target, headers: dict[str, str], body: bytes) -> http1.Answer:
         """One POST on a kept-alive connection of the URL's pool (a new one when none is idle)."""

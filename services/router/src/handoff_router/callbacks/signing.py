@@ -15,16 +15,14 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 from standardwebhooks import Webhook
 
+from handoff_router.sealed_secrets import SecretBox as SecretBox  # re-exported
+from handoff_router.sealed_secrets import SecretsKeyMissing as SecretsKeyMissing  # re-exported
+
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
-
-
-class SecretsKeyMissing(RuntimeError):
-    """No ``HANDOFF_CALLBACK_SECRETS_KEY``: secrets can be neither issued nor used."""
 
 
 def new_secret() -> SecretStr:
@@ -60,34 +58,3 @@ def signed_headers(
         "webhook-signature": signature_header(signing_secrets, webhook_id, timestamp, body),
         "content-type": "application/cloudevents+json",
     }
-
-
-class SecretBox:
-    """Encrypts secrets for the database and decrypts them to sign (Fernet: AES-CBC + HMAC)."""
-
-    def __init__(self, key: SecretStr) -> None:
-        raw = key.get_secret_value()
-        self._fernet = Fernet(raw.encode()) if raw else None
-
-    @property
-    def is_configured(self) -> bool:
-        """False when no key was set: issuing secrets is refused, deliveries wait."""
-        return self._fernet is not None
-
-    def seal(self, secret: SecretStr) -> bytes:
-        """The secret as stored: a Fernet token."""
-        return self._key().encrypt(secret.get_secret_value().encode())
-
-    def open(self, token: bytes) -> SecretStr:
-        """The secret back from its stored token."""
-        try:
-            return SecretStr(self._key().decrypt(token).decode())
-        except InvalidToken:
-            raise SecretsKeyMissing(
-                "a stored callback secret does not open with the configured key"
-            ) from None
-
-    def _key(self) -> Fernet:
-        if self._fernet is None:
-            raise SecretsKeyMissing("HANDOFF_CALLBACK_SECRETS_KEY is not set")
-        return self._fernet

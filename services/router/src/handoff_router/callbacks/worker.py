@@ -251,10 +251,7 @@ class DeliveryWorker:
             while not self._results.empty() and len(batch) < RECORD_BATCH:
                 batch.append(self._results.get_nowait())
             try:
-                closed = await self._record(batch)
-            except Exception as exc:  # the leases bring these deliveries back
-                log.exception("callback.record_failed", tries=len(batch), error=type(exc).__name__)
-                continue
+                closed = await self._record_each_once(batch)
             finally:
                 self._release([item for item, _ in batch])
             if self._backlog or closed:
@@ -264,6 +261,29 @@ class DeliveryWorker:
                 log.info("callback.circuit_closed", endpoint=endpoint)
             if closed:
                 await self.on_circuit_closed()
+
+    async def _record_each_once(self, batch: list[tuple[repository.Claimed, Sent]]) -> list[str]:
+        """Record the batch; if that fails, each try alone, so an odd answer never costs its
+        neighbours their record (unrecorded, a try is sent again when its lease runs out: a
+        duplicate for an endpoint that did answer). A try that cannot be recorded even alone
+        is recorded without what its endpoint sent (the excerpt, ``Retry-After``)."""
+        try:
+            return await self._record(batch)
+        except Exception as exc:
+            log.exception("callback.record_failed", tries=len(batch), error=type(exc).__name__)
+            if len(batch) == 1 and not _has_answer_details(batch[0][1]):
+                return []  # the database is the trouble: the lease brings the delivery back
+        closed: list[str] = []
+        for item, sent in batch:
+            for attempt in (sent, _without_answer_details(sent)):
+                try:
+                    closed += await self._record([(item, attempt)])
+                    break
+                except Exception as exc:
+                    log.warning(
+                        "callback.record_alone_failed", delivery_id=item.delivery_id, error=type(exc).__name__
+                    )
+        return closed
 
     async def _record(self, batch: list[tuple[repository.Claimed, Sent]]) -> list[str]:
         """Record the tries, move deliveries and circuits on; answer the circuits this closed."""
@@ -324,10 +344,25 @@ class DeliveryWorker:
                         )
                         if expired:
                             log.warning("callback.deliveries_expired", count=expired)
+                        if self.box.is_configured:
+                            resealed, unreadable = await repository.reseal_secrets(session, self.box)
+                            if resealed or unreadable:
+                                log.warning(
+                                    "callback.secrets_resealed", count=resealed, unreadable=unreadable
+                                )
             except Exception as exc:  # gauges are best effort; the next round tries again
                 log.warning("callback.stats_failed", error=type(exc).__name__)
             since_expiry += STATS_EVERY
             await wait_or_stop(stop, STATS_EVERY)
+
+
+def _has_answer_details(sent: Sent) -> bool:
+    return sent.excerpt is not None or sent.attempt.retry_after is not None
+
+
+def _without_answer_details(sent: Sent) -> Sent:
+    """The try as recorded when what the endpoint sent cannot be: its status or error only."""
+    return Sent(replace(sent.attempt, retry_after=None), sent.latency_ms, None)
 
 
 def _next_circuit(

@@ -33,6 +33,7 @@ class RepLoadOut(BaseModel):
     unavailable_until: AwareDatetime | None
     unavailable_reason: str | None = None  # sla_auto_paused when the router paused the rep
     open: int
+    open_by_account: int = 0  # of ``open``: given by account (named account, owner, cover, stickiness)
     max_open: int | None
     assigned_today: int
     max_per_day: int | None

@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from handoff_router.context import ConfigVersion, NoActiveConfig, RouterContext
-from handoff_router.facts import AvailabilitySet, CurrentRoutingState, RepLoadFields, RepOffboarded
+from handoff_router.facts import (
+    AvailabilitySet,
+    CurrentRoutingState,
+    OpenByAccount,
+    RepLoadFields,
+    RepOffboarded,
+)
 from handoff_router.reps import repository
 from handoff_router.reps.errors import InvalidSuccessor, NotThatRep, UnknownRep
 from handoff_router.reps.tokens import new_token, token_digest
@@ -53,6 +59,7 @@ class Reps:
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
             state = await self.context.bus.ask(session, CurrentRoutingState())
+            by_account = await self.context.bus.ask(session, OpenByAccount())
         if active is None:
             return []
         now = self.context.clock()
@@ -78,6 +85,8 @@ class Reps:
                     if availability and not is_available(availability, now)
                     else None,
                     "open": load.open if load else 0,
+                    # CONTRACT §11: leads given by account are counted apart from the rotation's
+                    "open_by_account": by_account.get(rep.id, 0),
                     "max_open": rep.max_open,
                     "assigned_today": load.today if load else 0,
                     "max_per_day": rep.max_per_day,

@@ -6,7 +6,8 @@ finds, shape (the model) and cross-references (``references``) alike, each with 
 managers, ``working_hours_only`` and ``sla.business_hours`` on teams, ``team`` on
 accounts, ``rejection_reasons`` and ``disqualification_reasons`` (CONTRACT §9) at the top,
 ``holidays`` and ``ladder`` in a team's ``sla``; ``alerts`` (CONTRACT §9: acceptance alert
-thresholds, passed on to the feedback service in ``routing.config_applied``).
+thresholds, passed on to the feedback service in ``routing.config_applied``); ``intake``
+(CONTRACT §10: ``intake_sources``).
 
 ``sla.holidays`` (and a team's) names country holiday calendars (``US``, ``DE-BY``) whose
 public holidays close business hours; ``sla.max_reassignments`` (default 2) bounds the SLA
@@ -30,6 +31,7 @@ from handoff_shared.durations import parse_duration
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from handoff_router.routing.config_text import read_config_text
+from handoff_router.routing.intake_sources import IntakePolicy, IntakeSource
 from handoff_router.routing.problems import ConfigInvalid as ConfigInvalid  # re-exported
 from handoff_router.routing.problems import Problem as Problem  # re-exported
 from handoff_router.routing.references import cross_reference_problems
@@ -361,6 +363,12 @@ class RoutingConfig(Model):
     matching: Matching | None = None  # None (absent): the defaults
     # None (absent) means the defaults, and the stored form of a config without it is unchanged.
     alerts: AlertPolicy | None = None
+    intake: IntakePolicy | None = None  # CONTRACT §10: sources MQLs may be POSTed from
+
+    @property
+    def intake_sources(self) -> list[IntakeSource]:
+        """``intake.sources``, empty when the config declares none."""
+        return self.intake.sources if self.intake is not None else []
 
     @property
     def matching_policy(self) -> Matching:
@@ -560,6 +568,8 @@ _KNOWN_KEYS = sorted(
             Matching,
             CallbackPolicy,
             RoutingConfig,
+            IntakePolicy,
+            IntakeSource,
         )
         for name in model.model_fields
     }

@@ -145,6 +145,8 @@ def escalation_message(
     overdue = float(data.get("overdue_seconds") or 0)
     late = f"{overdue / 60:.0f} min overdue" if overdue > 0 else "not yet due"
     text = f"Lead {_escape(data.get('lead_id'))} assigned to {who}: {level} ({late})"
+    if data.get("summary"):  # the router's notice of a lead parked or a rep paused says what it did
+        text += f"\n{_escape(data['summary'])}"
     return {
         "method": "chat.postMessage",
         "args": {
