@@ -12,9 +12,14 @@ async def add_token(session: AsyncSession, digest: str, rep_id: str) -> None:
     await session.execute(insert(rep_tokens).values(token_sha256=digest, rep_id=rep_id))
 
 
-async def rep_of_token(session: AsyncSession, digest: str) -> str | None:
-    """The rep a token digest belongs to, or None."""
-    return await session.scalar(select(rep_tokens.c.rep_id).where(rep_tokens.c.token_sha256 == digest))
+async def rep_of_token(
+    session: AsyncSession, digest: str, issued_after: datetime | None = None
+) -> str | None:
+    """The rep a token digest belongs to (one issued after ``issued_after``, when given), or None."""
+    query = select(rep_tokens.c.rep_id).where(rep_tokens.c.token_sha256 == digest)
+    if issued_after is not None:
+        query = query.where(rep_tokens.c.created_at > issued_after)
+    return await session.scalar(query)
 
 
 async def revoke_tokens(session: AsyncSession, rep_id: str) -> int:

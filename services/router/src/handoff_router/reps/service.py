@@ -28,9 +28,24 @@ class Reps:
     context: RouterContext
 
     async def authenticate(self, token: str) -> str | None:
-        """The rep a token belongs to, or None for an unknown or revoked one."""
+        """The rep a token belongs to, or None: an unknown, revoked or expired token
+        (``HANDOFF_REP_TOKEN_TTL``), or one of a rep who is inactive or no longer in the
+        active config."""
+        ttl = self.context.settings.rep_token_ttl
+        issued_after = self.context.clock() - ttl if ttl is not None else None
         async with self.context.sessions() as session:
-            return await repository.rep_of_token(session, token_digest(token))
+            rep_id = await repository.rep_of_token(session, token_digest(token), issued_after)
+            if rep_id is None:
+                return None
+            active = await self.context.configs.active(session)
+        rep = next((rep for rep in active.config.reps if rep.id == rep_id), None) if active else None
+        return rep_id if rep is not None and rep.active else None
+
+    async def revoke_tokens(self, rep_id: str) -> int:
+        """Every token of ``rep_id`` stops working at once (also of a rep no longer in the
+        config); answers how many there were. Offboarding revokes them the same way."""
+        async with self.context.transaction() as session:
+            return await repository.revoke_tokens(session, rep_id)
 
     async def issue_token(self, rep_id: str) -> str:
         """A new token for ``rep_id``; only its digest is kept, so it is shown once."""
