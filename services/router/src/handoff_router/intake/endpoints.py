@@ -26,10 +26,6 @@ from handoff_router.intake.service import Intake
 router = APIRouter(prefix="/v1", tags=["intake"])
 ADMIN_ONLY = {401: "No token, or an unknown one", 403: "Not the admin token"}
 MAPPING_LIMIT = 1024 * 1024
-# The edge's limits for these endpoints (handoff_shared.edge): the largest the settings allow by
-# default; HANDOFF_INTAKE_MAX_BODY and HANDOFF_INTAKE_IMPORT_MAX_BYTES may only lower them.
-INTAKE_BODY_LIMIT = 2 * 1024 * 1024
-IMPORT_BODY_LIMIT = 1024 * 1024 * 1024
 
 
 def get_intake(request: Request) -> Intake:
@@ -84,7 +80,7 @@ class ImportAnswer(BaseModel):
     ),
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
-        **body_limit(INTAKE_BODY_LIMIT),
+        **body_limit(None),  # HANDOFF_INTAKE_MAX_BODY, read_capped
     },
 )
 async def deliver(source_id: str, request: Request, intake: IntakeService) -> JSONResponse:
@@ -130,6 +126,7 @@ async def issue_secret(source_id: str, _: Admin, intake: IntakeService) -> Secre
         }
     ),
     openapi_extra={
+        **body_limit(None),  # the endpoint caps its body by a setting
         "requestBody": {
             "required": True,
             "content": {
@@ -137,7 +134,6 @@ async def issue_secret(source_id: str, _: Admin, intake: IntakeService) -> Secre
                 for kind in ("application/json", "application/x-ndjson", "application/cloudevents+json")
             },
         },
-        **body_limit(INTAKE_BODY_LIMIT),
     },
 )
 async def post_mqls(request: Request, _: Admin, intake: IntakeService) -> JSONResponse:
@@ -154,6 +150,7 @@ async def post_mqls(request: Request, _: Admin, intake: IntakeService) -> JSONRe
         {**ADMIN_ONLY, 413: "File over the limit", 422: "Wrong header or delimiter, or a bad mapping"}
     ),
     openapi_extra={
+        **body_limit(None),  # the endpoint caps its body by a setting
         "requestBody": {
             "required": True,
             "content": {
@@ -169,7 +166,6 @@ async def post_mqls(request: Request, _: Admin, intake: IntakeService) -> JSONRe
                 }
             },
         },
-        **body_limit(IMPORT_BODY_LIMIT),
     },
 )
 async def import_mqls(request: Request, _: Admin, intake: IntakeService, dry_run: bool = False) -> Any:
