@@ -33,6 +33,7 @@ import orjson
 import yaml
 from _stack import arguments, percentile, stack_env, write_report
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from handoff_shared.kafka import partitions_of
 from routing_throughput import bench_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,6 +181,8 @@ async def main() -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=env["HANDOFF_KAFKA_BOOTSTRAP"])
     await admin.start()
     await admin.create_topics([NewTopic(topic, 3, 1), NewTopic(f"{topic}.dlq", 1, 1)])
+    for name in (topic, f"{topic}.dlq"):  # every partition has a leader before the first request
+        await partitions_of(env["HANDOFF_KAFKA_BOOTSTRAP"], name, timeout=120)
     source = f"bench-{tag}"
     config = {**bench_config(tag), "intake": {"sources": [{"id": source, "preset": "generic"}]}}
     authorization = {"Authorization": f"Bearer {env['HANDOFF_ADMIN_TOKEN']}"}

@@ -355,5 +355,5 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     if args.quick:  # three runs still: the figures are the medians
-        args.leads = min(args.leads, 2_000)
+        args.leads = min(args.leads, 1_000)
     asyncio.run(main(args.leads, args.runs, args.report))

@@ -36,9 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _stack import stack_env  # noqa: E402
 from handoff_router import tables  # noqa: E402
 from handoff_router.assignments.consumer import route_mqls  # noqa: E402
-from handoff_router.configs.repository import ConfigCache  # noqa: E402
-from handoff_router.configs.service import RoutingConfigs  # noqa: E402
-from handoff_router.context import RouterContext  # noqa: E402
+from handoff_router.bootstrap import bootstrap  # noqa: E402
 from handoff_router.settings import RouterSettings  # noqa: E402
 from handoff_shared import db, events, kafka, topics  # noqa: E402
 from handoff_shared.outbox import OutboxRelay  # noqa: E402
@@ -71,9 +69,10 @@ async def main(leads: int, batch: int, runs: int) -> None:
         timeout=settings.kafka_start_timeout,
     )
     relay = OutboxRelay(sessions, tables.outbox, producer, batch_max=settings.outbox_batch_max)
-    context = RouterContext(settings=settings, sessions=sessions, configs=ConfigCache(), relay=relay)
+    router = bootstrap(settings, sessions, relay)
+    context = router.context
     tag = uuid.uuid4().hex[:8]
-    await RoutingConfigs(context).put(bench_config_text(tag))
+    await router.configs.put(bench_config_text(tag))
 
     def dead_letter_topic(topic: str) -> str:
         return topics.dead_letter_topic(topic, "router", owners_topic=settings.topic_mql_created_dlq)

@@ -40,3 +40,17 @@ def test_validation_refuses_unknown_fields_and_wrong_types() -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlays_set_a_namespace_on_every_namespaced_object(overlay: str) -> None:
     assert all(obj["metadata"].get("namespace") for obj in render(overlay))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_has_an_admin_token_of_its_own(overlay: str) -> None:
+    """A token read from one service's pods cannot administer another service."""
+    secrets: dict[str, set[str]] = {}
+    for deployment in by_kind(render(overlay), "Deployment"):
+        service = deployment["metadata"]["labels"]["app.kubernetes.io/name"].removeprefix("handoff-")
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            for variable in container.get("env", []):
+                if variable["name"] == "HANDOFF_ADMIN_TOKEN":
+                    secrets.setdefault(service, set()).add(variable["valueFrom"]["secretKeyRef"]["name"])
+    assert set(secrets) == {"router", "sla-monitor", "feedback"}
+    assert secrets == {service: {f"handoff-{service}-admin"} for service in secrets}

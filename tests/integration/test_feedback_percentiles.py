@@ -8,8 +8,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from handoff_feedback.aggregates import repository as aggregates
-from handoff_feedback.aggregates.repository import WindowKey
+from handoff_feedback import aggregates
+from handoff_feedback.aggregates import WindowKey
 from handoff_feedback.outcomes.segments import DIMENSIONS, segment_key
 from handoff_feedback.outcomes.tally import Delta, Sample, percentile
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession

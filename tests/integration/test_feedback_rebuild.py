@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
-from handoff_feedback.ingest.service import REBUILD_LOCK
+from handoff_feedback.tables import REBUILD_LOCK
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 

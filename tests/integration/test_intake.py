@@ -5,11 +5,14 @@ input is answered clearly and never with a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import os
 import re
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -341,3 +344,18 @@ async def test_a_csv_with_a_wrong_delimiter_is_refused_saying_what_was_expected(
     )
     assert response.status_code == 422
     assert "comma-separated" in response.json()["detail"]
+
+
+async def test_the_import_cli_reports_a_dry_run(stack: Stack, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text(f"email,first_name,country\n{unique('a')}@acme.io,A,Germany\nnot-an-email,B,FR\n")
+    env = {**os.environ, "HANDOFF_ROUTER_URL": stack.router_url, "HANDOFF_ADMIN_TOKEN": stack.admin_token}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "handoff_router", "import", str(path), "--dry-run",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    output, errors = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, errors.decode()
+    report = json.loads(output)
+    assert (report["rows"], report["accepted"]) == (2, 1)
+    assert report["refused"] == [{"line": 3, "problems": ["data.email: Value error, not an email address"]}]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +32,14 @@ Authenticate = Callable[[Any, str], Awaitable[object | None]]
 """``(app, token)``: whom the token names (anything but None), or None when it names nobody."""
 
 
-def body_limit(limit: int) -> dict[str, Any]:
+OWN_LIMIT = "set by the endpoint"
+
+
+def body_limit(limit: int | None) -> dict[str, Any]:
     """``openapi_extra`` for an endpoint whose bodies may be larger (or must be smaller) than
-    the service's limit; the document shows it as ``x-body-limit``."""
-    return {BODY_LIMIT: limit}
+    the service's limit; the document shows it as ``x-body-limit``. None: the endpoint caps
+    its body itself, by a setting (the edge still checks credentials first)."""
+    return {BODY_LIMIT: OWN_LIMIT if limit is None else limit}
 
 
 class BodyTooLarge(HTTPException):
@@ -63,7 +68,8 @@ def endpoints(document: Mapping[str, Any], max_body: int) -> list[_Endpoint]:
         pattern, _, _ = compile_path(path)
         for method, operation in item.items():
             if isinstance(operation, dict) and "responses" in operation:
-                limit = int(operation.get(BODY_LIMIT, max_body))
+                declared = operation.get(BODY_LIMIT, max_body)
+                limit = sys.maxsize if declared == OWN_LIMIT else int(declared)
                 found.append(_Endpoint(method.upper(), pattern, bool(operation.get("security")), limit))
     return found
 

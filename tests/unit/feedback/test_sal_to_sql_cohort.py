@@ -11,7 +11,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from handoff_feedback.aggregates.repository import WindowKey
+from handoff_feedback.aggregates import WindowKey
 from handoff_feedback.outcomes.facts import Fact, LeadState, Qualification, Qualified, apply_all
 from handoff_feedback.outcomes.signals import Counts, SignalPolicy, signals_of
 from handoff_feedback.outcomes.tally import contributions, tally_of

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # timed figures live in bench/, not here
 @given(
     weights=st.lists(st.integers(1, 6), min_size=2, max_size=5),
     before=st.lists(st.lists(st.booleans(), min_size=5, max_size=5), max_size=30),
@@ -63,7 +63,7 @@ def _team_with_calendars() -> RoutingConfig:
     )
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(away_leads=st.integers(1, 200), after=st.integers(1, 30))
 def test_a_rep_back_from_a_calendar_absence_is_not_flooded(away_leads: int, after: int) -> None:
     config = _team_with_calendars()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from handoff_router.escalations.event_views import Escalation
-from handoff_router.escalations.notices import MAX_REASSIGNMENTS, manager_notice, notice_id
+from handoff_router.assignments.notices import MAX_REASSIGNMENTS, manager_notice, notice_id
+from handoff_router.event_views import Escalation
 from handoff_router.routing.engine import SLA_AUTO_PAUSED
 from handoff_shared import cloudevents, events
 from handoff_shared.event_views import view_of

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import pytest
 from handoff_feedback.ingest import event_views as feedback_views
-from handoff_router.escalations import event_views as router_views
+from handoff_router import event_views as router_views
 from handoff_shared import cloudevents, events
 from handoff_shared.cloudevents import STRUCTURED, InvalidEvent
 from handoff_shared.event_views import read, read_fast

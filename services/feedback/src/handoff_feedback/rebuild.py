@@ -33,8 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handoff_feedback import tables
 from handoff_feedback.app import lifecycle_topics
-from handoff_feedback.ingest.service import REBUILD_LOCK, Ingest
+from handoff_feedback.ingest.service import Ingest
 from handoff_feedback.settings import Settings
+from handoff_feedback.tables import REBUILD_LOCK
 
 log = structlog.get_logger(__name__)
 FRESH = ("leads", "aggregates", "accept_samples", "changed_windows")

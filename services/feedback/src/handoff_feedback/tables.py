@@ -115,3 +115,6 @@ routing_configs = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("version", "sha256"),
 )
+
+# The advisory lock between a rebuild (held exclusively) and the live batches and snapshots (shared).
+REBUILD_LOCK = 0x68616E646F6666  # "handoff"

@@ -1,34 +1,35 @@
-"""The router's app factory: wiring only. Each feature owns its endpoints, its use cases, its
-consumers and background work; this says which run in the process and hands them the context."""
+"""The router's app factory: the composition root (``bootstrap.py``) builds and wires the
+features; this puts their endpoints into FastAPI and their consumers and background work into
+the runtime."""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
+from handoff_shared.runtime import Runtime
 from handoff_shared.service import create_service
+from handoff_shared.wakeup import Wakeup
 
 from handoff_router import retention, tables, where_reps_work
-from handoff_router.accounts import feature as accounts
+from handoff_router.accounts import endpoints as account_endpoints
 from handoff_router.assignments import endpoints as assignment_endpoints
 from handoff_router.assignments.consumer import mql_handler
-from handoff_router.assignments.service import Assignments
-from handoff_router.auth import Authentication, edge_caller
-from handoff_router.callbacks import feature as callbacks
+from handoff_router.auth import edge_caller
+from handoff_router.bootstrap import bootstrap
+from handoff_router.callbacks import endpoints as callback_endpoints
 from handoff_router.configs import endpoints as config_endpoints
-from handoff_router.configs.repository import ConfigCache
-from handoff_router.configs.service import RoutingConfigs
-from handoff_router.context import RouterContext
 from handoff_router.errors import ERROR_STATUSES
 from handoff_router.escalations.consumer import escalation_handler
 from handoff_router.intake import feature as intake
 from handoff_router.queue import endpoints as queue_endpoints
-from handoff_router.queue.service import Queue
 from handoff_router.reps import endpoints as rep_endpoints
-from handoff_router.reps.service import Reps
 from handoff_router.settings import RouterSettings
 
 
 def create_app(settings: RouterSettings) -> FastAPI:
-    """The router: SDR and admin API, MQL and reassignment consumers, queue drainer, outbox relay."""
+    """The router: SDR and admin API, MQL and reassignment consumers, queue drainer, callback
+    delivery, outbox relay."""
     service = create_service(
         settings,
         title="Handoff router",
@@ -39,32 +40,26 @@ def create_app(settings: RouterSettings) -> FastAPI:
         authenticate=edge_caller,
     )
     app, runtime = service.app, service.runtime
-    memory = accounts.AccountMemory(runtime.sessions)
-    context = RouterContext(
-        settings=settings,
-        sessions=runtime.sessions,
-        configs=ConfigCache(),
-        relay=runtime.relay,
-        memory=memory,
-    )
-    queue = Queue(context)
-    reps = Reps(context)
-    assignments = app.state.assignments = Assignments(context)
-    app.state.reps = reps
-    app.state.authentication = Authentication(settings.admin_token, reps)
-    configs = app.state.configs = RoutingConfigs(context)
-    app.state.queue = queue
-    for router in (
-        assignment_endpoints.router,
-        rep_endpoints.router,
-        config_endpoints.router,
-        queue_endpoints.router,
+    router = bootstrap(settings, runtime.sessions, runtime.relay)
+    context = router.context
+    app.state.assignments = router.assignments
+    app.state.reps = router.reps
+    app.state.authentication = router.authentication
+    app.state.configs = router.configs
+    app.state.queue = router.queue
+    app.state.callbacks = router.callbacks
+    app.state.accounts = router.accounts
+    for endpoints in (
+        assignment_endpoints,
+        rep_endpoints,
+        config_endpoints,
+        queue_endpoints,
+        callback_endpoints,
+        account_endpoints,
     ):
-        app.include_router(router)
-    channels = where_reps_work.install(app, runtime, context, assignments, configs)
-    app.state.callbacks = callbacks.install(app, runtime, context, channels.senders)
-    book = accounts.install(app, runtime, context, memory)
-    where_reps_work.move_accounts_on_offboarding(context, book.move_ownership)
+        app.include_router(endpoints.router)
+    channels = where_reps_work.install(app, runtime, router)
+    router.deliveries.channels.update(channels.senders)  # Slack and e-mail go through the same worker
     app.state.intake = intake.install(app, runtime, context)
 
     runtime.consume(
@@ -75,7 +70,23 @@ def create_app(settings: RouterSettings) -> FastAPI:
         [settings.topic_lead_escalated],
         escalation_handler(context, runtime.dead_letter_topic),
     )
-    runtime.spawn("queue-drainer", queue.run_drainer)
-    runtime.spawn("queue-listener", queue.run_listener)
+    runtime.spawn("queue-drainer", router.drainer.run)
+    _listen(runtime, "queue-listener", router.queue_wakeup, settings)
+    runtime.spawn("accounts-index", router.memory.book.run_refresher)
+    _listen(runtime, "accounts-listener", router.memory.book.changed, settings)
+    if settings.callback_delivery:
+        runtime.spawn("callback-delivery", router.deliveries.run)
+        _listen(runtime, "callback-listener", router.callback_wakeup, settings)
     runtime.retain(retention.rules(settings))
     return app
+
+
+def _listen(runtime: Runtime, name: str, wakeup: Wakeup, settings: RouterSettings) -> None:
+    """Run ``wakeup``'s LISTEN beside its worker: the wakeups other processes commit reach it."""
+    url = settings.database_url.get_secret_value()
+    check_every = min(settings.queue_drain_interval.total_seconds(), 30.0)
+
+    async def listen(stop: asyncio.Event) -> None:
+        await wakeup.listen(stop, url, check_every=check_every)
+
+    runtime.spawn(name, listen)

@@ -9,6 +9,7 @@ assignment or rep a caller may touch is the features' business.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -16,8 +17,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from handoff_shared.http import DomainError
 from pydantic import SecretStr
-
-from handoff_router.reps.service import Reps
 
 bearer = HTTPBearer(auto_error=False, description="A rep's token, or the admin token")
 
@@ -46,17 +45,18 @@ class Caller:
 
 @dataclass(frozen=True)
 class Authentication:
-    """Tells the caller from a bearer token: the admin token, or a rep's (``Reps`` keeps those)."""
+    """Tells the caller from a bearer token: the admin token, or a rep's (``rep_of_token``: the
+    reps feature keeps those; the composition root hands it in)."""
 
     admin_token: SecretStr
-    reps: Reps
+    rep_of_token: Callable[[str], Awaitable[str | None]]
 
     async def caller(self, token: str) -> Caller:
         """The caller ``token`` names; NotAuthenticated when it names nobody."""
         admin = self.admin_token.get_secret_value()
         if admin and hmac.compare_digest(token.encode(), admin.encode()):
             return Caller(is_admin=True)
-        rep_id = await self.reps.authenticate(token)
+        rep_id = await self.rep_of_token(token)
         if rep_id is None:
             raise NotAuthenticated("unknown or revoked token")
         return Caller(rep_id=rep_id)

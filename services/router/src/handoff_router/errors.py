@@ -16,14 +16,8 @@ from handoff_router.assignments.errors import (
 )
 from handoff_router.auth import AdminOnly, NotAuthenticated, RepOnly
 from handoff_router.callbacks.errors import DeliveryNotFound, SecretsNotConfigured, UnknownRecipient
-from handoff_router.configs.errors import (
-    InvalidConfig,
-    InvalidLead,
-    InvalidLeadFile,
-    NoActiveConfig,
-    NoConfigYet,
-    NotText,
-)
+from handoff_router.configs.errors import InvalidConfig, InvalidLead, InvalidLeadFile, NoConfigYet, NotText
+from handoff_router.context import NoActiveConfig
 from handoff_router.intake.errors import (
     BodyTooLarge,
     InvalidImport,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from handoff_shared.addresses import AddressPolicy
 from handoff_shared.settings import Duration, ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 
 class RouterSettings(ServiceSettings):
@@ -26,6 +26,7 @@ class RouterSettings(ServiceSettings):
     # Fernet keys, comma-separated: the first seals secrets, every one opens them (rotation).
     callback_secrets_key: SecretStr = SecretStr("")
     callback_secret_grace: Duration = timedelta(hours=24)
+    rep_token_ttl: Duration | None = None  # a rep token stops working this long after it was issued
     callback_allow_private: bool = False
     callback_allowed_networks: str = ""  # comma-separated, e.g. 10.20.0.0/16
     callback_delivery: bool = True  # run the delivery worker in this process
@@ -49,6 +50,11 @@ class RouterSettings(ServiceSettings):
     intake_max_body: int = Field(default=2 * 1024 * 1024, ge=1024)
     intake_import_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     intake_secret_cache: Duration = timedelta(seconds=5)
+
+    @field_validator("rep_token_ttl", mode="before")
+    @classmethod
+    def _empty_is_never(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def outbound_addresses(self) -> AddressPolicy:

@@ -1,136 +1,30 @@
-"""The router's tables, in its own schema ``router``."""
+"""Every table of the router in one ``MetaData``, for Alembic and the schema test: the plumbing
+tables of ``metadata.py`` and each feature's own (``<feature>/tables.py``). No feature imports
+this module; each imports only its own tables and ``metadata``."""
 
 from __future__ import annotations
 
-from handoff_shared.db import outbox_table, processed_events_table
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    text,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from handoff_router.accounts import tables as accounts
+from handoff_router.assignments import tables as assignments
+from handoff_router.calendars import tables as calendars
+from handoff_router.callbacks import tables as callbacks
+from handoff_router.configs import tables as configs
+from handoff_router.intake import tables as intake
+from handoff_router.metadata import SCHEMA, metadata, outbox, processed_events
+from handoff_router.queue import tables as queue
+from handoff_router.reps import tables as reps
 
-SCHEMA = "router"
-metadata = MetaData(schema=SCHEMA)
-
-outbox = outbox_table(metadata)
-processed_events = processed_events_table(metadata)
-
-routing_configs = Table(
-    "routing_configs",
-    metadata,
-    Column("version", Integer, primary_key=True, autoincrement=True),
-    Column("body", JSONB, nullable=False),
-    Column("source", Text, nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
-# One row: the rotation of every team. Locking it serialises routing across replicas,
-# which is what keeps several routers fair and free of double assignment.
-routing_state = Table(
-    "routing_state",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("rotation", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
-rep_load = Table(
-    "rep_load",
-    metadata,
-    Column("rep_id", String(200), primary_key=True),
-    Column("open", Integer, nullable=False, server_default="0"),
-    Column("day", Date, nullable=True),
-    Column("today", Integer, nullable=False, server_default="0"),
-)
-
-rep_availability = Table(
-    "rep_availability",
-    metadata,
-    Column("rep_id", String(200), primary_key=True),
-    Column("available", Boolean, nullable=False),
-    Column("until", DateTime(timezone=True), nullable=True),
-    Column("reason", String(50), nullable=True),  # sla_auto_paused when the router paused the rep
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
-rep_tokens = Table(
-    "rep_tokens",
-    metadata,
-    Column("token_sha256", String(64), primary_key=True),
-    Column("rep_id", String(200), nullable=False, index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
-assignments = Table(
+__all__ = [
+    "SCHEMA",
+    "accounts",
     "assignments",
-    metadata,
-    Column("assignment_id", String(64), primary_key=True),
-    Column("lead_id", String(200), nullable=False),
-    Column("rep_id", String(200), nullable=False),
-    Column("team_id", String(200), nullable=False),
-    Column("rule_id", String(200), nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("previous_rep_id", String(200), nullable=True),
-    Column("status", String(20), nullable=False),  # pending | accepted | rejected | reassigned
-    Column("config_version", Integer, ForeignKey(routing_configs.c.version), nullable=True),
-    Column("assigned_at", DateTime(timezone=True), nullable=False),
-    Column("sla_due_at", DateTime(timezone=True), nullable=True),
-    Column("decided_at", DateTime(timezone=True), nullable=True),
-    Column("reason", String(100), nullable=True),
-    Column("note", Text, nullable=True),
-    Column("explanation", JSONB, nullable=False),
-    Column("lead", JSONB, nullable=False),
-    Column("mql_event_id", Text, nullable=False),
-    Column("excluded_reps", ARRAY(Text), nullable=False, server_default=text("'{}'")),
-    # SAL -> SQL (CONTRACT §9): what the rep said the accepted lead became, set once.
-    Column("qualification_outcome", String(20), nullable=True),  # sql | disqualified
-    Column("qualification_reason", String(100), nullable=True),
-    Column("qualification_note", Text, nullable=True),
-    Column("qualified_at", DateTime(timezone=True), nullable=True),
-)
-Index(
-    "assignments_one_open_per_lead",
-    assignments.c.lead_id,
-    unique=True,
-    postgresql_where=assignments.c.status == "pending",
-)
-Index("assignments_by_rep_status", assignments.c.rep_id, assignments.c.status, assignments.c.assigned_at)
-Index("assignments_by_lead", assignments.c.lead_id)
-# Retention finds decided assignments by when they were decided (handoff_router/retention.py).
-Index("assignments_decided", assignments.c.decided_at, postgresql_where=assignments.c.status != "pending")
-Index("processed_events_by_time", processed_events.c.processed_at)
-
-
-unassigned = Table(
-    "unassigned",
-    metadata,
-    Column("lead_id", String(200), primary_key=True),
-    Column("mql_event_id", Text, nullable=False),
-    Column("lead", JSONB, nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("previous_rep_id", String(200), nullable=True),
-    Column("excluded_reps", ARRAY(Text), nullable=False, server_default=text("'{}'")),
-    Column("rule_id", String(200), nullable=False),
-    Column("explanation", JSONB, nullable=False),
-    Column("config_version", Integer, nullable=True),
-    Column("queued_at", DateTime(timezone=True), nullable=False),
-)
-Index("unassigned_by_queued_at", unassigned.c.queued_at)
-
-# The features' own tables join the same metadata (one schema, one Alembic history).
-import handoff_router.accounts.tables  # noqa: E402
-import handoff_router.calendars.tables  # noqa: E402
-import handoff_router.callbacks.tables  # noqa: E402
-import handoff_router.intake.tables  # noqa: E402, F401
+    "calendars",
+    "callbacks",
+    "configs",
+    "intake",
+    "metadata",
+    "outbox",
+    "processed_events",
+    "queue",
+    "reps",
+]

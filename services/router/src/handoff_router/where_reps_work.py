@@ -12,9 +12,7 @@ besides ``app.py`` that knows these features, so none of them imports another.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,13 +27,23 @@ from handoff_router.assignments.errors import (
 )
 from handoff_router.assignments.offboarding import reroute_pending
 from handoff_router.assignments.service import Assignments
+from handoff_router.bootstrap import Router
 from handoff_router.calendars import feature as calendars
 from handoff_router.callbacks.repository import enqueue_messages
 from handoff_router.channels import ChannelSender
-from handoff_router.configs.service import RoutingConfigs
 from handoff_router.context import RouterContext
+from handoff_router.facts import (
+    ConfigApplied,
+    ConfigProblems,
+    EscalationsReceived,
+    LeadsAssigned,
+    RepLoadFields,
+    RepOffboarded,
+    RoutingInputs,
+)
 from handoff_router.inbox import endpoints as inbox
 from handoff_router.mail import feature as mail
+from handoff_router.routing.problems import Problem
 from handoff_router.slack import feature as slack
 from handoff_router.slack.feature import Outcome
 from handoff_router.slack.interactions import Click
@@ -75,48 +83,75 @@ def decider(assignments: Assignments) -> slack.Decide:
     return decide
 
 
-def install(
-    app: FastAPI, runtime: Runtime, context: RouterContext, assignments: Assignments, configs: RoutingConfigs
-) -> Channels:
-    """Wire Slack, e-mail, the inbox, calendars and offboarding; answer the channel senders."""
-    settings = context.settings
+def install(app: FastAPI, runtime: Runtime, router: Router) -> Channels:
+    """Wire Slack, e-mail, the inbox, calendars and offboarding on the bus; answer the channel senders."""
+    context, bus = router.context, router.context.bus
     link = inbox_url(context)
     senders: dict[str, ChannelSender] = {}
-    slack.install(app, context, enqueue_messages, decider(assignments), link)
+    slack_feature = slack.install(app, context, enqueue_messages, decider(router.assignments), link)
     slack_sender = slack.sender(context)
     if slack_sender is not None:
         senders["slack"] = slack_sender
-    mail_sender = mail.install(context, enqueue_messages, link)
-    if mail_sender is not None:
-        senders["email"] = mail_sender
+
+    async def slack_assigned(session: AsyncSession, fact: LeadsAssigned) -> None:
+        await slack_feature.on_assigned(session, [item.row for item in fact.assigned])
+
+    async def slack_escalated(session: AsyncSession, fact: EscalationsReceived) -> None:
+        await slack_feature.on_escalated(session, [(item.event, item.data) for item in fact.escalations])
+
+    bus.on(LeadsAssigned, slack_assigned)
+    bus.on(EscalationsReceived, slack_escalated)
+    email = mail.install(context, enqueue_messages, link)
+    if email is not None:
+        writer, senders["email"] = email
+
+        async def email_assigned(session: AsyncSession, fact: LeadsAssigned) -> None:
+            await writer.on_assigned(session, [item.row for item in fact.assigned])
+
+        bus.on(LeadsAssigned, email_assigned)
     inbox.install(app)
-
-    reader = calendars.install(context)
-    if settings.callback_delivery:  # the process that runs background deliveries reads feeds too
-        runtime.spawn("calendar-reader", reader.run)
-
-    async def offboard_config(
-        session: AsyncSession, rep_id: str, successor: str, now: datetime
-    ) -> dict[str, Any]:
-        return await configs.offboard(session, rep_id, successor, now)
-
-    async def offboard_assignments(
-        session: AsyncSession, rep_id: str, successor: str, now: datetime
-    ) -> dict[str, Any]:
-        return await reroute_pending(context, session, rep_id, successor, now)
-
-    context.on_offboarded.extend([offboard_config, offboard_assignments])
+    _wire_calendars(runtime, context)
+    _wire_offboarding(router)
     return Channels(senders)
 
 
-def move_accounts_on_offboarding(
-    context: RouterContext, move: Callable[[AsyncSession, str, str], Awaitable[int]]
-) -> None:
-    """The account book's ownership move, on "rep offboarded" (in the same unit of work)."""
+def _wire_calendars(runtime: Runtime, context: RouterContext) -> None:
+    reader = calendars.install(context)
+    bus = context.bus
 
-    async def offboard_book(
-        session: AsyncSession, rep_id: str, successor: str, now: datetime
-    ) -> dict[str, Any]:
-        return {"accounts_moved": await move(session, rep_id, successor)}
+    async def problems(session: AsyncSession, question: ConfigProblems) -> list[Problem]:
+        return reader.config_problems(question.config)
 
-    context.on_offboarded.append(offboard_book)
+    async def applied(session: AsyncSession, fact: ConfigApplied) -> None:
+        await reader.on_config_applied(session, fact.version)
+
+    async def inputs(session: AsyncSession, question: RoutingInputs) -> dict[str, Any]:
+        return await reader.routing_input(session, question.now)
+
+    async def load_fields(session: AsyncSession, question: RepLoadFields) -> dict[str, dict[str, Any]]:
+        return await reader.load_fields(session, question.now)
+
+    bus.contribute(ConfigProblems, problems)
+    bus.on(ConfigApplied, applied)
+    bus.contribute(RoutingInputs, inputs)
+    bus.contribute(RepLoadFields, load_fields)
+    if context.settings.callback_delivery:  # the process that runs background deliveries reads feeds too
+        runtime.spawn("calendar-reader", reader.run)
+
+
+def _wire_offboarding(router: Router) -> None:
+    """ "Rep offboarded" goes to the config, the assignments and the account book."""
+    context = router.context
+
+    async def offboard_config(session: AsyncSession, fact: RepOffboarded) -> None:
+        fact.moved.update(await router.configs.offboard(session, fact.rep_id, fact.successor, fact.at))
+
+    async def offboard_assignments(session: AsyncSession, fact: RepOffboarded) -> None:
+        fact.moved.update(await reroute_pending(context, session, fact.rep_id, fact.successor, fact.at))
+
+    async def offboard_book(session: AsyncSession, fact: RepOffboarded) -> None:
+        fact.moved["accounts_moved"] = await router.accounts.move_ownership(
+            session, fact.rep_id, fact.successor
+        )
+
+    context.bus.on(RepOffboarded, offboard_config, offboard_assignments, offboard_book)

@@ -21,8 +21,7 @@ from handoff_shared.runtime import Runtime
 from prometheus_client import Counter
 from sqlalchemy import text
 
-from handoff_feedback import tables
-from handoff_feedback.aggregates import repository as aggregates
+from handoff_feedback import aggregates, tables
 from handoff_feedback.ingest import repository as leads
 from handoff_feedback.ingest.event_views import VIEWS
 from handoff_feedback.ingest.events_to_facts import CONSUMED_TYPES, fact_of
@@ -36,7 +35,6 @@ log = structlog.get_logger(__name__)
 EVENTS_AGGREGATED = Counter(
     "handoff_feedback_events_aggregated_total", "Lifecycle events merged into lead states"
 )
-REBUILD_LOCK = 0x68616E646F6666  # "handoff": a rebuild holds it exclusively, batches shared
 RACE_RETRIES = 5  # a batch whose new leads another batch inserted first is merged again
 OUTCOME_IDS = uuid.UUID("6f1c6a52-5a53-4d1e-9d7a-3c2f0e0b7a11")
 _OUTCOME_NAMESPACE = OUTCOME_IDS.bytes
@@ -130,7 +128,7 @@ class Ingest:
         async with db.transaction(self.runtime.sessions) as session:
             if self.publish:
                 await session.execute(
-                    text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": REBUILD_LOCK}
+                    text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": tables.REBUILD_LOCK}
                 )
                 await add_to_outbox(session, tables.outbox, dead)
             if facts:

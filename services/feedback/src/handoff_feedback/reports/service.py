@@ -10,15 +10,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_feedback.aggregates import repository as aggregates
-from handoff_feedback.configs.service import rule_in_force
+from handoff_feedback import aggregates, alerts
+from handoff_feedback.alert_rules import rule_in_force
 from handoff_feedback.outcomes.segments import Dimension, segment_of
 from handoff_feedback.outcomes.signals import Counts, SignalPolicy, signals_of
 from handoff_feedback.outcomes.tally import Tally, tally_of
 from handoff_feedback.outcomes.windows import WindowKind, window_of
 from handoff_feedback.reports import schemas
 from handoff_feedback.settings import Settings
-from handoff_feedback.snapshots import repository as alerts
 
 
 def figures(key: str, start: datetime, end: datetime, tally: Tally) -> schemas.Figures:

@@ -25,17 +25,15 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_feedback import tables
-from handoff_feedback.aggregates import repository as aggregates
-from handoff_feedback.aggregates.repository import WindowKey
-from handoff_feedback.configs.service import alert_rule
-from handoff_feedback.ingest.service import REBUILD_LOCK
+from handoff_feedback import aggregates, alerts, tables
+from handoff_feedback.aggregates import WindowKey
+from handoff_feedback.alert_rules import alert_rule
 from handoff_feedback.outcomes.alerts import SegmentAlerts, Transition, judge
 from handoff_feedback.outcomes.segments import ALL, segment_of
 from handoff_feedback.outcomes.tally import Tally, tally_of
 from handoff_feedback.outcomes.windows import window_of
 from handoff_feedback.settings import Settings
-from handoff_feedback.snapshots import repository as alerts
+from handoff_feedback.tables import REBUILD_LOCK
 
 log = structlog.get_logger(__name__)
 SNAPSHOTS_DEFERRED = Counter(

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+from handoff_shared.wakeup import Wakeup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.accounts import repository
-from handoff_router.context import DatabaseWakeup
 from handoff_router.routing.matching import EMPTY_INDEX, AccountIndex
 
 log = structlog.get_logger(__name__)
@@ -26,7 +26,7 @@ class BookIndex:
         self._sessions = sessions
         self._index = EMPTY_INDEX
         self._lock = asyncio.Lock()
-        self.changed = DatabaseWakeup(repository.BOOK_CHANNEL)
+        self.changed = Wakeup(repository.BOOK_CHANNEL)
 
     @property
     def index(self) -> AccountIndex:
@@ -74,7 +74,3 @@ class BookIndex:
             except (OSError, ConnectionError) as error:  # the database is away: try again later
                 log.warning("accounts.index_refresh_failed", error=str(error))
             await self.changed.wait(stop, 60.0)
-
-    async def run_listener(self, stop: asyncio.Event, database_url: str) -> None:
-        """LISTEN for book changes committed anywhere."""
-        await self.changed.listen(stop, database_url)

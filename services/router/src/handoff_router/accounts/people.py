@@ -121,11 +121,12 @@ async def recall(
     config: RoutingConfig,
     index: AccountIndex,
     now: datetime,
+    assignments: Any,
 ) -> Recall:
     """Match the batch's leads and read what is known of their people and accounts."""
     memory = Recall(config, index)
     keys = sorted({key for lead in leads for key in memory._match(lead)[1].all()})
-    for row in await repository.people_history(session, keys):
+    for row in await repository.people_history(session, keys, assignments):
         seen = OpenAssignment(row.assignment_id, row.lead_id, row.rep_id)
         for key in row.person_keys:
             if row.status == "pending":
@@ -142,6 +143,6 @@ async def recall(
         }
     )
     since = now - config.matching_policy.stickiness
-    for row in await repository.account_history(session, accounts, since):
+    for row in await repository.account_history(session, accounts, since, assignments):
         memory.sticky_by_account[row.account_id] = OpenAssignment(row.assignment_id, "", row.rep_id)
     return memory

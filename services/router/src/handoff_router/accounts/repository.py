@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.accounts.tables import account_book, accounts, lead_people
 from handoff_router.routing.matching import AccountRecord
-from handoff_router.tables import assignments
 
 BOOK_CHANNEL = "handoff_router_accounts"
 """The PostgreSQL channel told when the book changes: every process rebuilds its index."""
@@ -127,8 +126,9 @@ async def remember(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> Non
     await copy_rows(session, lead_people, rows)
 
 
-async def people_history(session: AsyncSession, keys: Sequence[str]) -> list[Any]:
-    """The open (pending) and rejected assignments and accepted ones of any of these person keys."""
+async def people_history(session: AsyncSession, keys: Sequence[str], assignments: Any) -> list[Any]:
+    """The open (pending) and rejected assignments and accepted ones of any of these person keys
+    (``assignments``: the assignments feature's ``AssignmentStatuses``)."""
     if not keys:
         return []
     statement = (
@@ -148,8 +148,11 @@ async def people_history(session: AsyncSession, keys: Sequence[str]) -> list[Any
     return list(await session.execute(statement))
 
 
-async def account_history(session: AsyncSession, account_ids: Sequence[str], since: datetime) -> list[Any]:
-    """The latest open or accepted assignment of each account since ``since``."""
+async def account_history(
+    session: AsyncSession, account_ids: Sequence[str], since: datetime, assignments: Any
+) -> list[Any]:
+    """The latest open or accepted assignment of each account since ``since`` (``assignments``:
+    the assignments feature's ``AssignmentStatuses``)."""
     if not account_ids:
         return []
     statement = (

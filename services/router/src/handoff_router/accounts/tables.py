@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from handoff_router.tables import metadata
+from handoff_router.metadata import metadata
 
 accounts = Table(
     "accounts",

@@ -12,10 +12,10 @@ from handoff_shared.kafka import BatchHandler, Incoming, decode_batch
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
 
-from handoff_router.assignments.routing import LeadToRoute, RoutingRun, leads_in_hand, start_run
+from handoff_router.assignments.runs import LeadToRoute, RoutingRun, leads_in_hand, start_run
 from handoff_router.context import RouterContext
+from handoff_router.metadata import outbox, processed_events
 from handoff_router.routing.normalisation import normalise_mql
-from handoff_router.tables import outbox, processed_events
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +42,7 @@ async def route_mqls(
         config = await context.configs.active(session)
         run = await start_run(context, session, config)
         before = run.state
-        in_hand = await leads_in_hand(session, [item.data.lead_id for item in fresh])
+        in_hand = await leads_in_hand(context, session, [item.data.lead_id for item in fresh])
         to_route: list[LeadToRoute] = []
         for item in fresh:
             lead = normalise_mql(item.data.model_dump(mode="json", exclude_none=True))
@@ -51,7 +51,7 @@ async def route_mqls(
                 continue
             in_hand.add(lead["lead_id"])
             to_route.append(LeadToRoute(lead=lead, mql_event_id=item.event.id, fresh=True))
-        await run.recall(context, [item.lead for item in to_route])
+        await run.recall([item.lead for item in to_route])
         for lead_to_route in to_route:
             run.route(lead_to_route)
         await run.flush(before)

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.assignments import repository
 from handoff_router.assignments import state as state_store
-from handoff_router.assignments.routing import next_attempt, start_run
+from handoff_router.assignments.runs import next_attempt, start_run
 from handoff_router.context import RouterContext
+from handoff_router.facts import AssignmentsDecided
 
 MANY = 100_000
 
@@ -35,5 +36,5 @@ async def reroute_pending(
         moved.append({"assignment_id": row.assignment_id, "lead_id": row.lead_id, "now_with": chosen})
     await run.flush(before)
     if closed:
-        await context.queue_changed.notify(session)
+        await context.bus.publish(session, AssignmentsDecided("reassigned", [row._mapping for row in closed]))
     return {"reassigned": moved}

@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from handoff_shared.db import one_of
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.tables import assignments
+from handoff_router.assignments.tables import assignments
+from handoff_router.routing.engine import BY_ACCOUNT
 
 
 async def get(session: AsyncSession, assignment_id: str) -> Row[Any] | None:
@@ -126,15 +127,9 @@ async def close_pending(
     return sorted(result.all(), key=lambda row: row.assignment_id)
 
 
-async def pending_among(session: AsyncSession, lead_ids: Sequence[str]) -> set[str]:
-    """Which of ``lead_ids`` have an open (pending) assignment."""
-    if not lead_ids:
-        return set()
-    return set((await session.scalars(pending_among_query(lead_ids))).all())
-
-
 def pending_among_query(lead_ids: Sequence[str]) -> Any:
-    """The statement of ``pending_among``, to run with other reads in one round trip."""
+    """A statement selecting which of ``lead_ids`` have an open (pending) assignment, to run with
+    other reads in one round trip."""
     return select(assignments.c.lead_id).where(
         one_of(assignments.c.lead_id, list(lead_ids)), assignments.c.status == "pending"
     )
@@ -152,3 +147,15 @@ async def recent_decided_statuses(
         query = query.where(assignments.c.decided_at > decided_after)
     rows = await session.scalars(query.order_by(assignments.c.decided_at.desc()).limit(limit))
     return list(rows)
+
+
+async def open_by_account(session: AsyncSession) -> dict[str, int]:
+    """Each rep's undecided assignments that came to them by account (named account, owner,
+    cover, stickiness) rather than by a team's rotation."""
+    statement = (
+        select(assignments.c.rep_id, func.count())
+        .where(assignments.c.status == "pending")
+        .where(assignments.c.explanation["matched_by"].astext.in_(sorted(BY_ACCOUNT)))
+        .group_by(assignments.c.rep_id)
+    )
+    return dict((await session.execute(statement)).tuples().all())

@@ -1,6 +1,7 @@
 """The SDR's use cases on assignments: read, accept, reject, qualify. Each is one unit of work; nothing
-here parses HTTP. Freed capacity wakes the queue drainer (a NOTIFY delivered when the unit of work
-commits, ``RouterContext.queue_changed``): the request never drains the queue itself.
+here parses HTTP. Each decision publishes ``AssignmentsDecided`` in its unit of work; the
+composition root wakes the queue drainer on it (capacity freed): the request never drains the
+queue itself.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from handoff_router.assignments.qualification import (
     judge,
     seconds_since_accept,
 )
-from handoff_router.assignments.routing import next_attempt, start_run
+from handoff_router.assignments.runs import next_attempt, start_run
 from handoff_router.assignments.schemas import AssignmentView
-from handoff_router.configs.repository import ConfigVersion
-from handoff_router.context import RouterContext
+from handoff_router.context import ConfigVersion, RouterContext
+from handoff_router.facts import AssignmentsDecided
+from handoff_router.metadata import outbox
 from handoff_router.routing.config import DEFAULT_DISQUALIFICATION_REASONS, DEFAULT_REJECTION_REASONS
-from handoff_router.tables import outbox
 
 WRONG_TERRITORY = "wrong_territory"
 
@@ -88,7 +89,7 @@ class Assignments:
             await self._emit(
                 session, self.context.settings.topic_lead_accepted, events.LEAD_ACCEPTED, row, data
             )
-            await self.context.queue_changed.notify(session)
+            await self.context.bus.publish(session, AssignmentsDecided("accepted", [row._mapping]))
         return AssignmentView.of(row)
 
     async def reject(self, assignment_id: str, rep_id: str, reason: str, note: str | None) -> AssignmentView:
@@ -129,7 +130,7 @@ class Assignments:
                 before = run.state
                 run.route(next_attempt(row))
                 await run.flush(before)
-            await self.context.queue_changed.notify(session)
+            await self.context.bus.publish(session, AssignmentsDecided("rejected", [row._mapping]))
         return AssignmentView.of(row)
 
     async def qualify(self, assignment_id: str, rep_id: str, asked: Qualification) -> AssignmentView:
@@ -173,6 +174,7 @@ class Assignments:
             await self._emit(
                 session, self.context.settings.topic_lead_qualified, events.LEAD_QUALIFIED, qualified, data
             )
+            await self.context.bus.publish(session, AssignmentsDecided("qualified", [qualified._mapping]))
         return AssignmentView.of(qualified)
 
     async def _emit(

@@ -1,4 +1,5 @@
-"""Routing state in Postgres: team rotations, rep load and availability.
+"""Routing state in Postgres: team rotations, rep load and availability (set by the reps feature's
+``AvailabilitySet`` and by the SLA auto-pause).
 
 The single ``routing_state`` row is locked for the whole routing transaction, so routers
 on any number of replicas take turns and never double-assign. Decisions lower a rep's
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -32,9 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handoff_router.assignments.tables import rep_availability, rep_load, routing_state
 from handoff_router.routing.engine import Availability, RepLoad, RoutingState
 from handoff_router.routing.rotation import rotation_from_json, rotation_to_json
-from handoff_router.tables import rep_availability, rep_load, routing_state
 
 _LOCK = select(routing_state.c.rotation).where(routing_state.c.id == 1).with_for_update()
 
@@ -105,12 +107,6 @@ async def read_load_and_availability(
     return load, availability
 
 
-async def read_load(session: AsyncSession) -> dict[str, RepLoad]:
-    """Every rep's open count and assignments of their local day."""
-    rows = await session.execute(select(rep_load))
-    return {row.rep_id: RepLoad(open=row.open, day=row.day, today=row.today) for row in rows}
-
-
 async def save(session: AsyncSession, before: RoutingState, after: RoutingState) -> None:
     """Write what routing changed: the rotation, and each rep's load as a delta (one statement)."""
     rotate = after.rotation != before.rotation
@@ -160,3 +156,31 @@ async def release(session: AsyncSession, rep_ids: Iterable[str]) -> None:
             .where(rep_load.c.rep_id == rep)
             .values(open=func.greatest(rep_load.c.open - count, 0))
         )
+
+
+async def set_availability(
+    session: AsyncSession,
+    rep_id: str,
+    available: bool,
+    until: datetime | None,
+    reason: str | None = None,
+    *,
+    now: datetime,
+) -> None:
+    """Record a rep's availability (``until``: when it flips back; ``reason``: why, when not the rep's).
+
+    ``updated_at`` becomes ``now``: a cold streak (assignments/reassignment.py) counts only what
+    was decided after it, so ending an auto-pause starts a new streak."""
+    values = {"available": available, "until": until, "reason": reason, "updated_at": now}
+    statement = insert(rep_availability).values(rep_id=rep_id, **values)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=[rep_availability.c.rep_id], set_=values)
+    )
+
+
+async def availability_changed_at(session: AsyncSession, rep_id: str) -> datetime | None:
+    """When the rep's availability last changed (None: never set)."""
+    changed: datetime | None = await session.scalar(
+        select(rep_availability.c.updated_at).where(rep_availability.c.rep_id == rep_id)
+    )
+    return changed

@@ -192,9 +192,4 @@ class Calendars:
 
 def install(context: RouterContext) -> Calendars:
     """Check calendar URLs with configs, read feeds when applied and on schedule, feed routing."""
-    calendars = Calendars(context)
-    context.config_checks.append(calendars.config_problems)
-    context.on_config_applied.append(calendars.on_config_applied)
-    context.routing_inputs.append(calendars.routing_input)
-    context.load_extras.append(calendars.load_fields)
-    return calendars
+    return Calendars(context)  # the root wires its checks, inputs and handlers

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from handoff_router.tables import metadata
+from handoff_router.metadata import metadata
 
 # One row per rep with a ``calendar_url``. ``busy`` keeps the last spans read successfully
 # ([[start, end], ...] in RFC 3339, UTC): a feed that fails keeps them, with the error beside.

@@ -13,10 +13,9 @@ from typing import Protocol
 import structlog
 from handoff_shared import cloudevents
 from handoff_shared.cloudevents import CloudEvent
-from handoff_shared.outbox import OutboxMessage
 
 from handoff_router.callbacks.repository import NewDelivery, OwnerKind
-from handoff_router.context import LeadReengaged
+from handoff_router.facts import LeadReengaged
 from handoff_router.routing.config import RoutingConfig
 
 log = structlog.get_logger(__name__)
@@ -35,10 +34,10 @@ class Escalated(Protocol):
 
 
 def to_rep(
-    config: RoutingConfig, rep_id: str, event: CloudEvent, message: OutboxMessage, now: datetime
+    config: RoutingConfig, rep_id: str, event: CloudEvent, body: bytes, now: datetime
 ) -> NewDelivery | None:
-    """The callback of ``lead.assigned`` to the rep's tool; None for a rep without ``callback_url``
-    (reached through their other channels)."""
+    """The callback of ``lead.assigned`` (``body``: as published) to the rep's tool; None for a rep
+    without ``callback_url`` (reached through their other channels)."""
     url = config.rep(rep_id).callback_url
     if url is None:
         return None
@@ -49,7 +48,7 @@ def to_rep(
         event_id=event.id,
         event_type=event.type,
         lead_id=event.subject,
-        body=message.value or b"",
+        body=body,
         created_at=event.time or now,
     )
 

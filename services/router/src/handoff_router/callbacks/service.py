@@ -3,7 +3,6 @@ check callback URLs when a config is applied."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ import orjson
 import structlog
 from handoff_shared.addresses import url_problems
 from handoff_shared.db import transaction
+from handoff_shared.wakeup import Wakeup
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,10 +72,10 @@ def callback_urls(config: RoutingConfig) -> dict[tuple[OwnerKind, str], str]:
 
 @dataclass
 class Callbacks:
-    """Admin side of callbacks; the worker is woken when something becomes sendable."""
+    """Admin side of callbacks; the delivery worker is woken when something becomes sendable."""
 
     context: RouterContext
-    wake: Callable[[], None]
+    wakeup: Wakeup
 
     @property
     def settings(self) -> RouterSettings:
@@ -109,8 +109,8 @@ class Callbacks:
             )
             await repository.store_secret(session, endpoint, box.seal(secret), now, grace)
             await repository.sync_urls(session, callback_urls(config) if config else {})
+            await self.wakeup.notify(session)
         log.info("callback.secret_issued", endpoint=endpoint, rotated=bool(had))
-        self.wake()
         return SecretOut(
             secret=secret.get_secret_value(),
             endpoint=endpoint,
@@ -180,8 +180,8 @@ class Callbacks:
             circuit = await repository.lock_circuit(session, row.endpoint_id)
             if circuit.status == "gone":
                 await repository.save_circuit(session, row.endpoint_id, reopen(circuit), now)
+            await self.wakeup.notify(session)
         log.info("callback.redeliver", delivery_id=delivery_id)
-        self.wake()
         return await self._one(delivery_id)
 
     async def _one(self, delivery_id: str) -> DeliveryOut:

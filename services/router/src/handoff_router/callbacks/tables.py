@@ -20,7 +20,7 @@ from sqlalchemy import (
     func,
 )
 
-from handoff_router.tables import metadata
+from handoff_router.metadata import metadata
 
 # One row per rep or manager that receives callbacks (``rep:<id>``, ``manager:<id>``); its
 # circuit lives here so every router replica sees the same.

@@ -23,8 +23,9 @@ import structlog
 from handoff_shared import tracing
 from handoff_shared.db import transaction
 from handoff_shared.stopping import wait_or_stop
+from handoff_shared.wakeup import Wakeup
 from pydantic import SecretStr
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff_router.callbacks import circuit as circuits
@@ -78,7 +79,8 @@ class Policies:
 
 
 class DeliveryWorker:
-    """Delivers callbacks until stopped; ``wake`` after writing deliveries to send them at once."""
+    """Delivers callbacks until stopped; whoever writes deliveries notifies its ``wakeup`` in the
+    same transaction, so they are sent at once."""
 
     def __init__(
         self,
@@ -86,6 +88,7 @@ class DeliveryWorker:
         settings: RouterSettings,
         clock: Callable[[], datetime],
         on_circuit_closed: Callable[[], Awaitable[Any]],
+        wakeup: Wakeup,
         channels: Mapping[str, ChannelSender] | None = None,
     ) -> None:
         self.sessions = sessions
@@ -98,7 +101,7 @@ class DeliveryWorker:
         # Longer than any try can take (the total timeout bounds it), so a lease only lapses
         # when its worker died; then the delivery is simply due again.
         self.lease = settings.callback_timeout + timedelta(seconds=5)
-        self._wake = asyncio.Event()
+        self._wake = wakeup.event  # set by whoever commits deliveries (``Wakeup.notify``), in any process
         self._opened: dict[bytes, SecretStr] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[tuple[repository.Claimed, Sent]] = asyncio.Queue()
@@ -107,15 +110,6 @@ class DeliveryWorker:
         # record, which frees leases, then wakes the claimer. Otherwise nothing due is waiting,
         # and only new deliveries (a wake) or the poll (retries coming due) make a claim worth it.
         self._backlog = False
-
-    def wake(self) -> None:
-        """New deliveries were committed: look for due ones now."""
-        self._wake.set()
-
-    def wake_on_commit(self, session: AsyncSession) -> None:
-        """Deliveries were written in ``session``'s transaction: look for them once it commits
-        (woken before, the worker would find them not yet visible and wait for its next poll)."""
-        event.listen(session.sync_session, "after_commit", lambda _: self._wake.set(), once=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and send until ``stop``; then let the tries under way finish."""

@@ -1,14 +1,10 @@
-"""What the routing-config use cases refuse."""
+"""What the routing-config use cases refuse (and ``context.NoActiveConfig``, which any feature may)."""
 
 from __future__ import annotations
 
 from handoff_shared.http import DomainError
 
 from handoff_router.routing.config import ConfigInvalid
-
-
-class NoActiveConfig(DomainError):
-    """Nothing to route, preview or check against: no config has been put yet."""
 
 
 class InvalidConfig(DomainError):

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handoff_router.configs.tables import routing_configs
+from handoff_router.context import ConfigVersion
 from handoff_router.routing.config import RoutingConfig, validate_config
-from handoff_router.tables import routing_configs
-
-
-@dataclass(frozen=True)
-class ConfigVersion:
-    """A stored routing configuration."""
-
-    version: int
-    config: RoutingConfig
-    source: str
-    sha256: str
-    created_at: datetime
 
 
 class ConfigCache:
-    """Keeps the parsed active configuration; re-reads only when a newer version exists."""
+    """Keeps the parsed active configuration; re-reads only when a newer version exists (the
+    context's ``ActiveConfig``)."""
 
     def __init__(self) -> None:
         self._current: ConfigVersion | None = None
@@ -64,3 +53,11 @@ async def save(session: AsyncSession, config: RoutingConfig, source: str) -> int
     )
     assert version is not None
     return int(version)
+
+
+async def sla_setting(session: AsyncSession, version: int, key: str) -> int | None:
+    """The ``sla`` setting ``key`` as config ``version`` stored it (None: not set there)."""
+    stored = await session.scalar(
+        select(routing_configs.c.body["sla"][key].as_integer()).where(routing_configs.c.version == version)
+    )
+    return None if stored is None else int(stored)

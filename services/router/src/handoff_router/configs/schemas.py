@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from handoff_router.configs.repository import ConfigVersion
+from handoff_router.context import ConfigVersion
 
 
 class ConfigVersionOut(BaseModel):

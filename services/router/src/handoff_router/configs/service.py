@@ -15,25 +15,23 @@ from handoff_shared.outbox import add as add_to_outbox
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.assignments import state as state_store
-from handoff_router.callbacks import repository as callback_store
-from handoff_router.callbacks.service import callback_urls, config_url_problems
 from handoff_router.configs import repository
-from handoff_router.configs.errors import (
-    InvalidConfig,
-    InvalidLead,
-    InvalidLeadFile,
-    NoActiveConfig,
-    NoConfigYet,
-    NotText,
-)
+from handoff_router.configs.errors import InvalidConfig, InvalidLead, InvalidLeadFile, NoConfigYet, NotText
 from handoff_router.configs.lead_files import LeadFileInvalid, read_leads
-from handoff_router.configs.repository import ConfigVersion
-from handoff_router.context import RouterContext
+from handoff_router.context import ConfigVersion, NoActiveConfig, RouterContext
+from handoff_router.facts import (
+    ConfigApplied,
+    ConfigProblems,
+    CurrentAccountIndex,
+    CurrentRoutingState,
+    RecallPeople,
+    RoutingInputs,
+    UnreachableReps,
+)
+from handoff_router.metadata import outbox
 from handoff_router.routing.config import ConfigInvalid, RoutingConfig, parse_config, validate_config
-from handoff_router.routing.engine import NO_CONTEXT, Decision, route
+from handoff_router.routing.engine import Decision, route
 from handoff_router.routing.simulation import what_if
-from handoff_router.tables import outbox
 
 CONFIG_SUBJECT = "routing-config"  # subject and key of every routing.config_applied
 
@@ -62,25 +60,25 @@ class RoutingConfigs:
         """Validate whole and store as the new active version; queued leads get a new chance."""
         source = _text(body, "the body")
         config = await asyncio.to_thread(_config, source)  # a large config is CPU: off the event loop
-        problems = config_url_problems(config, self.context.settings)
-        for check in self.context.config_checks:
-            problems += check(config)
-        if problems:
-            raise InvalidConfig(ConfigInvalid(problems))
         async with self.context.transaction() as session:
+            problems = [
+                problem
+                for found in await self.context.bus.gather(session, ConfigProblems(config))
+                for problem in found
+            ]
+            if problems:
+                raise InvalidConfig(ConfigInvalid(problems))
             version = await self._apply(session, config, source)
         return version
 
     async def _apply(self, session: AsyncSession, config: RoutingConfig, source: str) -> ConfigVersion:
-        """Store ``config`` as the new active version in ``session``'s unit of work, with what follows."""
+        """Store ``config`` as the new active version in ``session``'s unit of work; ``ConfigApplied``
+        (callbacks learn the new URLs, calendars their feeds, queued leads get a new chance)."""
         await repository.save(session, config, source)
-        await callback_store.sync_urls(session, callback_urls(config))
         version = await self.context.configs.active(session)
         assert version is not None
         await add_to_outbox(session, outbox, [self._applied(version)])
-        for hook in self.context.on_config_applied:
-            await hook(session, version)
-        await self.context.queue_changed.notify(session)
+        await self.context.bus.publish(session, ConfigApplied(version))
         return version
 
     async def offboard(
@@ -152,14 +150,13 @@ class RoutingConfigs:
             if active is None:
                 raise NoActiveConfig("PUT /v1/routing-config first")
             now = self.context.clock()
-            state = await state_store.read(session)
-            down = await callback_store.unreachable_reps(session, now, active.config.unreachable_after)
-            for found in self.context.routing_inputs:
-                state = replace(state, **await found(session, now))
-            context = NO_CONTEXT
-            if self.context.memory is not None:  # its account, and what is known of the person
-                memory = await self.context.memory.recall(session, [data], active.config, now)
-                context = memory.context_for(data, fresh=True)
+            state = await self.context.bus.ask(session, CurrentRoutingState())
+            down = await self.context.bus.ask(session, UnreachableReps(now, active.config.unreachable_after))
+            for inputs in await self.context.bus.gather(session, RoutingInputs(now)):
+                state = replace(state, **inputs)
+            # its account, and what is known of the person
+            memory = await self.context.bus.ask(session, RecallPeople([data], active.config, now))
+            context = memory.context_for(data, fresh=True)
         decision, _ = route(data, active.config, replace(state, unreachable=down), now, context=context)
         return Preview(decision, active.version)
 
@@ -174,8 +171,8 @@ class RoutingConfigs:
             proposed = await asyncio.to_thread(_config, _text(candidate, "the candidate config"))
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
-            state = await state_store.read(session)
-            index = await self.context.memory.index(session) if self.context.memory is not None else None
+            state = await self.context.bus.ask(session, CurrentRoutingState())
+            index = await self.context.bus.ask(session, CurrentAccountIndex())
         if active is None and proposed is None:
             raise NoActiveConfig("no active config to simulate: PUT one, or send a candidate config")
         result = what_if(

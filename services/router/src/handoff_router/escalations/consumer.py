@@ -9,8 +9,8 @@ from handoff_shared import events
 from handoff_shared.kafka import BatchHandler, decode_batch
 
 from handoff_router.context import RouterContext
-from handoff_router.escalations.event_views import VIEWS
-from handoff_router.escalations.service import apply_escalations
+from handoff_router.escalations.service import receive_escalations
+from handoff_router.event_views import VIEWS
 
 
 def escalation_handler(context: RouterContext, dead_letter_topic: Callable[[str], str]) -> BatchHandler:
@@ -20,6 +20,6 @@ def escalation_handler(context: RouterContext, dead_letter_topic: Callable[[str]
         valid, dead = decode_batch(
             records, {events.LEAD_ESCALATED}, dead_letter_topic, service="router", views=VIEWS
         )
-        await apply_escalations(context, valid, dead)
+        await receive_escalations(context, valid, dead)
 
     return on_records

@@ -1,158 +1,32 @@
-"""What the router does with ``lead.escalated``: at level ``reassign``, close the assignment
-and route the lead to someone else, or, after ``sla.max_reassignments``, park it in the
-unassigned queue with the reason (the other levels are for people, through callbacks).
-A park, and a rep auto-paused for letting leads go cold, are told to the manager by a
-``lead.escalated`` of level ``escalate`` (escalations/notices.py) in the same transaction.
-
-Locks follow the order of docs/architecture.md: the routing state, then every escalated
-assignment in id order, then the reps' loads in rep order.
+"""What the router does with ``lead.escalated``: take each event once and publish
+``EscalationsReceived`` in one unit of work a batch. The features act on it (wired in
+``bootstrap.py``): callbacks call the rep (``remind``) or the manager back; assignments takes
+back those at ``reassign`` and routes them again or parks them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime
-from typing import Any
 
-import structlog
 from handoff_shared.idempotency import first_seen
 from handoff_shared.kafka import Incoming
 from handoff_shared.outbox import OutboxMessage
 from handoff_shared.outbox import add as add_to_outbox
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.assignments import repository as assignment_store
-from handoff_router.assignments import state as state_store
-from handoff_router.assignments.routing import next_attempt, start_run
-from handoff_router.callbacks import recipients
-from handoff_router.callbacks import repository as callback_store
 from handoff_router.context import RouterContext
-from handoff_router.escalations.event_views import Escalation
-from handoff_router.escalations.notices import MAX_REASSIGNMENTS, manager_notice
-from handoff_router.reps import repository as rep_store
-from handoff_router.routing.engine import SLA_AUTO_PAUSED, Availability
-from handoff_router.tables import outbox, processed_events, routing_configs
-
-log = structlog.get_logger(__name__)
-
-REASSIGN = "reassign"
-DEFAULT_MAX_REASSIGNMENTS = 2
-PAUSED = Availability(available=False, until=None, reason=SLA_AUTO_PAUSED)
+from handoff_router.facts import EscalationsReceived, ReceivedEscalation
+from handoff_router.metadata import outbox, processed_events
 
 
-async def apply_escalations(
+async def receive_escalations(
     context: RouterContext, batch: Sequence[Incoming], dead_letters: Sequence[OutboxMessage]
 ) -> None:
-    """Reassign the leads of ``reassign`` escalations still pending; the rest are no-ops."""
+    """Publish the escalations of ``batch`` not seen before (repeats are no-ops)."""
     async with context.transaction() as session:
         await add_to_outbox(session, outbox, dead_letters)
         seen = await first_seen(session, processed_events, batch)
         if not seen:
             return
         config = await context.configs.active(session)
-        # Every level is called back (remind: the rep; escalate, reassign: the manager).
-        now = context.clock()
-        calls = [
-            recipients.for_escalation(config.config if config else None, i.event, i.data, now) for i in seen
-        ]
-        await callback_store.enqueue(session, [call for call in calls if call is not None])
-        for hook in context.on_escalated:  # the other channels (a manager's Slack channel)
-            await hook(session, [(item.event, item.data) for item in seen])
-        fresh = [item for item in seen if item.data.level == REASSIGN]
-        if not fresh:
-            return
-        run = await start_run(context, session, config)
-        before = run.state
-        wanted = [item.data.assignment_id for item in fresh]
-        closed = await assignment_store.close_pending(
-            session, wanted, status="reassigned", now=context.clock()
-        )
-        for assignment_id in set(wanted) - {row.assignment_id for row in closed}:
-            log.info("escalation.already_decided", assignment_id=assignment_id)
-        await state_store.release(session, [row.rep_id for row in closed])
-        by_id = {item.data.assignment_id: item.data for item in fresh}
-        notices: list[OutboxMessage] = []
-        topic = context.settings.topic_lead_escalated
-        source = context.settings.event_source
-        for rep_id in sorted({row.rep_id for row in closed}):
-            row = next(row for row in closed if row.rep_id == rep_id)
-            escalation = by_id[row.assignment_id]
-            was_paused = _is_auto_paused(run.state.availability.get(rep_id))
-            streak = await _pause_if_cold(session, row, escalation, now)
-            if streak:
-                run.state = replace(run.state, availability={**run.state.availability, rep_id: PAUSED})
-                if not was_paused:  # the manager hears of a pause once, not of every lead after it
-                    summary = (
-                        f"{rep_id} paused: {streak} assignment(s) in a row reached reassign undecided "
-                        "(sla_auto_paused; the rep or an admin ends it with the availability call)"
-                    )
-                    event = manager_notice(escalation, SLA_AUTO_PAUSED, summary, now, source)
-                    notices.append(OutboxMessage.of_event(topic, event))
-        limits = {
-            row.assignment_id: await _sla_setting(
-                session, row, by_id[row.assignment_id], "max_reassignments", DEFAULT_MAX_REASSIGNMENTS
-            )
-            for row in closed
-        }
-        for row in closed:
-            limit = limits[row.assignment_id]
-            if row.attempt - 1 >= limit:
-                # Bounded loop: the lead waits for people, visibly, with the reason.
-                summary = f"parked: reassigned {row.attempt - 1} time(s) for the SLA (limit {limit})"
-                run.park(next_attempt(row), row.rule_id, reason=MAX_REASSIGNMENTS, summary=summary)
-                event = manager_notice(by_id[row.assignment_id], MAX_REASSIGNMENTS, summary, now, source)
-                notices.append(OutboxMessage.of_event(topic, event))
-                log.info("escalation.parked", assignment_id=row.assignment_id, lead_id=row.lead_id)
-                continue
-            run.route(next_attempt(row))
-        await run.flush(before)
-        await add_to_outbox(session, outbox, notices)
-    if closed:
-        context.queue_changed.wake()
-
-
-async def _sla_setting(
-    session: AsyncSession, row: Any, escalation: Escalation, key: str, default: int
-) -> int:
-    """An SLA setting of the config version the assignment was made under: as the escalation
-    carries it (``lead.assigned``'s ``sla``, 0 included), else as that version stored it (an
-    escalation from before the terms were carried), else ``default``. Never the active config's:
-    a newer config does not change the rules an assignment was made under."""
-    carried = getattr(escalation, key, None)
-    if isinstance(carried, int) and not isinstance(carried, bool):
-        return carried
-    if row.config_version is not None:
-        stored = await session.scalar(
-            select(routing_configs.c.body["sla"][key].as_integer()).where(
-                routing_configs.c.version == row.config_version
-            )
-        )
-        if stored is not None:
-            return int(stored)
-    return default
-
-
-def _is_auto_paused(availability: Availability | None) -> bool:
-    return availability is not None and not availability.available and availability.reason == SLA_AUTO_PAUSED
-
-
-async def _pause_if_cold(session: AsyncSession, row: Any, escalation: Escalation, now: datetime) -> int:
-    """Pause a rep whose last ``pause_after_expired`` decided assignments all reached ``reassign``;
-    answer the streak that paused them (0: not paused; the setting 0 or absent: off).
-
-    The streak counts only assignments decided since the rep's availability last changed: a
-    rep who ends a pause starts a new streak instead of being paused again by the next cold
-    lead on the strength of the ones that paused them."""
-    streak = await _sla_setting(session, row, escalation, "pause_after_expired", 0)
-    if streak <= 0:
-        return 0
-    rep_id = row.rep_id
-    since = await rep_store.availability_changed_at(session, rep_id)
-    statuses = await assignment_store.recent_decided_statuses(session, rep_id, streak, decided_after=since)
-    if len(statuses) < streak or any(status != "reassigned" for status in statuses):
-        return 0
-    await rep_store.set_availability(session, rep_id, False, None, reason=SLA_AUTO_PAUSED, now=now)
-    log.info("rep.auto_paused", rep_id=rep_id, expired_in_a_row=streak)
-    return streak
+        escalations = [ReceivedEscalation(item.event, item.data) for item in seen]
+        await context.bus.publish(session, EscalationsReceived(config, escalations))

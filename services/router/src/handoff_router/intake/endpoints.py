@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from handoff_shared.edge import body_limit
 from handoff_shared.http import problem_responses
 from pydantic import BaseModel, Field, SecretStr
 from starlette.datastructures import UploadFile
@@ -77,7 +78,10 @@ class ImportAnswer(BaseModel):
             503: "Not connected to Kafka yet: try again",
         }
     ),
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+        **body_limit(None),  # HANDOFF_INTAKE_MAX_BODY, read_capped
+    },
 )
 async def deliver(source_id: str, request: Request, intake: IntakeService) -> JSONResponse:
     """A marketing tool's delivery: every record mapped, normalised and emitted as ``mql.created``
@@ -122,13 +126,14 @@ async def issue_secret(source_id: str, _: Admin, intake: IntakeService) -> Secre
         }
     ),
     openapi_extra={
+        **body_limit(None),  # the endpoint caps its body by a setting
         "requestBody": {
             "required": True,
             "content": {
                 kind: {"schema": {}}
                 for kind in ("application/json", "application/x-ndjson", "application/cloudevents+json")
             },
-        }
+        },
     },
 )
 async def post_mqls(request: Request, _: Admin, intake: IntakeService) -> JSONResponse:
@@ -145,6 +150,7 @@ async def post_mqls(request: Request, _: Admin, intake: IntakeService) -> JSONRe
         {**ADMIN_ONLY, 413: "File over the limit", 422: "Wrong header or delimiter, or a bad mapping"}
     ),
     openapi_extra={
+        **body_limit(None),  # the endpoint caps its body by a setting
         "requestBody": {
             "required": True,
             "content": {
@@ -159,7 +165,7 @@ async def post_mqls(request: Request, _: Admin, intake: IntakeService) -> JSONRe
                     }
                 }
             },
-        }
+        },
     },
 )
 async def import_mqls(request: Request, _: Admin, intake: IntakeService, dry_run: bool = False) -> Any:

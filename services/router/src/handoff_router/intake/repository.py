@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff_router.intake.tables import intake_secrets
-from handoff_router.tables import processed_events
+from handoff_router.metadata import processed_events
 
 
 async def sealed_secret(session: AsyncSession, source_id: str) -> bytes | None:

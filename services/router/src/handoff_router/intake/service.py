@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from handoff_shared import cloudevents, events
 from handoff_shared.topics import DLQ_HEADERS
 from pydantic import SecretStr
@@ -144,6 +145,17 @@ class Intake:
         producer = self._producer()
         if producer is None:
             raise KafkaNotReady("the router is not connected to Kafka yet; try again shortly")
+        try:
+            return await self._produce(producer, outcomes, body, origin, key=key)
+        except KafkaError as error:  # the broker, not the delivery: the tool retries a 503
+            log.warning("intake.kafka_failed", origin=origin, error=type(error).__name__)
+            raise KafkaNotReady(
+                f"Kafka did not take the events ({type(error).__name__}); try again"
+            ) from None
+
+    async def _produce(
+        self, producer: AIOKafkaProducer, outcomes: Sequence[Outcome], body: bytes, origin: str, *, key: str
+    ) -> Report:
         settings = self.context.settings
         report = Report()
         sent: list[asyncio.Future[Any]] = []

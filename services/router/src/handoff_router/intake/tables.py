@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, LargeBinary, String, Table
 
-from handoff_router.tables import metadata
+from handoff_router.metadata import metadata
 
 intake_secrets = Table(
     "intake_secrets",

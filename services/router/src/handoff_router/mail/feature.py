@@ -52,10 +52,12 @@ class Email:
         await self.deliver(session, out)
 
 
-def install(context: RouterContext, deliver: Deliver, inbox_url: str) -> MailSender | None:
-    """Write an e-mail with each assignment when ``HANDOFF_SMTP_URL`` is set; answer its sender."""
+def install(context: RouterContext, deliver: Deliver, inbox_url: str) -> tuple[Email, MailSender] | None:
+    """When ``HANDOFF_SMTP_URL`` is set: the e-mail of each assignment (the root wires its
+    ``on_assigned``) and its sender."""
     settings = context.settings
     if not settings.smtp_url:
         return None
-    context.on_assigned.append(Email(context, deliver, inbox_url).on_assigned)
-    return MailSender(settings.smtp_url, settings.callback_timeout.total_seconds())
+    return Email(context, deliver, inbox_url), MailSender(
+        settings.smtp_url, settings.callback_timeout.total_seconds()
+    )

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff_router.tables import unassigned
+from handoff_router.queue.tables import unassigned
 
 
 async def park(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -78,11 +78,7 @@ async def is_empty(session: AsyncSession) -> bool:
     return (await session.scalar(select(unassigned.c.lead_id).limit(1))) is None
 
 
-async def queued_among(session: AsyncSession, lead_ids: Sequence[str]) -> set[str]:
-    """Which of ``lead_ids`` wait in the queue."""
-    return set((await session.scalars(queued_among_query(lead_ids))).all())
-
-
 def queued_among_query(lead_ids: Sequence[str]) -> Any:
-    """The statement of ``queued_among``, to run with other reads in one round trip."""
+    """A statement selecting which of ``lead_ids`` wait in the queue, to run with other reads in
+    one round trip."""
     return select(unassigned.c.lead_id).where(one_of(unassigned.c.lead_id, list(lead_ids)))

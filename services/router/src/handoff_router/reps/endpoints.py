@@ -16,6 +16,7 @@ from handoff_router.reps.schemas import (
     OffboardOut,
     RepLoadOut,
     Token,
+    TokensRevoked,
 )
 from handoff_router.reps.service import Reps
 
@@ -58,6 +59,15 @@ async def me(rep_id: CurrentRep, reps: RepsService) -> MeOut:
 async def issue_token(rep_id: str, _: Admin, reps: RepsService) -> Token:
     """Issue a token for a rep (admin). It is answered once and stored only as a digest."""
     return Token(token=await reps.issue_token(rep_id))
+
+
+@router.delete(
+    "/{rep_id}/tokens",
+    responses=problem_responses({401: "No token, or an unknown one", 403: "Not the admin token"}),
+)
+async def revoke_tokens(rep_id: str, _: Admin, reps: RepsService) -> TokensRevoked:
+    """Revoke every token of a rep (admin), also of a rep no longer in the config."""
+    return TokensRevoked(rep_id=rep_id, tokens_revoked=await reps.revoke_tokens(rep_id))
 
 
 @router.put(

@@ -7,6 +7,13 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
+class TokensRevoked(BaseModel):
+    """How many tokens of the rep stopped working."""
+
+    rep_id: str
+    tokens_revoked: int
+
+
 class Token(BaseModel):
     """A rep's new token, shown this once."""
 

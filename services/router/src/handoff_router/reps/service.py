@@ -1,4 +1,5 @@
-"""Rep use cases: tokens, availability, and the load each rep carries."""
+"""Rep use cases: tokens, availability, and the load each rep carries (the routing state keeps
+load and availability: this feature asks for it and says when availability changes)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handoff_router.assignments import state as state_store
-from handoff_router.configs.errors import NoActiveConfig
-from handoff_router.configs.repository import ConfigVersion
-from handoff_router.context import RouterContext
+from handoff_router.context import ConfigVersion, NoActiveConfig, RouterContext
+from handoff_router.facts import (
+    AvailabilitySet,
+    CurrentRoutingState,
+    OpenByAccount,
+    RepLoadFields,
+    RepOffboarded,
+)
 from handoff_router.reps import repository
 from handoff_router.reps.errors import InvalidSuccessor, NotThatRep, UnknownRep
 from handoff_router.reps.tokens import new_token, token_digest
@@ -23,9 +28,24 @@ class Reps:
     context: RouterContext
 
     async def authenticate(self, token: str) -> str | None:
-        """The rep a token belongs to, or None for an unknown or revoked one."""
+        """The rep a token belongs to, or None: an unknown, revoked or expired token
+        (``HANDOFF_REP_TOKEN_TTL``), or one of a rep who is inactive or no longer in the
+        active config."""
+        ttl = self.context.settings.rep_token_ttl
+        issued_after = self.context.clock() - ttl if ttl is not None else None
         async with self.context.sessions() as session:
-            return await repository.rep_of_token(session, token_digest(token))
+            rep_id = await repository.rep_of_token(session, token_digest(token), issued_after)
+            if rep_id is None:
+                return None
+            active = await self.context.configs.active(session)
+        rep = next((rep for rep in active.config.reps if rep.id == rep_id), None) if active else None
+        return rep_id if rep is not None and rep.active else None
+
+    async def revoke_tokens(self, rep_id: str) -> int:
+        """Every token of ``rep_id`` stops working at once (also of a rep no longer in the
+        config); answers how many there were. Offboarding revokes them the same way."""
+        async with self.context.transaction() as session:
+            return await repository.revoke_tokens(session, rep_id)
 
     async def issue_token(self, rep_id: str) -> str:
         """A new token for ``rep_id``; only its digest is kept, so it is shown once."""
@@ -42,26 +62,27 @@ class Reps:
             raise NotThatRep("a rep may set only their own availability")
 
     async def set_availability(self, rep_id: str, available: bool, until: datetime | None) -> None:
-        """Mark a rep (un)available; a rep back at work may take leads from the queue."""
+        """Mark a rep (un)available (``AvailabilitySet``: routing reads it; a rep back at work may
+        take leads from the queue)."""
         await self._known(rep_id)
         async with self.context.transaction() as session:
-            await repository.set_availability(session, rep_id, available, until, now=self.context.clock())
-            if available:
-                await self.context.queue_changed.notify(session)
+            fact = AvailabilitySet(rep_id, available, until, at=self.context.clock())
+            await self.context.bus.publish(session, fact)
 
     async def load(self) -> list[dict[str, Any]]:
         """Each rep's open assignments, today's count, caps and availability."""
         async with self.context.sessions() as session:
             active = await self.context.configs.active(session)
-            state = await state_store.read(session)
-            by_account = await repository.open_by_account(session)
+            state = await self.context.bus.ask(session, CurrentRoutingState())
+            by_account = await self.context.bus.ask(session, OpenByAccount())
         if active is None:
             return []
         now = self.context.clock()
         extras: dict[str, dict[str, Any]] = {}
         async with self.context.sessions() as session:
-            for extra in self.context.load_extras:  # other features' word on each rep (calendars)
-                for rep_id, fields in (await extra(session, now)).items():
+            # other features' word on each rep (calendars)
+            for extra in await self.context.bus.gather(session, RepLoadFields(now)):
+                for rep_id, fields in extra.items():
                     extras.setdefault(rep_id, {}).update(fields)
         rows = []
         for rep in active.config.reps:
@@ -95,7 +116,7 @@ class Reps:
         active = await self._known(rep_id)
         rep = active.config.rep(rep_id)
         async with self.context.sessions() as session:
-            state = await state_store.read(session)
+            state = await self.context.bus.ask(session, CurrentRoutingState())
         availability = state.availability.get(rep_id)
         now = self.context.clock()
         away = not is_available(availability, now)
@@ -125,10 +146,10 @@ class Reps:
         now = self.context.clock()
         result: dict[str, Any] = {"rep_id": rep_id, "successor": successor}
         async with self.context.transaction() as session:
-            await state_store.lock(session)  # the routing state first, as every routing unit of work
+            fact = RepOffboarded(rep_id, successor, now, moved={})
+            await self.context.bus.publish(session, fact)  # the routing state is locked first
+            result.update(fact.moved)
             result["tokens_revoked"] = await repository.revoke_tokens(session, rep_id)
-            for handler in self.context.on_offboarded:
-                result.update(await handler(session, rep_id, successor, now))
         return result
 
     async def _known(self, rep_id: str) -> ConfigVersion:

@@ -202,12 +202,10 @@ async def interactions(request: Request) -> Acknowledged | Response:
 
 
 def install(app: FastAPI, context: RouterContext, deliver: Deliver, decide: Decide, inbox_url: str) -> Slack:
-    """Add the interactions endpoint and write Slack messages with assignments and escalations."""
+    """Add the interactions endpoint; the root wires ``on_assigned`` and ``on_escalated``."""
     slack = Slack(context, deliver, decide, inbox_url)
     app.state.slack = slack
     app.include_router(router)
-    context.on_assigned.append(slack.on_assigned)
-    context.on_escalated.append(slack.on_escalated)
     return slack
 
 

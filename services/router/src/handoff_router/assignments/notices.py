@@ -19,7 +19,7 @@ from handoff_shared import cloudevents, events
 from handoff_shared.cloudevents import CloudEvent
 from handoff_shared.events import format_rfc3339
 
-from handoff_router.escalations.event_views import Escalation
+from handoff_router.event_views import Escalation
 
 MAX_REASSIGNMENTS = "max_reassignments"  # the queue's reason; a pause uses SLA_AUTO_PAUSED
 _NOTICE_IDS = uuid.UUID("0b7e6f0a-51c4-4d8e-9a52-6a1f3d2c7e90")

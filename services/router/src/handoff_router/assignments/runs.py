@@ -1,4 +1,6 @@
-"""Routing inside a transaction: decide with the pure core, persist, emit.
+"""Routing runs: leads routed one after another inside the caller's transaction. Decide with the
+pure core, persist, emit, and publish ``LeadsAssigned`` and ``LeadsWaiting`` for the features
+that act on them (callbacks deliver, the queue keeps or lets go of waiting leads).
 
 Every function here takes the open session of the caller's unit of work and never
 commits: the use case (consumer or service) owns the transaction. Whoever routes takes the
@@ -22,13 +24,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handoff_router.assignments import repository
 from handoff_router.assignments import state as state_store
 from handoff_router.assignments.records import assigned_data, assignment_row, new_assignment_id
-from handoff_router.callbacks import recipients
-from handoff_router.callbacks import repository as callback_store
-from handoff_router.configs.repository import ConfigVersion
-from handoff_router.context import AssignedHook, BatchMemory, LeadReengaged, ReengagedHook, RouterContext
-from handoff_router.queue import repository as queue
+from handoff_router.assignments.tables import assignments
+from handoff_router.bus import Bus
+from handoff_router.context import ConfigVersion, RouterContext
+from handoff_router.facts import (
+    Assigned,
+    BatchMemory,
+    LeadReengaged,
+    LeadsAssigned,
+    LeadsReengaged,
+    LeadsWaiting,
+    RecallPeople,
+    RoutingInputs,
+    UnreachableReps,
+    WaitingAmongStatement,
+    WaitingLead,
+)
+from handoff_router.metadata import outbox
 from handoff_router.routing.engine import NO_CONTEXT, RoutingState, route
-from handoff_router.tables import assignments, outbox
 
 
 @dataclass(frozen=True)
@@ -53,18 +66,16 @@ class RoutingRun:
     now: datetime
     source: str
     assigned_topic: str
-    on_assigned: Sequence[AssignedHook] = ()
-    on_reengaged: Sequence[ReengagedHook] = ()
+    bus: Bus
     memory: BatchMemory | None = None
     assigned: int = 0
     queued: int = 0
     reengaged: int = 0
     _reengaged: list[LeadReengaged] = field(default_factory=list)
     _rows: list[dict[str, Any]] = field(default_factory=list)
-    _queue: list[dict[str, Any]] = field(default_factory=list)
-    _dequeued: list[str] = field(default_factory=list)
+    _waiting: list[WaitingLead] = field(default_factory=list)
     _messages: list[OutboxMessage] = field(default_factory=list)
-    _callbacks: list[callback_store.NewDelivery] = field(default_factory=list)
+    _assigned: list[Assigned] = field(default_factory=list)
 
     def route(self, item: LeadToRoute, *, from_queue: bool = False) -> str | None:
         """Decide one lead; answer the rep chosen, or None when it waits in the queue."""
@@ -101,8 +112,6 @@ class RoutingRun:
         self._rows.append(row)
         if self.memory is not None:
             self.memory.assigned(item.lead, decision, row["assignment_id"], self.now)
-        if from_queue:
-            self._dequeued.append(item.lead["lead_id"])
         event = cloudevents.new_event(
             events.LEAD_ASSIGNED,
             self.source,
@@ -112,9 +121,7 @@ class RoutingRun:
         )
         message = OutboxMessage.of_event(self.assigned_topic, event)
         self._messages.append(message)
-        callback = recipients.to_rep(self.config.config, decision.rep_id, event, message, self.now)
-        if callback is not None:
-            self._callbacks.append(callback)
+        self._assigned.append(Assigned(row, event, message.value or b"", was_waiting=from_queue))
         self.assigned += 1
         return decision.rep_id
 
@@ -123,42 +130,42 @@ class RoutingRun:
         self._enqueue(item, rule_id, {"parked": True, "reason": reason, "summary": summary})
 
     def _enqueue(self, item: LeadToRoute, rule_id: str, explanation: dict[str, Any]) -> None:
-        self._queue.append(
-            {
-                "lead_id": item.lead["lead_id"],
-                "mql_event_id": item.mql_event_id,
-                "lead": item.lead,
-                "attempt": item.attempt,
-                "previous_rep_id": item.previous_rep_id,
-                "excluded_reps": sorted(item.excluded),
-                "rule_id": rule_id,
-                "explanation": explanation,
-                "config_version": self.config.version if self.config else None,
-                "queued_at": self.now,
-            }
+        self._waiting.append(
+            WaitingLead(
+                lead_id=item.lead["lead_id"],
+                mql_event_id=item.mql_event_id,
+                lead=item.lead,
+                attempt=item.attempt,
+                previous_rep_id=item.previous_rep_id,
+                excluded_reps=sorted(item.excluded),
+                rule_id=rule_id,
+                explanation=explanation,
+                config_version=self.config.version if self.config else None,
+                queued_at=self.now,
+            )
         )
         self.queued += 1
 
     async def flush(self, before: RoutingState) -> None:
-        """Write every assignment, queue entry and event of the run, and the new state; then let
-        the features that act on new assignments write theirs, in the same transaction."""
+        """Write every assignment and event of the run, and the new state; publish the leads
+        assigned and those left waiting, for their handlers to write theirs in the same transaction."""
         await copy_rows(self.session, assignments, self._rows)
-        await queue.park(self.session, self._queue)
-        await queue.remove(self.session, self._dequeued)
+        if self._waiting:
+            await self.bus.publish(self.session, LeadsWaiting(self._waiting))
         await add_to_outbox(self.session, outbox, self._messages)
-        await callback_store.enqueue(self.session, self._callbacks)
+        if self._assigned:
+            assert self.config is not None  # nothing is assigned without a config
+            await self.bus.publish(self.session, LeadsAssigned(self.config.config, self._assigned))
         await state_store.save(self.session, before, self.state)
-        if self._rows:
-            for hook in self.on_assigned:
-                await hook(self.session, self._rows)
         if self._reengaged:
-            for reengaged in self.on_reengaged:
-                await reengaged(self.session, self._reengaged)
+            config = self.config.config if self.config else None
+            await self.bus.publish(self.session, LeadsReengaged(config, self._reengaged))
 
-    async def recall(self, context: RouterContext, leads: Sequence[dict[str, Any]]) -> None:
+    async def recall(self, leads: Sequence[dict[str, Any]]) -> None:
         """Match the leads about to be routed to their accounts and recall their people."""
-        if context.memory is not None and self.config is not None and leads:
-            self.memory = await context.memory.recall(self.session, leads, self.config.config, self.now)
+        if self.config is not None and leads:
+            question = RecallPeople(leads, self.config.config, self.now)
+            self.memory = await self.bus.ask(self.session, question)
 
 
 async def start_run(
@@ -168,10 +175,10 @@ async def start_run(
     now = context.clock()
     state = await state_store.lock(session)
     if config is not None:  # reps whose callback endpoint is down too long are skipped
-        down = await callback_store.unreachable_reps(session, now, config.config.unreachable_after)
+        down = await context.bus.ask(session, UnreachableReps(now, config.config.unreachable_after))
         state = replace(state, unreachable=down)
-    for found in context.routing_inputs:  # other features' inputs (calendars)
-        state = replace(state, **await found(session, now))
+    for inputs in await context.bus.gather(session, RoutingInputs(now)):  # other features' (calendars)
+        state = replace(state, **inputs)
     return RoutingRun(
         session=session,
         config=config,
@@ -179,28 +186,28 @@ async def start_run(
         now=now,
         source=context.settings.event_source,
         assigned_topic=context.settings.topic_lead_assigned,
-        on_assigned=context.on_assigned,
-        on_reengaged=context.on_reengaged,
+        bus=context.bus,
     )
 
 
-async def leads_in_hand(session: AsyncSession, lead_ids: Sequence[str]) -> set[str]:
+async def leads_in_hand(context: RouterContext, session: AsyncSession, lead_ids: Sequence[str]) -> set[str]:
     """Leads that already have an open assignment or wait in the queue."""
     if not lead_ids:
         return set()
     # One statement for both (a round trip each was a tenth of a small batch's time).
-    statement = union(repository.pending_among_query(lead_ids), queue.queued_among_query(lead_ids))
+    waiting = await context.bus.ask(session, WaitingAmongStatement(lead_ids))
+    statement = union(repository.pending_among_query(lead_ids), waiting)
     return set((await session.scalars(statement)).all())
 
 
-def from_queue(row: Any) -> LeadToRoute:
+def from_queue(waiting: WaitingLead) -> LeadToRoute:
     """A queued lead, on its way again."""
     return LeadToRoute(
-        lead=row.lead,
-        mql_event_id=row.mql_event_id,
-        attempt=row.attempt,
-        previous_rep_id=row.previous_rep_id,
-        excluded=frozenset(row.excluded_reps),
+        lead=waiting.lead,
+        mql_event_id=waiting.mql_event_id,
+        attempt=waiting.attempt,
+        previous_rep_id=waiting.previous_rep_id,
+        excluded=frozenset(waiting.excluded_reps),
     )
 
 
