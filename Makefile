@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV = $(shell command -v uv 2>/dev/null || echo python3.11 -m uv)
 STACK := scripts/stack
 
-.PHONY: help setup up down status logs lint typecheck test run bench clean
+.PHONY: help setup up down status logs lint typecheck test test-unit run bench clean
 
 help:
 	@echo "make setup      install uv, Java, Maven, PostgreSQL if missing; the virtualenv; Kafka's jars"
@@ -21,7 +21,8 @@ help:
 	@echo "make logs       follow the logs in .run/logs"
 	@echo "make lint       ruff check and ruff format --check"
 	@echo "make typecheck  mypy"
-	@echo "make test       setup, lint, typecheck, up, then pytest"
+	@echo "make test       setup, lint, typecheck, up, then pytest (every test, in random order)"
+	@echo "make test-unit  the pure unit tests only: no stack, about half a minute"
 	@echo "make run        setup, up, then the demo (scripts/demo.py)"
 	@echo "make bench      setup, up, then every benchmark of bench/; writes docs/benchmarks.md (not part of test)"
 	@echo "make clean      down, then remove .run (data, logs, admin token)"
@@ -52,6 +53,10 @@ typecheck:
 test: setup lint typecheck up
 	@$(UV) run --no-sync pytest || { status=$$?; \
 	  if [[ $$status == 5 ]]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status; }
+
+# The pure tests: no Kafka, no PostgreSQL, no services.
+test-unit: setup
+	$(UV) run --no-sync pytest tests/unit -q
 
 run: setup up
 	$(UV) run --no-sync python scripts/demo.py

@@ -43,7 +43,7 @@ def test_logs_hide_email_addresses_in_any_value_and_in_exceptions() -> None:
             raise RuntimeError(f"failed for {LEAD['email']}")
         except RuntimeError:
             log.exception("batch.failed")
-            logging.getLogger("uvicorn.error").exception("stdlib too")
+            logging.getLogger("handoff.tests.stdlib").exception("stdlib too")
     text = out.getvalue()
     assert LEAD["email"] not in text
     lines = [json.loads(line) for line in text.splitlines()]

@@ -122,7 +122,9 @@ def test_dead_letter_message_carries_the_contract_headers() -> None:
         "original.partition",
         "original.offset",
     ]
-    assert headers["properties"]["error.class"]["enum"] == list(cloudevents.ERROR_CLASSES)
+    assert headers["properties"]["error.class"]["enum"] == list(
+        dict.fromkeys((*cloudevents.ERROR_CLASSES, *schemas.INTAKE_ERROR_CLASSES))
+    )
 
 
 def test_every_topic_has_a_send_operation_by_its_producer() -> None:
