@@ -66,12 +66,23 @@ async def test_assignment_opens_one_timer_and_is_recorded_once_by_feedback(
 async def test_unreadable_lifecycle_event_is_dead_lettered_beside_its_topic(
     stack: Stack, producer: AIOKafkaProducer
 ) -> None:
-    watcher = await TopicWatcher(stack.kafka, "lead.accepted.dlq").start()
+    # Each dead-letter topic has one writer: the topic's first consumer (the sla-monitor) writes
+    # lead.accepted.dlq, feedback its own lead.accepted.feedback.dlq; each holds the record once.
+    owners = await TopicWatcher(stack.kafka, "lead.accepted.dlq").start()
+    feedbacks = await TopicWatcher(stack.kafka, "lead.accepted.feedback.dlq").start()
     key = f"bad-{uuid.uuid4().hex}".encode()
     try:
         await producer.send_and_wait("lead.accepted", b"not an event", key=key)
-        letters = await watcher.wait_for(lambda r: r.key == key, count=2)
+        letters = [
+            *await owners.wait_for(lambda r: r.key == key, count=1),
+            *await feedbacks.wait_for(lambda r: r.key == key, count=1),
+        ]
+        for watcher in (owners, feedbacks):  # and once only
+            await watcher.read_to_end()
+            assert len([r for r in watcher.records if r.key == key]) == 1, watcher.topic
     finally:
-        await watcher.stop()
+        await owners.stop()
+        await feedbacks.stop()
+    assert {dict(letter.headers)["error.service"] for letter in letters} == {b"sla-monitor", b"feedback"}
     assert {dict(letter.headers)["error.class"] for letter in letters} == {b"not_json"}
     assert all(letter.value == b"not an event" for letter in letters)

@@ -50,7 +50,7 @@ ERROR_STATUSES: ErrorStatuses = {
     NotThatRep: (403, "Not that rep"),
     InvalidSuccessor: (422, "Invalid successor"),
     NotFromSlack: (401, "Not signed by Slack"),
-    SlackNotConfigured: (503, "Slack is not configured"),
+    SlackNotConfigured: (401, "Slack is not configured"),
     DeliveryNotFound: (404, "Delivery not found"),
     UnknownRecipient: (404, "Unknown rep or manager"),
     SecretsNotConfigured: (503, "Callback secrets are not configured"),

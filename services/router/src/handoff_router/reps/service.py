@@ -30,7 +30,9 @@ class Reps:
     async def authenticate(self, token: str) -> str | None:
         """The rep a token belongs to, or None: an unknown, revoked or expired token
         (``HANDOFF_REP_TOKEN_TTL``), or one of a rep who is inactive or no longer in the
-        active config."""
+        active config. With no config active at all there is nothing to judge a rep by, so the
+        token stands: reps can still decide the assignments they hold (ownership is checked
+        there), e.g. while a broken config is being replaced."""
         ttl = self.context.settings.rep_token_ttl
         issued_after = self.context.clock() - ttl if ttl is not None else None
         async with self.context.sessions() as session:
@@ -38,7 +40,9 @@ class Reps:
             if rep_id is None:
                 return None
             active = await self.context.configs.active(session)
-        rep = next((rep for rep in active.config.reps if rep.id == rep_id), None) if active else None
+        if active is None:
+            return rep_id
+        rep = next((rep for rep in active.config.reps if rep.id == rep_id), None)
         return rep_id if rep is not None and rep.active else None
 
     async def revoke_tokens(self, rep_id: str) -> int:

@@ -183,7 +183,7 @@ router = APIRouter(tags=["slack"])
     response_model=Acknowledged,
     status_code=200,
     responses=problem_responses(
-        {401: "Not signed by Slack, or older than 5 minutes", 413: "Body too large", 503: "Slack is off"}
+        {401: "Not signed by Slack, older than 5 minutes, or Slack is not configured", 413: "Body too large"}
     ),
 )
 async def interactions(request: Request) -> Acknowledged | Response:
