@@ -115,14 +115,14 @@ def read_fast(
         return None
     try:
         envelope = _ENVELOPE.decode(value)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # nested too deep: the full way dead-letters it
         return None
     view = views.get(envelope.type)
     if view is None or envelope.type not in expected_types:
         return None
     try:
         data = _decoder(view).decode(envelope.data)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return None
     if getattr(data, "lead_id", envelope.subject) != envelope.subject:
         return None

@@ -255,3 +255,13 @@ def test_a_record_outside_the_fast_path_is_read_the_full_way() -> None:
     assert event.extensions["traceparent"].startswith("00-")
     offset = timezone(timedelta(hours=2))
     assert event.time == datetime(2026, 3, 2, 11, 15, 1, tzinfo=offset)
+
+
+def test_a_record_nested_too_deep_is_an_invalid_event_not_a_crash() -> None:
+    """msgspec raises RecursionError past its depth; the full way then dead-letters it."""
+    nested = b"[" * 5000 + b"]" * 5000
+    value = b'{"specversion":"1.0","id":"x","source":"s","type":"lead.accepted","subject":"l","data":%s}'
+    headers = [("content-type", STRUCTURED.encode())]
+    assert read_fast(value % nested, headers, set(feedback_views.VIEWS), feedback_views.VIEWS) is None
+    with pytest.raises(InvalidEvent):
+        read(value % nested, headers, set(feedback_views.VIEWS), feedback_views.VIEWS)
