@@ -75,6 +75,9 @@ class TimerReports:
         """What is overdue now, by team and rep, oldest first."""
         now = self.clock()
         async with self.sessions() as session:
+            # One snapshot for both reads: a timer committed between them would be listed
+            # without being counted (or counted without being listed).
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             groups = await repository.overdue_counts(session, now)
             rows = await repository.overdue(session, now, limit)
         teams: dict[str | None, OverdueTeam] = {}
