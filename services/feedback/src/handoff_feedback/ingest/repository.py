@@ -52,7 +52,7 @@ def _arrays(leads: Mapping[str, StoredLead]) -> dict[str, list[str]]:
     ids = sorted(leads)
     return {
         "ids": ids,
-        "states": [orjson.dumps(documents.to_document(leads[i].state)).decode() for i in ids],
+        "states": [_jsonb_text(documents.to_document(leads[i].state)) for i in ids],
         "published": [orjson.dumps(sorted(leads[i].published)).decode() for i in ids],
     }
 
@@ -83,3 +83,9 @@ async def save(
             ),
             _arrays(changed),
         )
+
+
+def _jsonb_text(document: object) -> str:
+    """JSON for a jsonb column: PostgreSQL's jsonb cannot hold U+0000, which a hostile MQL may
+    carry in any string, so it is stored as U+FFFD (the replacement character) instead."""
+    return orjson.dumps(document).decode().replace("\\u0000", "\\ufffd")
